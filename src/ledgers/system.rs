@@ -1,0 +1,167 @@
+//! `SystemLedger` (id `system`): validates SDK facts, de-duplicates them by fact id and stores
+//! them; answers `getSdkFacts`, `getCacheStats` and `getStats` from storage.
+
+use crate::model::validate::validate_sdk_fact;
+use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, SdkData};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// A stored SDK fact with its validated data (parsed once, on receipt).
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredSdkFact {
+    /// The fact as received.
+    pub fact: Fact,
+    /// Its validated data.
+    pub data: SdkData,
+}
+
+/// The SystemLedger's durable storage.
+#[derive(Clone, Debug, Default)]
+pub struct SystemStorage {
+    facts: BTreeMap<FactId, StoredSdkFact>,
+    by_entity: BTreeMap<String, Vec<FactId>>,
+    tenants: BTreeSet<String>,
+}
+
+impl SystemStorage {
+    /// Every stored fact, in fact-id order.
+    pub fn facts(&self) -> impl Iterator<Item = &StoredSdkFact> + '_ {
+        self.facts.values()
+    }
+
+    /// Whether a fact with this id is stored.
+    pub fn contains(&self, id: &FactId) -> bool {
+        self.facts.contains_key(id)
+    }
+
+    fn insert(&mut self, fact: Fact, data: SdkData) {
+        self.tenants.insert(fact.tenant_id.clone());
+        self.by_entity
+            .entry(fact.entity_id.clone())
+            .or_default()
+            .push(fact.id.clone());
+        self.facts
+            .insert(fact.id.clone(), StoredSdkFact { fact, data });
+    }
+}
+
+/// `getStats()`: platform-wide counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SystemStats {
+    /// Distinct tenants with a stored fact.
+    pub tenant_count: u64,
+    /// Distinct entities with a stored fact.
+    pub entity_count: u64,
+    /// SDK facts stored.
+    pub sdk_facts_count: u64,
+}
+
+/// What happened to a received fact that was not rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Accepted {
+    /// Stored for the first time.
+    Stored,
+    /// Already stored under this id: acknowledged, not stored again.
+    Duplicate,
+}
+
+/// In-memory counters of what the ledger received.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReceiverCounters {
+    /// Facts stored.
+    pub stored: u64,
+    /// Re-deliveries acknowledged without storing.
+    pub duplicates: u64,
+    /// Rejections by error kind.
+    pub rejected: BTreeMap<&'static str, u64>,
+}
+
+impl ReceiverCounters {
+    /// Counts a rejection of this kind.
+    pub fn reject(&mut self, kind: &'static str) {
+        *self.rejected.entry(kind).or_default() += 1;
+    }
+}
+
+/// The SystemLedger: stateless apart from counters; everything it knows is in storage.
+#[derive(Clone, Debug, Default)]
+pub struct SystemLedger {
+    limits: Limits,
+    counters: ReceiverCounters,
+}
+
+impl SystemLedger {
+    /// A SystemLedger enforcing `limits`.
+    pub fn new(limits: Limits) -> Self {
+        Self {
+            limits,
+            counters: ReceiverCounters::default(),
+        }
+    }
+
+    /// What it received so far (since its last start).
+    pub fn counters(&self) -> &ReceiverCounters {
+        &self.counters
+    }
+
+    /// Receives one SDK fact: validate, de-duplicate by id, store. A rejected fact is not stored.
+    pub fn on_sdk_fact(
+        &mut self,
+        now_ms: u64,
+        storage: &mut SystemStorage,
+        fact: Fact,
+    ) -> Result<Accepted, FactError> {
+        let data = match validate_sdk_fact(&fact, now_ms, &self.limits) {
+            Ok(data) => data,
+            Err(error) => {
+                self.counters.reject(error.kind());
+                return Err(error);
+            }
+        };
+        if storage.contains(&fact.id) {
+            self.counters.duplicates += 1;
+            return Ok(Accepted::Duplicate);
+        }
+        storage.insert(fact, data);
+        self.counters.stored += 1;
+        Ok(Accepted::Stored)
+    }
+
+    /// `getSdkFacts(entity_id)`: every stored SDK fact about the entity, in arrival order.
+    pub fn get_sdk_facts<'s>(storage: &'s SystemStorage, entity_id: &str) -> Vec<&'s Fact> {
+        Self::entity_facts(storage, entity_id)
+            .map(|stored| &stored.fact)
+            .collect()
+    }
+
+    /// `getCacheStats(entity_id)`: the entity's cache stats periods, in arrival order.
+    pub fn get_cache_stats(storage: &SystemStorage, entity_id: &str) -> Vec<CacheStatsData> {
+        Self::entity_facts(storage, entity_id)
+            .filter_map(|stored| match &stored.data {
+                SdkData::CacheStats(stats) => Some(stats.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `getStats()`: tenant_count, entity_count, sdk_facts_count.
+    pub fn get_stats(storage: &SystemStorage) -> SystemStats {
+        SystemStats {
+            tenant_count: storage.tenants.len() as u64,
+            entity_count: storage.by_entity.len() as u64,
+            sdk_facts_count: storage.facts.len() as u64,
+        }
+    }
+
+    fn entity_facts<'s>(
+        storage: &'s SystemStorage,
+        entity_id: &str,
+    ) -> impl Iterator<Item = &'s StoredSdkFact> + 's {
+        storage
+            .by_entity
+            .get(entity_id)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| storage.facts.get(id))
+    }
+}

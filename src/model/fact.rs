@@ -1,0 +1,84 @@
+//! Facts: immutable records with a globally unique id.
+
+use super::ids::FactId;
+use super::sdk::{SdkData, SDK_FACT_TYPE};
+use serde::{Deserialize, Serialize};
+
+/// A fact as it travels and is stored: immutable, with a globally unique [`FactId`].
+///
+/// `data` stays an untyped JSON value on the wire: receivers cannot trust senders, so they
+/// validate it into typed [`SdkData`] (see [`crate::model::validate`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fact {
+    /// Emitting actor + its sequence number.
+    pub id: FactId,
+    /// `sdk` for SDK facts, a domain type otherwise (e.g. `account`).
+    #[serde(rename = "type")]
+    pub fact_type: String,
+    /// For SDK facts one of the four subtypes; free for domain facts.
+    pub subtype: String,
+    /// The entity the fact is about.
+    pub entity_id: String,
+    /// That entity's type.
+    pub entity_type: String,
+    /// The tenant owning the entity; never empty in a valid fact.
+    pub tenant_id: String,
+    /// When the fact was created, simulated ms.
+    pub timestamp_ms: u64,
+    /// Subtype-specific payload.
+    pub data: serde_json::Value,
+}
+
+/// Who a fact is about: the fields every fact an entity emits shares.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntityMeta {
+    /// Entity id, e.g. `account_123`.
+    pub entity_id: String,
+    /// Entity type, e.g. `account`.
+    pub entity_type: String,
+    /// Owning tenant.
+    pub tenant_id: String,
+}
+
+impl Fact {
+    /// Builds an SDK fact from typed data.
+    pub fn sdk(id: FactId, meta: &EntityMeta, timestamp_ms: u64, data: &SdkData) -> Self {
+        Self {
+            id,
+            fact_type: SDK_FACT_TYPE.to_owned(),
+            subtype: data.subtype().as_str().to_owned(),
+            entity_id: meta.entity_id.clone(),
+            entity_type: meta.entity_type.clone(),
+            tenant_id: meta.tenant_id.clone(),
+            timestamp_ms,
+            data: data.to_value(),
+        }
+    }
+
+    /// Builds a domain fact (what `append_fact` stores).
+    pub fn domain(
+        id: FactId,
+        meta: &EntityMeta,
+        timestamp_ms: u64,
+        fact_type: impl Into<String>,
+        subtype: impl Into<String>,
+        data: serde_json::Value,
+    ) -> Self {
+        Self {
+            id,
+            fact_type: fact_type.into(),
+            subtype: subtype.into(),
+            entity_id: meta.entity_id.clone(),
+            entity_type: meta.entity_type.clone(),
+            tenant_id: meta.tenant_id.clone(),
+            timestamp_ms,
+            data,
+        }
+    }
+
+    /// Whether this fact claims to be an SDK fact.
+    pub fn is_sdk(&self) -> bool {
+        self.fact_type == SDK_FACT_TYPE
+    }
+}

@@ -1,0 +1,22 @@
+//! The z0 self-observability data model: facts, SDK fact data, tenant payloads, configs and
+//! their validation. Everything here is plain serde data; nothing reads a clock or does I/O.
+
+pub mod config;
+pub mod fact;
+pub mod ids;
+pub mod payload;
+pub mod sampling;
+pub mod sdk;
+pub mod validate;
+
+pub use config::{
+    BootstrapConfig, BreakerConfig, ConfigError, StatsConfig, TenantConfig, DEFAULT_RPC_TIMEOUT_MS,
+};
+pub use fact::{EntityMeta, Fact};
+pub use ids::{ActorId, FactId};
+pub use payload::TenantStatsPayload;
+pub use sdk::{
+    CacheStatsData, FactAppendedData, HydrationDoneData, HydrationSource, SchemaInitData, SdkData,
+    SdkSubtype, SDK_FACT_TYPE,
+};
+pub use validate::{FactError, Limits, PayloadError};

@@ -1,0 +1,477 @@
+//! Validation at every receiver: malformed facts and payloads are rejected with a typed error
+//! and never stored (model.md "Facts").
+
+use super::fact::Fact;
+use super::payload::TenantStatsPayload;
+use super::sdk::{
+    CacheStatsData, FactAppendedData, HydrationDoneData, SchemaInitData, SdkData, SdkSubtype,
+};
+use serde::Deserialize;
+use std::io;
+use thiserror::Error;
+
+/// Size and clock bounds a receiver enforces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest serialised `data` accepted, bytes.
+    pub max_data_bytes: usize,
+    /// Longest id, tenant id, entity id or type accepted, bytes.
+    pub max_name_bytes: usize,
+    /// How far in the receiver's future a timestamp or period may lie, ms.
+    pub max_clock_skew_ms: u64,
+}
+
+impl Default for Limits {
+    /// Decision (model.md says "sizes bounded" only): 4 KiB of data is ~40x a real cache_stats
+    /// fact; 256-byte names; 60 s of clock skew between actors.
+    fn default() -> Self {
+        Self {
+            max_data_bytes: 4_096,
+            max_name_bytes: 256,
+            max_clock_skew_ms: 60_000,
+        }
+    }
+}
+
+/// Why a fact was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum FactError {
+    /// The fact id has no emitting actor.
+    #[error("fact has no id (empty emitting actor)")]
+    MissingId,
+    /// The fact names no tenant.
+    #[error("fact {id} has no tenant_id")]
+    MissingTenant {
+        /// The fact's id.
+        id: String,
+    },
+    /// The fact names no entity (or no entity type).
+    #[error("fact {id} has no entity_id or entity_type")]
+    MissingEntity {
+        /// The fact's id.
+        id: String,
+    },
+    /// A field is longer than the limit.
+    #[error("fact field {field} is {bytes} bytes, limit {limit}")]
+    NameTooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// An SDK receiver got a fact whose type is not `sdk`.
+    #[error("fact {id} has type {fact_type:?}, expected \"sdk\"")]
+    NotSdk {
+        /// The fact's id.
+        id: String,
+        /// The type it had.
+        fact_type: String,
+    },
+    /// The subtype is none of the four SDK subtypes.
+    #[error("fact {id} has unknown subtype {subtype:?}")]
+    UnknownSubtype {
+        /// The fact's id.
+        id: String,
+        /// The subtype it had.
+        subtype: String,
+    },
+    /// `data` does not have the shape of its subtype.
+    #[error("fact {id}: data is not a valid {subtype}: {reason}")]
+    MalformedData {
+        /// The fact's id.
+        id: String,
+        /// The declared subtype.
+        subtype: SdkSubtype,
+        /// What serde found wrong.
+        reason: String,
+    },
+    /// `data` names another entity than the fact.
+    #[error("fact {id}: data is about {data_entity:?}, the fact about {fact_entity:?}")]
+    EntityMismatch {
+        /// The fact's id.
+        id: String,
+        /// The fact's entity id and type, as `id (type)`.
+        fact_entity: String,
+        /// The entity id and type inside data, as `id (type)`.
+        data_entity: String,
+    },
+    /// A period that ends before it starts, or an empty stats period.
+    #[error("fact {id}: bad period [{period_start_ms}, {period_end_ms}): {reason}")]
+    BadPeriod {
+        /// The fact's id.
+        id: String,
+        /// Declared start.
+        period_start_ms: u64,
+        /// Declared end.
+        period_end_ms: u64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// Timestamp or period end too far in the receiver's future.
+    #[error("fact {id}: time {at_ms} ms is more than {max_skew_ms} ms after now ({now_ms} ms)")]
+    FromTheFuture {
+        /// The fact's id.
+        id: String,
+        /// The offending time.
+        at_ms: u64,
+        /// The receiver's clock.
+        now_ms: u64,
+        /// The allowed skew.
+        max_skew_ms: u64,
+    },
+    /// The fact belongs to another tenant than the receiver (isolation).
+    #[error("fact {id} belongs to tenant {tenant_id:?}, this receiver serves {expected:?}")]
+    ForeignTenant {
+        /// The fact's id.
+        id: String,
+        /// The tenant the fact names.
+        tenant_id: String,
+        /// The receiver's tenant.
+        expected: String,
+    },
+    /// `data` serialises to more than the limit.
+    #[error("fact {id}: data is {bytes} bytes, limit {limit}")]
+    Oversized {
+        /// The fact's id.
+        id: String,
+        /// Serialised size (counted up to just past the limit).
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+}
+
+/// Why a tenant stats payload was rejected.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum PayloadError {
+    /// No flush id: the platform could not de-duplicate it.
+    #[error("payload has no flush_id")]
+    MissingFlushId,
+    /// No tenant.
+    #[error("payload {flush_id} has no tenant_id")]
+    MissingTenant {
+        /// The payload's flush id.
+        flush_id: String,
+    },
+    /// A field is longer than the limit.
+    #[error("payload field {field} is {bytes} bytes, limit {limit}")]
+    NameTooLong {
+        /// Which field.
+        field: &'static str,
+        /// Its length.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// The period is empty or reversed.
+    #[error("payload {flush_id}: bad period [{period_start_ms}, {period_end_ms})")]
+    BadPeriod {
+        /// The payload's flush id.
+        flush_id: String,
+        /// Declared start.
+        period_start_ms: u64,
+        /// Declared end.
+        period_end_ms: u64,
+    },
+    /// Counts that cannot all be true, e.g. more entities than facts, or no facts at all.
+    #[error("payload {flush_id}: inconsistent counts: {reason}")]
+    InconsistentCounts {
+        /// The payload's flush id.
+        flush_id: String,
+        /// Which rule failed.
+        reason: &'static str,
+    },
+    /// Period end too far in the receiver's future.
+    #[error(
+        "payload {flush_id}: period end {period_end_ms} ms is in the future (now {now_ms} ms)"
+    )]
+    FromTheFuture {
+        /// The payload's flush id.
+        flush_id: String,
+        /// The declared end.
+        period_end_ms: u64,
+        /// The receiver's clock.
+        now_ms: u64,
+    },
+}
+
+impl FactError {
+    /// A short stable name of the error kind, for counters and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            FactError::MissingId => "missing_id",
+            FactError::MissingTenant { .. } => "missing_tenant",
+            FactError::MissingEntity { .. } => "missing_entity",
+            FactError::NameTooLong { .. } => "name_too_long",
+            FactError::NotSdk { .. } => "not_sdk",
+            FactError::UnknownSubtype { .. } => "unknown_subtype",
+            FactError::MalformedData { .. } => "malformed_data",
+            FactError::EntityMismatch { .. } => "entity_mismatch",
+            FactError::BadPeriod { .. } => "bad_period",
+            FactError::FromTheFuture { .. } => "from_the_future",
+            FactError::ForeignTenant { .. } => "foreign_tenant",
+            FactError::Oversized { .. } => "oversized",
+        }
+    }
+}
+
+impl PayloadError {
+    /// A short stable name of the error kind, for counters and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            PayloadError::MissingFlushId => "missing_flush_id",
+            PayloadError::MissingTenant { .. } => "missing_tenant",
+            PayloadError::NameTooLong { .. } => "name_too_long",
+            PayloadError::BadPeriod { .. } => "bad_period",
+            PayloadError::InconsistentCounts { .. } => "inconsistent_counts",
+            PayloadError::FromTheFuture { .. } => "from_the_future",
+        }
+    }
+}
+
+fn check_name(field: &'static str, value: &str, limits: &Limits) -> Result<(), FactError> {
+    if value.len() > limits.max_name_bytes {
+        return Err(FactError::NameTooLong {
+            field,
+            bytes: value.len(),
+            limit: limits.max_name_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Checks what every fact needs, SDK or domain: id, tenant, entity, bounded names and data,
+/// no timestamp from the future.
+pub fn validate_envelope(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<(), FactError> {
+    if fact.id.actor.is_empty() {
+        return Err(FactError::MissingId);
+    }
+    check_name("id.actor", &fact.id.actor, limits)?;
+    let id = || fact.id.to_string();
+    if fact.tenant_id.is_empty() {
+        return Err(FactError::MissingTenant { id: id() });
+    }
+    if fact.entity_id.is_empty() || fact.entity_type.is_empty() {
+        return Err(FactError::MissingEntity { id: id() });
+    }
+    check_name("tenant_id", &fact.tenant_id, limits)?;
+    check_name("entity_id", &fact.entity_id, limits)?;
+    check_name("entity_type", &fact.entity_type, limits)?;
+    check_name("type", &fact.fact_type, limits)?;
+    check_name("subtype", &fact.subtype, limits)?;
+    check_not_future(fact, fact.timestamp_ms, now_ms, limits)?;
+    let bytes = serialized_size_up_to(&fact.data, limits.max_data_bytes + 1);
+    if bytes > limits.max_data_bytes {
+        return Err(FactError::Oversized {
+            id: id(),
+            bytes,
+            limit: limits.max_data_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Rejects a fact of another tenant than `expected` (tenant isolation).
+pub fn check_tenant(fact: &Fact, expected: &str) -> Result<(), FactError> {
+    if fact.tenant_id != expected {
+        return Err(FactError::ForeignTenant {
+            id: fact.id.to_string(),
+            tenant_id: fact.tenant_id.clone(),
+            expected: expected.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Validates an SDK fact and returns its typed data. Nothing that fails here may be stored.
+pub fn validate_sdk_fact(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<SdkData, FactError> {
+    validate_envelope(fact, now_ms, limits)?;
+    let id = || fact.id.to_string();
+    if !fact.is_sdk() {
+        return Err(FactError::NotSdk {
+            id: id(),
+            fact_type: fact.fact_type.clone(),
+        });
+    }
+    let subtype: SdkSubtype = fact
+        .subtype
+        .parse()
+        .map_err(|subtype| FactError::UnknownSubtype { id: id(), subtype })?;
+    let data = parse_data(fact, subtype)?;
+    if data.entity_id() != fact.entity_id || data.entity_type() != fact.entity_type {
+        return Err(FactError::EntityMismatch {
+            id: id(),
+            fact_entity: format!("{} ({})", fact.entity_id, fact.entity_type),
+            data_entity: format!("{} ({})", data.entity_id(), data.entity_type()),
+        });
+    }
+    check_periods(fact, &data, now_ms, limits)?;
+    Ok(data)
+}
+
+fn parse_data(fact: &Fact, subtype: SdkSubtype) -> Result<SdkData, FactError> {
+    let malformed = |error: serde_json::Error| FactError::MalformedData {
+        id: fact.id.to_string(),
+        subtype,
+        reason: error.to_string(),
+    };
+    let data = &fact.data;
+    // serde's derived structs also accept a sequence of field values; the z0 page's shapes are
+    // objects with named fields, so anything else is malformed.
+    if !data.is_object() {
+        return Err(FactError::MalformedData {
+            id: fact.id.to_string(),
+            subtype,
+            reason: "data must be an object with named fields".to_owned(),
+        });
+    }
+    Ok(match subtype {
+        SdkSubtype::CacheStats => {
+            SdkData::CacheStats(CacheStatsData::deserialize(data).map_err(malformed)?)
+        }
+        SdkSubtype::FactAppended => {
+            SdkData::FactAppended(FactAppendedData::deserialize(data).map_err(malformed)?)
+        }
+        SdkSubtype::SchemaInit => {
+            SdkData::SchemaInit(SchemaInitData::deserialize(data).map_err(malformed)?)
+        }
+        SdkSubtype::HydrationDone => {
+            SdkData::HydrationDone(HydrationDoneData::deserialize(data).map_err(malformed)?)
+        }
+    })
+}
+
+fn check_periods(
+    fact: &Fact,
+    data: &SdkData,
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<(), FactError> {
+    let (start_ms, end_ms, total) = match data {
+        SdkData::CacheStats(stats) => (
+            stats.period_start_ms,
+            stats.period_end_ms,
+            stats.hits.checked_add(stats.misses),
+        ),
+        SdkData::FactAppended(appended) => (
+            appended.period_start_ms,
+            appended.period_end_ms,
+            Some(appended.count),
+        ),
+        SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => return Ok(()),
+    };
+    let bad = |reason| FactError::BadPeriod {
+        id: fact.id.to_string(),
+        period_start_ms: start_ms,
+        period_end_ms: end_ms,
+        reason,
+    };
+    if end_ms < start_ms {
+        return Err(bad("ends before it starts"));
+    }
+    match total {
+        None => return Err(bad("counts overflow")),
+        Some(0) => return Err(bad("a period is never emitted empty")),
+        Some(_) => {}
+    }
+    check_not_future(fact, end_ms, now_ms, limits)
+}
+
+fn check_not_future(
+    fact: &Fact,
+    at_ms: u64,
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<(), FactError> {
+    if at_ms > now_ms.saturating_add(limits.max_clock_skew_ms) {
+        return Err(FactError::FromTheFuture {
+            id: fact.id.to_string(),
+            at_ms,
+            now_ms,
+            max_skew_ms: limits.max_clock_skew_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Validates a tenant stats payload at the platform.
+pub fn validate_payload(
+    payload: &TenantStatsPayload,
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<(), PayloadError> {
+    let too_long = |field, value: &str| {
+        (value.len() > limits.max_name_bytes).then_some(PayloadError::NameTooLong {
+            field,
+            bytes: value.len(),
+            limit: limits.max_name_bytes,
+        })
+    };
+    if payload.flush_id.is_empty() {
+        return Err(PayloadError::MissingFlushId);
+    }
+    if let Some(error) = too_long("flush_id", &payload.flush_id) {
+        return Err(error);
+    }
+    let flush_id = || payload.flush_id.clone();
+    if payload.tenant_id.is_empty() {
+        return Err(PayloadError::MissingTenant {
+            flush_id: flush_id(),
+        });
+    }
+    if let Some(error) = too_long("tenant_id", &payload.tenant_id) {
+        return Err(error);
+    }
+    if payload.period_end_ms <= payload.period_start_ms {
+        return Err(PayloadError::BadPeriod {
+            flush_id: flush_id(),
+            period_start_ms: payload.period_start_ms,
+            period_end_ms: payload.period_end_ms,
+        });
+    }
+    let inconsistent = |reason| PayloadError::InconsistentCounts {
+        flush_id: flush_id(),
+        reason,
+    };
+    if payload.facts_count == 0 {
+        return Err(inconsistent("a flushed period is never empty"));
+    }
+    if payload.entities_count == 0 || payload.entities_count > payload.facts_count {
+        return Err(inconsistent("entities_count must be in 1..=facts_count"));
+    }
+    // A payload is flushed after its period ended, so its end cannot lie in the future.
+    if payload.period_end_ms > now_ms.saturating_add(limits.max_clock_skew_ms) {
+        return Err(PayloadError::FromTheFuture {
+            flush_id: flush_id(),
+            period_end_ms: payload.period_end_ms,
+            now_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Counts serialised JSON bytes, stopping early once `cap` is passed (no allocation).
+fn serialized_size_up_to(value: &serde_json::Value, cap: usize) -> usize {
+    struct Counter {
+        bytes: usize,
+        cap: usize,
+    }
+    impl io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.bytes += buf.len();
+            if self.bytes > self.cap {
+                return Err(io::Error::other("over the cap"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter { bytes: 0, cap };
+    // An error here only means "over the cap": the count so far is already past it.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.bytes
+}

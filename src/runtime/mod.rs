@@ -1,0 +1,22 @@
+//! The simulated Durable Objects runtime on madsim: one node per actor, durable storage held
+//! outside the nodes (in the [`world::World`]) so it survives a kill, RPC over `madsim::net`
+//! with a timeout per call, alarms with Cloudflare's retry rules, overload answers, the
+//! platform metrics queue, and lazily applied local operations.
+//!
+//! Only messages and timers with effects are simulator events: each entity's cache gets and
+//! appends are drawn from its own seeded stream and applied, each at its exact time, when
+//! something happens to the entity or when an operation with an effect is due (see
+//! [`workload`]).
+
+pub mod node;
+pub mod recorder;
+pub mod rpc;
+pub mod run;
+pub mod spec;
+pub mod workload;
+pub mod world;
+
+pub use recorder::{Counters, LatencySummary, Recorder};
+pub use run::{run_world, RunError, RunOutput};
+pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};
+pub use workload::{WorkloadSpec, WorkloadStream};

@@ -1,0 +1,160 @@
+//! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, one node
+//! per actor, fault actions applied in time order by the supervisor task.
+
+use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
+use crate::runtime::recorder::Recorder;
+use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
+use crate::runtime::world::{Outcome, World};
+use madsim::net::NetSim;
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::time::{sleep, Duration};
+use std::time::Instant;
+
+/// What a run produced.
+#[derive(Clone, Debug)]
+pub struct RunOutput {
+    /// Counters, histograms, events, trace hash.
+    pub recorder: Recorder,
+    /// End-of-run checks and leftovers.
+    pub outcome: Outcome,
+    /// Simulated time run, ms.
+    pub sim_time_ms: u64,
+    /// Wall-clock time of the run, ms (measured outside the simulation).
+    pub wall_ms: u64,
+}
+
+/// Why a run could not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The simulation thread panicked (a bug: an assertion in the code under test).
+    #[error("the simulation panicked: {0}")]
+    Panicked(String),
+}
+
+/// Runs `spec` on a fresh thread (madsim keeps per-thread state; see madsim issue 240).
+pub fn run_world(spec: WorldSpec) -> Result<RunOutput, RunError> {
+    let thread = std::thread::Builder::new()
+        .name(format!("z0sim-seed-{}", spec.seed))
+        .stack_size(64 << 20)
+        .spawn(move || run_on_this_thread(spec));
+    let handle = thread.map_err(|error| RunError::Panicked(error.to_string()))?;
+    handle.join().map_err(|panic| {
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        RunError::Panicked(message)
+    })
+}
+
+fn run_on_this_thread(spec: WorldSpec) -> RunOutput {
+    let mut config = madsim::Config::default();
+    config.net.send_latency = Duration::from_millis(spec.latency_ms.0)
+        ..Duration::from_millis(spec.latency_ms.1.max(spec.latency_ms.0) + 1);
+    config.net.packet_loss_rate = spec.packet_loss;
+    let runtime = Runtime::with_seed_and_config(spec.seed, config);
+    let wall_start = Instant::now();
+    let (recorder, outcome, sim_time_ms) = runtime.block_on(supervise(spec));
+    RunOutput {
+        recorder,
+        outcome,
+        sim_time_ms,
+        wall_ms: wall_start.elapsed().as_millis() as u64,
+    }
+}
+
+async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64) {
+    let world = Shared::new(World::new(&spec));
+    let handle = Handle::current();
+    let nodes: Vec<NodeHandle> = (0..spec.actors.len())
+        .map(|idx| {
+            let shared = world.clone();
+            handle
+                .create_node()
+                .name(spec.actors[idx].id.to_string())
+                .ip(actor_addr(idx).ip())
+                .init(move || actor_main(shared.clone(), idx))
+                .build()
+        })
+        .collect();
+    let mut actions: Vec<&TimedAction> = spec
+        .actions
+        .iter()
+        .filter(|action| action.at_ms < spec.duration_ms)
+        .collect();
+    actions.sort_by_key(|action| action.at_ms);
+    for action in actions {
+        sleep_until_ms(action.at_ms).await;
+        apply(&world, &handle, &nodes, action, spec.packet_loss);
+    }
+    sleep_until_ms(spec.duration_ms).await;
+    let end_ms = now_ms();
+    let mut locked = world.lock();
+    let outcome = locked.finish(end_ms);
+    (locked.recorder.clone(), outcome, end_ms)
+}
+
+async fn sleep_until_ms(at_ms: u64) {
+    let now = now_ms();
+    if at_ms > now {
+        sleep(Duration::from_millis(at_ms - now)).await;
+    }
+}
+
+fn apply(
+    world: &Shared,
+    handle: &Handle,
+    nodes: &[NodeHandle],
+    action: &TimedAction,
+    base_packet_loss: f64,
+) {
+    let now = now_ms();
+    world.lock().record_fault(now, &action.label);
+    match &action.action {
+        FaultAction::Kill(actors) => {
+            for idx in actors {
+                world.lock().kill_actor(*idx, now);
+                handle.kill(nodes[*idx].id());
+            }
+        }
+        FaultAction::Restart(actors) => restart(world, handle, nodes, actors, now),
+        FaultAction::Evict { actors, fraction } => {
+            let picked = world.lock().pick(actors, *fraction);
+            restart(world, handle, nodes, &picked, now);
+        }
+        FaultAction::Overload(actors, rate) => world.lock().set_overload(actors, *rate),
+        FaultAction::ExtraLatency(actors, extra_ms) => {
+            world.lock().set_extra_latency(actors, *extra_ms)
+        }
+        FaultAction::Partition(side_a, side_b, clog) => {
+            let net = NetSim::current();
+            for a in side_a {
+                for b in side_b {
+                    let (node_a, node_b) = (nodes[*a].id(), nodes[*b].id());
+                    if *clog {
+                        net.clog_link(node_a, node_b);
+                        net.clog_link(node_b, node_a);
+                    } else {
+                        net.unclog_link(node_a, node_b);
+                        net.unclog_link(node_b, node_a);
+                    }
+                }
+            }
+        }
+        FaultAction::PacketLoss(rate) => {
+            let rate = if *rate > 0.0 { *rate } else { base_packet_loss };
+            NetSim::current().update_config(|config| config.packet_loss_rate = rate);
+        }
+        FaultAction::AlarmFailure(actors, rate) => world.lock().set_alarm_failure(actors, *rate),
+        FaultAction::QueueDuplicate(rate) => world.lock().set_queue_duplicate(*rate),
+        FaultAction::QueueConsumerFailure(rate) => world.lock().set_queue_consumer_failure(*rate),
+    }
+}
+
+fn restart(world: &Shared, handle: &Handle, nodes: &[NodeHandle], actors: &[ActorIdx], now: u64) {
+    for idx in actors {
+        world.lock().kill_actor(*idx, now);
+        handle.restart(nodes[*idx].id());
+    }
+}

@@ -1,0 +1,125 @@
+//! What a run is made of: the actors, their wiring, runtime settings and timed fault actions.
+//! The sim layer builds a [`WorldSpec`] from a scenario; the runtime only executes it.
+
+use crate::ledgers::{EntityConfig, TenantLedgerConfig};
+use crate::model::{ActorId, Limits};
+use crate::runtime::workload::WorkloadSpec;
+
+/// Index of an actor in [`WorldSpec::actors`].
+pub type ActorIdx = usize;
+
+/// How to build an actor (again, after a restart).
+#[derive(Clone, Debug)]
+pub enum ActorInit {
+    /// An EntityLedger with its workload.
+    Entity {
+        /// Wiring and tuning.
+        config: EntityConfig,
+        /// Its local operations.
+        workload: WorkloadSpec,
+        /// Index among entities (selects its random streams).
+        entity_index: u64,
+    },
+    /// The SystemLedger.
+    System {
+        /// Validation bounds.
+        limits: Limits,
+    },
+    /// A TenantSystemLedger.
+    Tenant {
+        /// Wiring and tuning.
+        config: TenantLedgerConfig,
+    },
+    /// The platform ledger (also the queue's consumer).
+    Platform {
+        /// Validation bounds.
+        limits: Limits,
+    },
+    /// `PLATFORM_METRICS_QUEUE`.
+    Queue {
+        /// The consumer actor.
+        consumer: ActorId,
+        /// Largest batch (Cloudflare default 10).
+        max_batch_size: usize,
+        /// Longest wait before a partial batch is delivered, ms (default 5 000).
+        max_batch_timeout_ms: u64,
+        /// Deliveries of a failing batch after the first (default 3), then the dead-letter queue.
+        max_retries: u32,
+    },
+}
+
+/// One actor of the run.
+#[derive(Clone, Debug)]
+pub struct ActorSpec {
+    /// Its name.
+    pub id: ActorId,
+    /// Its partition group: `entities`, `system`, `tenant:<n>`, `platform` (the queue is in
+    /// `platform`).
+    pub group: String,
+    /// How to build it.
+    pub init: ActorInit,
+}
+
+/// A fault action at a simulated time.
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultAction {
+    /// Kill these actors (they stay down).
+    Kill(Vec<ActorIdx>),
+    /// Restart these actors (after a kill: bring them back).
+    Restart(Vec<ActorIdx>),
+    /// Restart this fraction of these actors, picked with the fault stream (eviction).
+    Evict {
+        /// Candidates.
+        actors: Vec<ActorIdx>,
+        /// Fraction restarted.
+        fraction: f64,
+    },
+    /// Answer `overloaded` at this rate (0 ends it).
+    Overload(Vec<ActorIdx>, f64),
+    /// Delay replies by this much more (0 ends it), ms.
+    ExtraLatency(Vec<ActorIdx>, u64),
+    /// Clog (true) or unclog (false) every link between the two sets, both ways.
+    Partition(Vec<ActorIdx>, Vec<ActorIdx>, bool),
+    /// Network-wide packet loss rate (the scenario's base rate restores it).
+    PacketLoss(f64),
+    /// Alarm handler runs of these actors fail at this rate.
+    AlarmFailure(Vec<ActorIdx>, f64),
+    /// The queue delivers each message again at this rate.
+    QueueDuplicate(f64),
+    /// The queue consumer fails whole batches at this rate.
+    QueueConsumerFailure(f64),
+}
+
+/// A fault action and when it happens.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TimedAction {
+    /// When, ms of simulated time.
+    pub at_ms: u64,
+    /// What.
+    pub action: FaultAction,
+    /// A short label for the trace (e.g. `system_ledger_down start`).
+    pub label: String,
+}
+
+/// Everything a run needs.
+#[derive(Clone, Debug)]
+pub struct WorldSpec {
+    /// The run seed (madsim's and every derived stream's).
+    pub seed: u64,
+    /// The actors.
+    pub actors: Vec<ActorSpec>,
+    /// Simulated time to run, ms.
+    pub duration_ms: u64,
+    /// RPC timeout of every call, ms.
+    pub rpc_timeout_ms: u64,
+    /// Requests an actor serves at once before answering `overloaded`.
+    pub max_in_flight: u32,
+    /// Service time of one request at a receiver, ms.
+    pub service_time_ms: u64,
+    /// Network latency range, ms.
+    pub latency_ms: (u64, u64),
+    /// Base packet loss rate.
+    pub packet_loss: f64,
+    /// Fault actions, in any order (executed in time order, ties in list order).
+    pub actions: Vec<TimedAction>,
+}

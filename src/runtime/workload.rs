@@ -1,0 +1,248 @@
+//! Local operation streams: the cache gets and fact appends one entity receives.
+//!
+//! Operations local to an actor are not simulator events. Each entity draws its operation times
+//! from its own seeded streams (Poisson arrivals: exponential gaps) and the runtime applies them
+//! lazily, in order and each at its exact time, whenever something happens to the actor (a
+//! message, a timer, a kill) or when an operation with an effect is due (the one that closes a
+//! stats period, or an append that bubbles). Looking ahead clones the stream, so the operations
+//! themselves are identical whether or not anyone looked.
+//!
+//! Cache gets and appends come from two independent streams, so changing one rate does not
+//! reshuffle the other.
+
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+
+/// Rates of one entity's workload.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WorkloadSpec {
+    /// Cache gets per second.
+    pub cache_ops_per_sec: f64,
+    /// Probability a get hits.
+    pub hit_ratio: f64,
+    /// Fact appends per minute.
+    pub fact_appends_per_min: f64,
+}
+
+/// One local operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalOp {
+    /// A cache get, hit or miss.
+    CacheGet {
+        /// Whether it hit.
+        hit: bool,
+    },
+    /// A domain fact append.
+    Append,
+}
+
+/// A Poisson process of event times (ms), with a mark drawn per event.
+#[derive(Clone, Debug)]
+struct Arrivals {
+    rng: SmallRng,
+    mean_gap_ms: f64,
+    next_at_ms: f64,
+    mark_probability: f64,
+    next_mark: bool,
+}
+
+impl Arrivals {
+    fn new(seed: u64, per_ms: f64, mark_probability: f64) -> Option<Self> {
+        if !(per_ms > 0.0 && per_ms.is_finite()) {
+            return None;
+        }
+        let mut arrivals = Self {
+            rng: SmallRng::seed_from_u64(seed),
+            mean_gap_ms: 1.0 / per_ms,
+            next_at_ms: 0.0,
+            mark_probability,
+            next_mark: false,
+        };
+        arrivals.advance();
+        Some(arrivals)
+    }
+
+    fn peek(&self) -> (u64, bool) {
+        (self.next_at_ms as u64, self.next_mark)
+    }
+
+    fn advance(&mut self) {
+        // 1 - U is in (0, 1], so the logarithm is finite.
+        let unit: f64 = 1.0 - self.rng.gen::<f64>();
+        self.next_at_ms += -unit.ln() * self.mean_gap_ms;
+        self.next_mark = self.rng.gen::<f64>() < self.mark_probability;
+    }
+
+    /// Time of the first event at or after `at_ms` (looks ahead on a clone).
+    fn first_at_or_after(&self, at_ms: u64) -> u64 {
+        let mut ahead = self.clone();
+        while ahead.peek().0 < at_ms {
+            ahead.advance();
+        }
+        ahead.peek().0
+    }
+}
+
+/// The operation stream of one entity.
+#[derive(Clone, Debug)]
+pub struct WorkloadStream {
+    cache: Option<Arrivals>,
+    appends: Option<Arrivals>,
+}
+
+/// Derives an independent seed for `purpose` and `index` from the run seed (splitmix64 mix).
+pub fn derive_seed(run_seed: u64, purpose: u64, index: u64) -> u64 {
+    let mut mixed = run_seed
+        ^ purpose.wrapping_mul(0x9e37_79b9_7f4a_7c15)
+        ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03);
+    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    mixed ^ (mixed >> 31)
+}
+
+/// Purposes of derived random streams; one change of workload must not reshuffle faults.
+pub mod purpose {
+    /// Cache gets of an entity.
+    pub const CACHE_OPS: u64 = 1;
+    /// Appends of an entity.
+    pub const APPENDS: u64 = 2;
+    /// Fault decisions (rates, eviction picks).
+    pub const FAULTS: u64 = 3;
+    /// Breaker jitter of an actor.
+    pub const JITTER: u64 = 4;
+    /// Queue ordering and duplicates.
+    pub const QUEUE: u64 = 5;
+    /// Alarm retry jitter.
+    pub const ALARMS: u64 = 6;
+}
+
+impl WorkloadStream {
+    /// The stream of entity number `entity_index` in a run seeded with `run_seed`.
+    pub fn new(spec: &WorkloadSpec, run_seed: u64, entity_index: u64) -> Self {
+        Self {
+            cache: Arrivals::new(
+                derive_seed(run_seed, purpose::CACHE_OPS, entity_index),
+                spec.cache_ops_per_sec / 1_000.0,
+                spec.hit_ratio,
+            ),
+            appends: Arrivals::new(
+                derive_seed(run_seed, purpose::APPENDS, entity_index),
+                spec.fact_appends_per_min / 60_000.0,
+                0.0,
+            ),
+        }
+    }
+
+    /// Takes the next operation if it happens at or before `now_ms` (cache gets first on a tie).
+    pub fn next_due(&mut self, now_ms: u64) -> Option<(u64, LocalOp)> {
+        let cache_at = self.cache.as_ref().map(|cache| cache.peek());
+        let append_at = self.appends.as_ref().map(|appends| appends.peek().0);
+        match (cache_at, append_at) {
+            (Some((at_ms, hit)), append)
+                if at_ms <= now_ms && append.is_none_or(|a| at_ms <= a) =>
+            {
+                self.cache.as_mut().map(Arrivals::advance);
+                Some((at_ms, LocalOp::CacheGet { hit }))
+            }
+            (_, Some(at_ms)) if at_ms <= now_ms => {
+                self.appends.as_mut().map(Arrivals::advance);
+                Some((at_ms, LocalOp::Append))
+            }
+            _ => None,
+        }
+    }
+
+    /// The first cache get at or after `at_ms`, if there are cache gets at all.
+    pub fn first_cache_get_at_or_after(&self, at_ms: u64) -> Option<u64> {
+        self.cache
+            .as_ref()
+            .map(|cache| cache.first_at_or_after(at_ms))
+    }
+
+    /// The first append at or after `at_ms`, if there are appends at all.
+    pub fn first_append_at_or_after(&self, at_ms: u64) -> Option<u64> {
+        self.appends
+            .as_ref()
+            .map(|appends| appends.first_at_or_after(at_ms))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: WorkloadSpec = WorkloadSpec {
+        cache_ops_per_sec: 1.0,
+        hit_ratio: 0.8,
+        fact_appends_per_min: 6.0,
+    };
+
+    fn drain(stream: &mut WorkloadStream, until_ms: u64) -> Vec<(u64, LocalOp)> {
+        std::iter::from_fn(|| stream.next_due(until_ms)).collect()
+    }
+
+    #[test]
+    fn the_stream_is_a_function_of_seed_and_index_only() {
+        let first = drain(&mut WorkloadStream::new(&SPEC, 7, 3), 600_000);
+        let again = drain(&mut WorkloadStream::new(&SPEC, 7, 3), 600_000);
+        let other = drain(&mut WorkloadStream::new(&SPEC, 7, 4), 600_000);
+        assert_eq!(first, again);
+        assert_ne!(first, other);
+    }
+
+    #[test]
+    fn operations_come_in_time_order_at_about_the_configured_rates() {
+        let ops = drain(&mut WorkloadStream::new(&SPEC, 1, 0), 3_600_000);
+        assert!(ops.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+        let gets = ops
+            .iter()
+            .filter(|(_, op)| matches!(op, LocalOp::CacheGet { .. }))
+            .count();
+        let hits = ops
+            .iter()
+            .filter(|(_, op)| *op == LocalOp::CacheGet { hit: true })
+            .count();
+        let appends = ops.len() - gets;
+        assert!(
+            (3_300..3_900).contains(&gets),
+            "{gets} gets in an hour at 1/s"
+        );
+        assert!(
+            (250..480).contains(&appends),
+            "{appends} appends in an hour at 6/min"
+        );
+        let ratio = hits as f64 / gets as f64;
+        assert!((0.75..0.85).contains(&ratio), "hit ratio {ratio}");
+    }
+
+    #[test]
+    fn looking_ahead_does_not_change_the_stream() {
+        let mut looked = WorkloadStream::new(&SPEC, 9, 0);
+        let mut plain = WorkloadStream::new(&SPEC, 9, 0);
+        let mut seen = Vec::new();
+        for step_ms in (0..120_000).step_by(7_000) {
+            let predicted = looked.first_cache_get_at_or_after(step_ms + 5_000);
+            seen.extend(drain(&mut looked, step_ms));
+            let mut copy = looked.clone();
+            let next_get = std::iter::from_fn(|| copy.next_due(step_ms + 600_000))
+                .find(|(at_ms, op)| {
+                    *at_ms >= step_ms + 5_000 && matches!(op, LocalOp::CacheGet { .. })
+                })
+                .map(|(at_ms, _)| at_ms);
+            assert_eq!(predicted, next_get);
+        }
+        assert_eq!(seen, drain(&mut plain, 119_000));
+    }
+
+    #[test]
+    fn a_zero_rate_produces_no_operations() {
+        let spec = WorkloadSpec {
+            cache_ops_per_sec: 0.0,
+            hit_ratio: 0.5,
+            fact_appends_per_min: 0.0,
+        };
+        let mut stream = WorkloadStream::new(&spec, 1, 0);
+        assert_eq!(stream.next_due(3_600_000), None);
+        assert_eq!(stream.first_cache_get_at_or_after(0), None);
+    }
+}

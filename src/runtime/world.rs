@@ -1,0 +1,1032 @@
+//! The simulated world: every actor's durable storage, its live (in-memory) ledger, alarms,
+//! the queue, the active faults and the recorder. Node tasks are thin: they wait for time or
+//! messages and call into the world, which feeds the sans-IO ledgers and returns the calls to
+//! make. Everything here is synchronous; one lock, never held across an await.
+
+use crate::ledgers::{
+    Accepted, ChildFactOutcome, DropReason, Effect, EntityLedger, EntityStorage, FailureKind,
+    Message, PlatformLedger, PlatformStorage, SystemLedger, SystemStorage, TenantStorage,
+    TenantSystemLedger,
+};
+use crate::ledgers::{BreakerState, CallId};
+use crate::model::validate::validate_sdk_fact;
+use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
+use crate::runtime::recorder::{EventKind, Recorder};
+use crate::runtime::rpc::{Body, Reply};
+use crate::runtime::spec::{ActorIdx, ActorInit, WorldSpec};
+use crate::runtime::workload::{derive_seed, purpose, LocalOp, WorkloadStream};
+use futures::channel::mpsc::UnboundedSender;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+/// Alarm retries after a failed handler run before the alarm is deleted (Cloudflare).
+pub const ALARM_MAX_RETRIES: u32 = 6;
+/// First alarm retry delay, doubled per retry, ms.
+pub const ALARM_RETRY_BASE_MS: u64 = 2_000;
+
+/// A delivery the runtime must carry out over the network.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The calling actor.
+    pub caller: ActorIdx,
+    /// Its incarnation: outcomes for an older one go nowhere.
+    pub incarnation: u64,
+    /// The target actor, if it exists.
+    pub target: Option<ActorIdx>,
+    /// The target's name.
+    pub target_id: ActorId,
+    /// The caller's call id.
+    pub call_id: CallId,
+    /// What to deliver.
+    pub body: Body,
+    /// No answer within this counts as a timeout, ms.
+    pub timeout_ms: u64,
+}
+
+/// What a receiver answers, and when.
+#[derive(Clone, Debug)]
+pub struct Handled {
+    /// The answer.
+    pub reply: Reply,
+    /// Delay before the answer leaves (service time, slowness), ms.
+    pub reply_delay_ms: u64,
+    /// Calls the handling caused.
+    pub calls: Vec<Call>,
+}
+
+enum Durable {
+    Entity(EntityStorage),
+    System(SystemStorage),
+    Tenant(TenantStorage),
+    Platform(PlatformStorage),
+    Queue(QueueState),
+}
+
+enum Live {
+    Entity(Box<EntityLedger>),
+    System(SystemLedger),
+    Tenant(Box<TenantSystemLedger>),
+    Platform(PlatformLedger),
+    Queue,
+}
+
+#[derive(Default)]
+struct QueueState {
+    buffer: VecDeque<Message>,
+    oldest_buffered_ms: Option<u64>,
+    batch: Option<Batch>,
+    next_call_id: CallId,
+    dead_letters: Vec<Message>,
+}
+
+struct Batch {
+    messages: Vec<Message>,
+    deliveries: u32,
+    in_flight: Option<CallId>,
+    retry_at_ms: u64,
+}
+
+struct Actor {
+    id: ActorId,
+    group: String,
+    init: ActorInit,
+    durable: Durable,
+    live: Option<Live>,
+    incarnation: u64,
+    alarm_at_ms: Option<u64>,
+    alarm_retries: u32,
+    workload: Option<WorkloadStream>,
+    in_service_until_ms: VecDeque<u64>,
+    waker: Option<UnboundedSender<()>>,
+    /// SDK fact ids this receiver acknowledged as stored (ground truth for durability).
+    acknowledged: BTreeSet<FactId>,
+}
+
+/// Faults currently in force (the network-level ones live in madsim's NetSim).
+#[derive(Default)]
+struct ActiveFaults {
+    overload_rate: BTreeMap<ActorIdx, f64>,
+    extra_latency_ms: BTreeMap<ActorIdx, u64>,
+    alarm_failure_rate: BTreeMap<ActorIdx, f64>,
+    queue_duplicate_rate: f64,
+    queue_consumer_failure_rate: f64,
+}
+
+/// What a run leaves behind besides the recorder.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    /// Acknowledged SDK facts missing from their receiver's storage at the end.
+    pub durability_violations: u64,
+    /// SDK facts stored per system ledger.
+    pub system_facts: BTreeMap<String, u64>,
+    /// Clients whose breaker is not CLOSED at the end.
+    pub breakers_not_closed: u64,
+    /// Observations still buffered in entities at the end (open periods, unsent facts).
+    pub buffered_at_end: u64,
+    /// Tenant payloads still pending at the end.
+    pub tenant_payloads_pending: u64,
+    /// Messages in the dead-letter queue.
+    pub dead_letters: u64,
+}
+
+/// The simulated world.
+pub struct World {
+    rpc_timeout_ms: u64,
+    max_in_flight: usize,
+    service_time_ms: u64,
+    actors: Vec<Actor>,
+    names: BTreeMap<ActorId, ActorIdx>,
+    faults: ActiveFaults,
+    fault_rng: SmallRng,
+    queue_rng: SmallRng,
+    alarm_rng: SmallRng,
+    next_reply_tag: u64,
+    open_since_ms: BTreeMap<(ActorIdx, ActorId), u64>,
+    /// What was observed.
+    pub recorder: Recorder,
+}
+
+fn observations_in(message: &Message) -> u64 {
+    let Message::SdkFact(fact) = message else {
+        return 0;
+    };
+    match validate_sdk_fact(fact, u64::MAX / 2, &Limits::default()) {
+        Ok(SdkData::CacheStats(stats)) => stats.hits + stats.misses,
+        Ok(SdkData::FactAppended(appended)) => appended.count,
+        _ => 0,
+    }
+}
+
+impl World {
+    /// A world for `spec`, nothing started yet.
+    pub fn new(spec: &WorldSpec) -> Self {
+        let actors: Vec<Actor> = spec
+            .actors
+            .iter()
+            .map(|actor| Actor {
+                id: actor.id.clone(),
+                group: actor.group.clone(),
+                init: actor.init.clone(),
+                durable: match &actor.init {
+                    ActorInit::Entity { .. } => Durable::Entity(EntityStorage::default()),
+                    ActorInit::System { .. } => Durable::System(SystemStorage::default()),
+                    ActorInit::Tenant { .. } => Durable::Tenant(TenantStorage::default()),
+                    ActorInit::Platform { .. } => Durable::Platform(PlatformStorage::default()),
+                    ActorInit::Queue { .. } => Durable::Queue(QueueState::default()),
+                },
+                live: None,
+                incarnation: 0,
+                alarm_at_ms: None,
+                alarm_retries: 0,
+                workload: match &actor.init {
+                    ActorInit::Entity {
+                        workload,
+                        entity_index,
+                        ..
+                    } => Some(WorkloadStream::new(workload, spec.seed, *entity_index)),
+                    _ => None,
+                },
+                in_service_until_ms: VecDeque::new(),
+                waker: None,
+                acknowledged: BTreeSet::new(),
+            })
+            .collect();
+        let names = actors
+            .iter()
+            .enumerate()
+            .map(|(idx, actor)| (actor.id.clone(), idx))
+            .collect();
+        Self {
+            rpc_timeout_ms: spec.rpc_timeout_ms,
+            max_in_flight: spec.max_in_flight as usize,
+            service_time_ms: spec.service_time_ms,
+            actors,
+            names,
+            faults: ActiveFaults::default(),
+            fault_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::FAULTS, 0)),
+            queue_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::QUEUE, 0)),
+            alarm_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::ALARMS, 0)),
+            next_reply_tag: 1 << 32,
+            open_since_ms: BTreeMap::new(),
+            recorder: Recorder::default(),
+        }
+    }
+
+    /// Number of actors.
+    pub fn actor_count(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// An actor's name.
+    pub fn actor_id(&self, idx: ActorIdx) -> &ActorId {
+        &self.actors[idx].id
+    }
+
+    /// An actor's partition group.
+    pub fn group(&self, idx: ActorIdx) -> &str {
+        &self.actors[idx].group
+    }
+
+    /// Whether the actor is running.
+    pub fn is_live(&self, idx: ActorIdx) -> bool {
+        self.actors[idx].live.is_some()
+    }
+
+    /// A fresh reply tag for a call (deterministic: a counter).
+    pub fn next_reply_tag(&mut self) -> u64 {
+        self.next_reply_tag += 1;
+        self.next_reply_tag
+    }
+
+    /// Draws from the fault stream: true with probability `rate`.
+    pub fn fault_draw(&mut self, rate: f64) -> bool {
+        rate > 0.0 && self.fault_rng.gen::<f64>() < rate
+    }
+
+    /// Records the start or end of a fault in the trace.
+    pub fn record_fault(&mut self, now_ms: u64, label: &str) {
+        self.recorder.trace.mix_str(label);
+        self.recorder.event(now_ms, EventKind::Fault, 0, 0);
+        tracing::info!(target: "z0sim::trace", now_ms, fault = label, "fault");
+    }
+
+    /// Runs the actor's constructor on its storage (start or restart); returns its calls.
+    pub fn start_actor(
+        &mut self,
+        idx: ActorIdx,
+        now_ms: u64,
+        waker: UnboundedSender<()>,
+    ) -> Vec<Call> {
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
+        debug_assert!(actor.live.is_none(), "{} started twice", actor.id);
+        if actor.incarnation > 0 {
+            self.recorder.counters.restarts += 1;
+        }
+        actor.waker = Some(waker);
+        actor.in_service_until_ms.clear();
+        let live = match (&actor.init, &mut actor.durable) {
+            (ActorInit::Entity { config, .. }, Durable::Entity(storage)) => {
+                let (ledger, _) =
+                    EntityLedger::start(config.clone(), now_ms, storage, &mut effects);
+                Live::Entity(Box::new(ledger))
+            }
+            (ActorInit::System { limits }, Durable::System(_)) => {
+                Live::System(SystemLedger::new(*limits))
+            }
+            (ActorInit::Tenant { config }, Durable::Tenant(storage)) => {
+                // The alarm survives a restart; the storage mirror says whether one is set.
+                storage.alarm_ms = actor.alarm_at_ms;
+                Live::Tenant(Box::new(TenantSystemLedger::start(
+                    config.clone(),
+                    now_ms,
+                    storage,
+                    &mut effects,
+                )))
+            }
+            (ActorInit::Platform { limits }, Durable::Platform(_)) => {
+                Live::Platform(PlatformLedger::new(*limits))
+            }
+            (ActorInit::Queue { .. }, Durable::Queue(_)) => Live::Queue,
+            _ => unreachable_durable(),
+        };
+        actor.live = Some(live);
+        let incarnation = actor.incarnation;
+        self.recorder
+            .event(now_ms, EventKind::Start, idx, incarnation);
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, incarnation, "start");
+        self.apply_effects(idx, now_ms, effects)
+    }
+
+    /// Kills the actor: its in-memory state (open stats periods, unsent facts, breakers,
+    /// in-flight calls) is gone; storage and alarm survive. What it loses is counted.
+    pub fn kill_actor(&mut self, idx: ActorIdx, now_ms: u64) {
+        if self.actors[idx].live.is_none() {
+            return;
+        }
+        let _ = self.advance_entity(idx, now_ms);
+        let actor = &mut self.actors[idx];
+        if let Some(Live::Entity(ledger)) = &actor.live {
+            let open = ledger
+                .cache()
+                .open_period()
+                .map_or(0, |open| open.hits + open.misses);
+            let backlog: u64 = ledger
+                .observability_client()
+                .map_or(0, |client| client.backlog().map(observations_in).sum());
+            self.recorder.counters.lost_on_restart += open + ledger.open_appended_count() + backlog;
+            self.recorder.counters.sdk_facts_emitted += ledger
+                .observability_client()
+                .map_or(0, |client| client.counters().emitted);
+        }
+        actor.live = None;
+        actor.waker = None;
+        actor.incarnation += 1;
+        let now_open: Vec<(ActorIdx, ActorId)> = self
+            .open_since_ms
+            .keys()
+            .filter(|(caller, _)| *caller == idx)
+            .cloned()
+            .collect();
+        for key in now_open {
+            if let Some(since_ms) = self.open_since_ms.remove(&key) {
+                self.recorder.breaker_open.record(now_ms - since_ms);
+            }
+        }
+        self.recorder.event(now_ms, EventKind::Kill, idx, 0);
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, "kill");
+    }
+
+    /// When the actor's node must wake next, ms: the next local operation with an effect
+    /// (entities), the alarm (tenants), the batch deadline (queue).
+    pub fn next_timer_ms(&self, idx: ActorIdx) -> Option<u64> {
+        let actor = &self.actors[idx];
+        match (&actor.live, &actor.durable) {
+            (Some(Live::Entity(ledger)), _) => {
+                let workload = actor.workload.as_ref()?;
+                let stats = ledger
+                    .stats_due_at_ms()
+                    .and_then(|due_ms| workload.first_cache_get_at_or_after(due_ms));
+                let appends = if ledger.parent_client().is_some() {
+                    workload.first_append_at_or_after(0)
+                } else {
+                    ledger
+                        .appended_due_at_ms()
+                        .and_then(|due_ms| workload.first_append_at_or_after(due_ms))
+                };
+                [stats, appends].into_iter().flatten().min()
+            }
+            (Some(Live::Tenant(_)), _) => actor.alarm_at_ms,
+            (Some(Live::Queue), Durable::Queue(queue)) => queue_deadline_ms(queue, &actor.init),
+            _ => None,
+        }
+    }
+
+    /// The actor's timer fired at `now_ms`.
+    pub fn on_timer(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
+        self.recorder.event(now_ms, EventKind::Timer, idx, 0);
+        match self.actors[idx].live {
+            Some(Live::Entity(_)) => self.advance_entity(idx, now_ms),
+            Some(Live::Tenant(_)) => self.fire_alarm(idx, now_ms),
+            Some(Live::Queue) => self.queue_tick(idx, now_ms),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Applies the entity's local operations up to `now_ms`, each at its own time.
+    fn advance_entity(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
+        let (Some(Live::Entity(ledger)), Durable::Entity(storage), Some(workload)) =
+            (&mut actor.live, &mut actor.durable, &mut actor.workload)
+        else {
+            return Vec::new();
+        };
+        let counters = &mut self.recorder.counters;
+        while let Some((at_ms, op)) = workload.next_due(now_ms) {
+            self.recorder.local_ops += 1;
+            match op {
+                LocalOp::CacheGet { hit } => {
+                    if hit {
+                        counters.cache_hits += 1;
+                    } else {
+                        counters.cache_misses += 1;
+                    }
+                    ledger.cache_get(at_ms, storage, hit, &mut effects);
+                }
+                LocalOp::Append => {
+                    let entity_type = ledger.config().meta.entity_type.clone();
+                    match ledger.append_fact(
+                        at_ms,
+                        storage,
+                        &entity_type,
+                        "updated",
+                        serde_json::Value::Null,
+                        &mut effects,
+                    ) {
+                        Ok(_) => counters.facts_appended += 1,
+                        Err(_) => counters.primary_ops_failed += 1,
+                    }
+                }
+            }
+        }
+        if effects.is_empty() {
+            return Vec::new();
+        }
+        self.apply_effects(idx, now_ms, effects)
+    }
+
+    fn fire_alarm(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
+        let due = self.actors[idx]
+            .alarm_at_ms
+            .is_some_and(|at_ms| at_ms <= now_ms);
+        if !due {
+            return Vec::new();
+        }
+        let failure_rate = self
+            .faults
+            .alarm_failure_rate
+            .get(&idx)
+            .copied()
+            .unwrap_or(0.0);
+        let fails = failure_rate > 0.0 && self.alarm_rng.gen::<f64>() < failure_rate;
+        let jitter = self.alarm_rng.gen::<f64>() * 0.25;
+        let actor = &mut self.actors[idx];
+        let (Some(Live::Tenant(ledger)), Durable::Tenant(storage)) =
+            (&mut actor.live, &mut actor.durable)
+        else {
+            return Vec::new();
+        };
+        actor.alarm_at_ms = None;
+        storage.alarm_ms = None;
+        if fails {
+            self.recorder.counters.alarm_failures += 1;
+            actor.alarm_retries += 1;
+            if actor.alarm_retries > ALARM_MAX_RETRIES {
+                actor.alarm_retries = 0;
+                self.recorder.counters.alarms_deleted += 1;
+            } else {
+                let base_ms = ALARM_RETRY_BASE_MS << (actor.alarm_retries - 1);
+                let retry_at_ms = now_ms + base_ms + (base_ms as f64 * jitter) as u64;
+                actor.alarm_at_ms = Some(retry_at_ms);
+                storage.alarm_ms = Some(retry_at_ms);
+            }
+            tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, retries = actor.alarm_retries, "alarm handler failed");
+            return Vec::new();
+        }
+        actor.alarm_retries = 0;
+        let mut effects = Vec::new();
+        ledger.on_alarm(now_ms, storage, &mut effects);
+        self.apply_effects(idx, now_ms, effects)
+    }
+
+    /// Handles a request at actor `idx`.
+    pub fn on_request(&mut self, idx: ActorIdx, body: Body, now_ms: u64) -> Handled {
+        self.recorder.event(now_ms, EventKind::Request, idx, 0);
+        let overloaded = Handled {
+            reply: Reply {
+                outcome: Err(FailureKind::Overloaded),
+            },
+            reply_delay_ms: 0,
+            calls: Vec::new(),
+        };
+        let actor = &mut self.actors[idx];
+        while actor
+            .in_service_until_ms
+            .front()
+            .is_some_and(|until_ms| *until_ms <= now_ms)
+        {
+            actor.in_service_until_ms.pop_front();
+        }
+        let injected = self.faults.overload_rate.get(&idx).copied().unwrap_or(0.0);
+        if actor.in_service_until_ms.len() >= self.max_in_flight
+            || (injected > 0.0 && self.fault_rng.gen::<f64>() < injected)
+        {
+            self.recorder.counters.overloaded_answers += 1;
+            return overloaded;
+        }
+        let (outcome, calls) = self.dispatch(idx, body, now_ms);
+        let actor = &mut self.actors[idx];
+        let busy_from_ms = actor
+            .in_service_until_ms
+            .back()
+            .copied()
+            .unwrap_or(now_ms)
+            .max(now_ms);
+        let done_ms = busy_from_ms + self.service_time_ms;
+        actor.in_service_until_ms.push_back(done_ms);
+        let extra_ms = self.faults.extra_latency_ms.get(&idx).copied().unwrap_or(0);
+        if let Some(waker) = &actor.waker {
+            let _ = waker.unbounded_send(());
+        }
+        Handled {
+            reply: Reply { outcome },
+            reply_delay_ms: done_ms - now_ms + extra_ms,
+            calls,
+        }
+    }
+
+    fn dispatch(
+        &mut self,
+        idx: ActorIdx,
+        body: Body,
+        now_ms: u64,
+    ) -> (Result<(), FailureKind>, Vec<Call>) {
+        let mut calls = self.advance_entity(idx, now_ms);
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
+        let counters = &mut self.recorder.counters;
+        let outcome = match (&mut actor.live, &mut actor.durable, body) {
+            (
+                Some(Live::System(ledger)),
+                Durable::System(storage),
+                Body::Deliver(Message::SdkFact(fact)),
+            ) => {
+                let id = fact.id.clone();
+                let emitted_ms = fact.timestamp_ms;
+                match ledger.on_sdk_fact(now_ms, storage, fact) {
+                    Ok(Accepted::Stored) => {
+                        counters.sdk_facts_delivered += 1;
+                        self.recorder
+                            .delivery
+                            .record(now_ms.saturating_sub(emitted_ms));
+                        actor.acknowledged.insert(id);
+                        Ok(())
+                    }
+                    Ok(Accepted::Duplicate) => Ok(()),
+                    Err(_) => {
+                        counters.rejected_malformed += 1;
+                        Err(FailureKind::Error)
+                    }
+                }
+            }
+            (
+                Some(Live::Tenant(ledger)),
+                Durable::Tenant(storage),
+                Body::Deliver(Message::SdkFact(fact)),
+            ) => {
+                let id = fact.id.clone();
+                let emitted_ms = fact.timestamp_ms;
+                match ledger.on_fact(now_ms, storage, fact, &mut effects) {
+                    Ok(Accepted::Stored) => {
+                        counters.sdk_facts_delivered += 1;
+                        self.recorder
+                            .delivery
+                            .record(now_ms.saturating_sub(emitted_ms));
+                        actor.acknowledged.insert(id);
+                        Ok(())
+                    }
+                    Ok(Accepted::Duplicate) => Ok(()),
+                    Err(FactError::ForeignTenant { .. }) => {
+                        counters.rejected_cross_tenant += 1;
+                        Err(FailureKind::Error)
+                    }
+                    Err(_) => {
+                        counters.rejected_malformed += 1;
+                        Err(FailureKind::Error)
+                    }
+                }
+            }
+            (
+                Some(Live::Platform(ledger)),
+                Durable::Platform(storage),
+                Body::Deliver(Message::TenantStats(payload)),
+            ) => store_payload(ledger, storage, payload, now_ms, &mut self.recorder),
+            (Some(Live::Platform(ledger)), Durable::Platform(storage), Body::Batch(messages)) => {
+                let rate = self.faults.queue_consumer_failure_rate;
+                if rate > 0.0 && self.fault_rng.gen::<f64>() < rate {
+                    Err(FailureKind::Error)
+                } else {
+                    for message in messages {
+                        if let Message::TenantStats(payload) = message {
+                            // A malformed payload in a batch is rejected alone; the batch is acknowledged.
+                            let _ =
+                                store_payload(ledger, storage, payload, now_ms, &mut self.recorder);
+                        }
+                    }
+                    Ok(())
+                }
+            }
+            (
+                Some(Live::Queue),
+                Durable::Queue(queue),
+                Body::Deliver(message @ Message::TenantStats(_)),
+            ) => {
+                queue.buffer.push_back(message);
+                queue.oldest_buffered_ms.get_or_insert(now_ms);
+                Ok(())
+            }
+            (
+                Some(Live::Entity(ledger)),
+                Durable::Entity(storage),
+                Body::Deliver(Message::ChildFact { child, fact }),
+            ) => match ledger.on_child_fact(now_ms, storage, &child, fact, &mut effects) {
+                Ok(ChildFactOutcome::RolledUp(_)) => {
+                    counters.rollups += 1;
+                    counters.facts_appended += 1;
+                    Ok(())
+                }
+                Ok(ChildFactOutcome::Duplicate) => Ok(()),
+                Err(FactError::ForeignTenant { .. }) => {
+                    counters.rejected_cross_tenant += 1;
+                    Err(FailureKind::Error)
+                }
+                Err(_) => {
+                    counters.rejected_malformed += 1;
+                    Err(FailureKind::Error)
+                }
+            },
+            _ => Err(FailureKind::Error),
+        };
+        calls.extend(self.apply_effects(idx, now_ms, effects));
+        (outcome, calls)
+    }
+
+    /// Feeds a call's outcome back to its caller, if that incarnation still lives.
+    pub fn on_call_result(
+        &mut self,
+        call: &Call,
+        outcome: Result<(), FailureKind>,
+        now_ms: u64,
+    ) -> Vec<Call> {
+        let caller = call.caller;
+        if self.actors[caller].incarnation != call.incarnation || self.actors[caller].live.is_none()
+        {
+            return Vec::new();
+        }
+        self.recorder.event(
+            now_ms,
+            EventKind::CallResult,
+            caller,
+            u64::from(outcome.is_ok()),
+        );
+        let mut calls = self.advance_entity(caller, now_ms);
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[caller];
+        match (&mut actor.live, &mut actor.durable) {
+            (Some(Live::Entity(ledger)), Durable::Entity(_)) => ledger.on_delivery_result(
+                now_ms,
+                &call.target_id,
+                call.call_id,
+                outcome,
+                &mut effects,
+            ),
+            (Some(Live::Tenant(ledger)), Durable::Tenant(storage)) => {
+                ledger.on_delivery_result(now_ms, storage, call.call_id, outcome, &mut effects)
+            }
+            (Some(Live::Queue), Durable::Queue(_)) => {
+                return self.queue_result(caller, call.call_id, outcome, now_ms)
+            }
+            _ => {}
+        }
+        calls.extend(self.apply_effects(caller, now_ms, effects));
+        calls
+    }
+
+    /// Carries out a state machine's effects: calls to make, counters, alarms.
+    fn apply_effects(&mut self, idx: ActorIdx, now_ms: u64, effects: Vec<Effect>) -> Vec<Call> {
+        let mut calls = Vec::new();
+        let is_entity = matches!(self.actors[idx].init, ActorInit::Entity { .. });
+        for effect in effects {
+            match effect {
+                Effect::Send {
+                    target,
+                    call_id,
+                    message,
+                    ..
+                } => {
+                    self.recorder.event(now_ms, EventKind::Send, idx, call_id);
+                    calls.push(Call {
+                        caller: idx,
+                        incarnation: self.actors[idx].incarnation,
+                        target: self.names.get(&target).copied(),
+                        target_id: target,
+                        call_id,
+                        body: Body::Deliver(message),
+                        timeout_ms: self.rpc_timeout_ms,
+                    });
+                }
+                Effect::Dropped {
+                    target,
+                    reason,
+                    warned,
+                    ..
+                } => {
+                    self.recorder
+                        .event(now_ms, EventKind::Drop, idx, u64::from(warned));
+                    let observability = match &self.actors[idx].init {
+                        ActorInit::Entity { config, .. } => {
+                            config.observability_target.as_ref() == Some(&target)
+                        }
+                        _ => false,
+                    };
+                    let counters = &mut self.recorder.counters;
+                    if warned {
+                        counters.fallback_warnings += 1;
+                    }
+                    match (observability, reason) {
+                        (false, _) => counters.bubbled_dropped += 1,
+                        (true, DropReason::BreakerOpen) => counters.dropped_breaker_open += 1,
+                        (true, DropReason::DeliveryFailed(_)) => {
+                            counters.dropped_delivery_failed += 1
+                        }
+                    }
+                }
+                Effect::Settled { result: Err(_), .. } if is_entity => {
+                    self.recorder.counters.errors_surfaced += 1;
+                }
+                Effect::Settled { .. } => {}
+                Effect::Breaker { target, transition } => {
+                    self.recorder
+                        .event(now_ms, EventKind::Breaker, idx, transition.to as u64);
+                    tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, from = ?transition.from, to = ?transition.to, "breaker");
+                    let key = (idx, target);
+                    match transition.to {
+                        BreakerState::Open => {
+                            self.recorder.counters.breaker_opened += 1;
+                            self.open_since_ms.entry(key).or_insert(now_ms);
+                        }
+                        BreakerState::Closed => {
+                            self.recorder.counters.breaker_closed += 1;
+                            if let Some(since_ms) = self.open_since_ms.remove(&key) {
+                                self.recorder.breaker_open.record(now_ms - since_ms);
+                            }
+                        }
+                        BreakerState::HalfOpen => {}
+                    }
+                }
+                Effect::SetAlarm { at_ms } => {
+                    let actor = &mut self.actors[idx];
+                    actor.alarm_at_ms = Some(at_ms);
+                    if let Some(waker) = &actor.waker {
+                        let _ = waker.unbounded_send(());
+                    }
+                }
+            }
+        }
+        calls
+    }
+
+    fn queue_tick(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
+        let ActorInit::Queue {
+            consumer,
+            max_batch_size,
+            max_batch_timeout_ms,
+            ..
+        } = &self.actors[idx].init
+        else {
+            return Vec::new();
+        };
+        let (consumer, max_batch_size, max_batch_timeout_ms) =
+            (consumer.clone(), *max_batch_size, *max_batch_timeout_ms);
+        let incarnation = self.actors[idx].incarnation;
+        let Durable::Queue(queue) = &mut self.actors[idx].durable else {
+            return Vec::new();
+        };
+        if queue.batch.is_none() {
+            let full = queue.buffer.len() >= max_batch_size;
+            let timed_out = queue
+                .oldest_buffered_ms
+                .is_some_and(|oldest_ms| now_ms >= oldest_ms + max_batch_timeout_ms);
+            if !(full || timed_out) || queue.buffer.is_empty() {
+                return Vec::new();
+            }
+            let take = queue.buffer.len().min(max_batch_size);
+            let mut messages: Vec<Message> = queue.buffer.drain(..take).collect();
+            // Unordered delivery: a seeded shuffle of each batch.
+            for position in (1..messages.len()).rev() {
+                let other = self.queue_rng.gen_range(0..=position);
+                messages.swap(position, other);
+            }
+            queue.oldest_buffered_ms = (!queue.buffer.is_empty()).then_some(now_ms);
+            queue.batch = Some(Batch {
+                messages,
+                deliveries: 0,
+                in_flight: None,
+                retry_at_ms: now_ms,
+            });
+        }
+        let Some(batch) = queue.batch.as_mut() else {
+            return Vec::new();
+        };
+        if batch.in_flight.is_some() || now_ms < batch.retry_at_ms {
+            return Vec::new();
+        }
+        if batch.deliveries > 0 {
+            self.recorder.counters.queue_redeliveries += batch.messages.len() as u64;
+        }
+        batch.deliveries += 1;
+        let call_id = queue.next_call_id;
+        queue.next_call_id += 1;
+        batch.in_flight = Some(call_id);
+        vec![Call {
+            caller: idx,
+            incarnation,
+            target: self.names.get(&consumer).copied(),
+            target_id: consumer,
+            call_id,
+            body: Body::Batch(batch.messages.clone()),
+            timeout_ms: self.rpc_timeout_ms,
+        }]
+    }
+
+    fn queue_result(
+        &mut self,
+        idx: ActorIdx,
+        call_id: CallId,
+        outcome: Result<(), FailureKind>,
+        now_ms: u64,
+    ) -> Vec<Call> {
+        let (max_retries, retry_delay_ms) = match &self.actors[idx].init {
+            ActorInit::Queue {
+                max_retries,
+                max_batch_timeout_ms,
+                ..
+            } => (*max_retries, *max_batch_timeout_ms),
+            _ => return Vec::new(),
+        };
+        let duplicate_rate = self.faults.queue_duplicate_rate;
+        let Durable::Queue(queue) = &mut self.actors[idx].durable else {
+            return Vec::new();
+        };
+        let Some(batch) = queue.batch.as_mut() else {
+            return Vec::new();
+        };
+        if batch.in_flight != Some(call_id) {
+            return Vec::new();
+        }
+        batch.in_flight = None;
+        match outcome {
+            Ok(()) => {
+                let Some(batch) = queue.batch.take() else {
+                    return Vec::new();
+                };
+                for message in batch.messages {
+                    if duplicate_rate > 0.0 && self.queue_rng.gen::<f64>() < duplicate_rate {
+                        self.recorder.counters.queue_redeliveries += 1;
+                        queue.buffer.push_back(message);
+                        queue.oldest_buffered_ms.get_or_insert(now_ms);
+                    }
+                }
+            }
+            Err(_) if batch.deliveries > max_retries => {
+                if let Some(batch) = queue.batch.take() {
+                    self.recorder.counters.dead_lettered += batch.messages.len() as u64;
+                    queue.dead_letters.extend(batch.messages);
+                }
+            }
+            Err(_) => batch.retry_at_ms = now_ms + retry_delay_ms,
+        }
+        if let Some(waker) = &self.actors[idx].waker {
+            let _ = waker.unbounded_send(());
+        }
+        Vec::new()
+    }
+
+    /// Sets or clears an injected fault on these actors.
+    pub fn set_overload(&mut self, actors: &[ActorIdx], rate: f64) {
+        set_rate(&mut self.faults.overload_rate, actors, rate);
+    }
+
+    /// Sets or clears extra reply latency on these actors.
+    pub fn set_extra_latency(&mut self, actors: &[ActorIdx], extra_ms: u64) {
+        for idx in actors {
+            if extra_ms == 0 {
+                self.faults.extra_latency_ms.remove(idx);
+            } else {
+                self.faults.extra_latency_ms.insert(*idx, extra_ms);
+            }
+        }
+    }
+
+    /// Sets or clears alarm handler failures on these actors.
+    pub fn set_alarm_failure(&mut self, actors: &[ActorIdx], rate: f64) {
+        set_rate(&mut self.faults.alarm_failure_rate, actors, rate);
+    }
+
+    /// Sets the queue duplicate rate.
+    pub fn set_queue_duplicate(&mut self, rate: f64) {
+        self.faults.queue_duplicate_rate = rate;
+    }
+
+    /// Sets the queue consumer failure rate.
+    pub fn set_queue_consumer_failure(&mut self, rate: f64) {
+        self.faults.queue_consumer_failure_rate = rate;
+    }
+
+    /// Picks `fraction` of `actors` with the fault stream (each independently).
+    pub fn pick(&mut self, actors: &[ActorIdx], fraction: f64) -> Vec<ActorIdx> {
+        actors
+            .iter()
+            .copied()
+            .filter(|_| self.fault_draw(fraction))
+            .collect()
+    }
+
+    /// Ends the run at `now_ms`: applies outstanding local operations and checks what the
+    /// receivers acknowledged is still stored.
+    pub fn finish(&mut self, now_ms: u64) -> Outcome {
+        let mut outcome = Outcome::default();
+        for idx in 0..self.actors.len() {
+            let _ = self.advance_entity(idx, now_ms);
+        }
+        for actor in &self.actors {
+            match (&actor.live, &actor.durable) {
+                (Some(Live::Entity(ledger)), _) => {
+                    let open = ledger
+                        .cache()
+                        .open_period()
+                        .map_or(0, |open| open.hits + open.misses);
+                    let backlog: u64 = ledger
+                        .observability_client()
+                        .map_or(0, |client| client.backlog().map(observations_in).sum());
+                    outcome.buffered_at_end += open + ledger.open_appended_count() + backlog;
+                    self.recorder.counters.sdk_facts_emitted += ledger
+                        .observability_client()
+                        .map_or(0, |client| client.counters().emitted);
+                    for client in [ledger.observability_client(), ledger.parent_client()]
+                        .into_iter()
+                        .flatten()
+                    {
+                        if client.breaker().state() != BreakerState::Closed {
+                            outcome.breakers_not_closed += 1;
+                        }
+                    }
+                }
+                (Some(Live::Tenant(ledger)), Durable::Tenant(storage)) => {
+                    outcome.tenant_payloads_pending += storage.pending.len() as u64;
+                    if ledger.client().breaker().state() != BreakerState::Closed {
+                        outcome.breakers_not_closed += 1;
+                    }
+                }
+                _ => {}
+            }
+            let missing = match &actor.durable {
+                Durable::System(storage) => {
+                    outcome
+                        .system_facts
+                        .insert(actor.id.to_string(), storage.facts().count() as u64);
+                    actor
+                        .acknowledged
+                        .iter()
+                        .filter(|id| !storage.contains(id))
+                        .count()
+                }
+                Durable::Tenant(storage) => actor
+                    .acknowledged
+                    .iter()
+                    .filter(|id| !storage.seen.contains(id))
+                    .count(),
+                Durable::Queue(queue) => {
+                    outcome.dead_letters += queue.dead_letters.len() as u64;
+                    0
+                }
+                _ => 0,
+            };
+            outcome.durability_violations += missing as u64;
+        }
+        for (_, since_ms) in std::mem::take(&mut self.open_since_ms) {
+            self.recorder.breaker_open.record(now_ms - since_ms);
+        }
+        outcome
+    }
+}
+
+fn store_payload(
+    ledger: &mut PlatformLedger,
+    storage: &mut PlatformStorage,
+    payload: crate::model::TenantStatsPayload,
+    now_ms: u64,
+    recorder: &mut Recorder,
+) -> Result<(), FailureKind> {
+    let period_end_ms = payload.period_end_ms;
+    match ledger.on_payload(now_ms, storage, payload) {
+        Ok(Accepted::Stored) => {
+            recorder.counters.tenant_payloads_delivered += 1;
+            recorder
+                .tenant_flush_lag
+                .record(now_ms.saturating_sub(period_end_ms));
+            Ok(())
+        }
+        Ok(Accepted::Duplicate) => Ok(()),
+        Err(_) => {
+            recorder.counters.rejected_malformed += 1;
+            Err(FailureKind::Error)
+        }
+    }
+}
+
+fn queue_deadline_ms(queue: &QueueState, init: &ActorInit) -> Option<u64> {
+    let ActorInit::Queue {
+        max_batch_size,
+        max_batch_timeout_ms,
+        ..
+    } = init
+    else {
+        return None;
+    };
+    if let Some(batch) = &queue.batch {
+        return batch.in_flight.is_none().then_some(batch.retry_at_ms);
+    }
+    let oldest_ms = queue.oldest_buffered_ms?;
+    if queue.buffer.len() >= *max_batch_size {
+        return Some(oldest_ms);
+    }
+    Some(oldest_ms + max_batch_timeout_ms)
+}
+
+fn set_rate(rates: &mut BTreeMap<ActorIdx, f64>, actors: &[ActorIdx], rate: f64) {
+    for idx in actors {
+        if rate > 0.0 {
+            rates.insert(*idx, rate);
+        } else {
+            rates.remove(idx);
+        }
+    }
+}
+
+#[cold]
+fn unreachable_durable() -> Live {
+    unreachable!("an actor's storage always matches its kind")
+}

@@ -1,0 +1,308 @@
+//! Turns a validated [`Scenario`] and a seed into the runtime's [`WorldSpec`]: the actors and
+//! their wiring, and each fault as timed start and end actions.
+//!
+//! Decisions (harness.md is silent):
+//! - Actor names: `system`, `platform`, `queue`, `tenant:<n>`, `entity:t<n>/<type>-<i>`;
+//!   tenant ids `t<n>`; entity ids `t<n>-<type>-<i>` (unique across tenants, which sampling needs).
+//! - `hierarchy = [l0, ..., lk]`: each tenant has `entities_per_tenant` leaves of type `lk`;
+//!   every level above has one entity per 4 below (rounded up), and entity `j` of a level has
+//!   parent `j / 4` in the level above. Every entity in the tree is an EntityLedger wired to the
+//!   observability target. Without a hierarchy the entities are `account`s.
+//! - A fault without `target` hits the ledger(s) entities report to: the SystemLedger in
+//!   `single` mode, every TenantSystemLedger in `multi_tenant` mode. `alarm_failure` hits the
+//!   tenant ledgers (the only actors with alarms) unless a target is given.
+//! - `evict` restarts the picked entities at `at`; its duration does not matter.
+
+use crate::ledgers::{EntityConfig, TenantLedgerConfig};
+use crate::model::sampling::is_sampled;
+use crate::model::{ActorId, EntityMeta, Limits};
+use crate::runtime::workload::{derive_seed, purpose, WorkloadSpec};
+use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};
+use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target};
+
+/// Fan-out of an entity tree: children per parent.
+pub const TREE_FAN_OUT: usize = 4;
+/// Queue batch size (Cloudflare default).
+pub const QUEUE_MAX_BATCH_SIZE: usize = 10;
+/// Queue batch timeout, ms (Cloudflare default 5 s).
+pub const QUEUE_MAX_BATCH_TIMEOUT_MS: u64 = 5_000;
+/// Queue retries of a failing batch (Cloudflare default 3).
+pub const QUEUE_MAX_RETRIES: u32 = 3;
+
+/// Builds the world of `scenario` for `seed`.
+pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
+    let mut actors = Vec::new();
+    match scenario.topology.mode {
+        Mode::Single => actors.push(ActorSpec {
+            id: ActorId::new("system"),
+            group: "system".into(),
+            init: ActorInit::System {
+                limits: Limits::default(),
+            },
+        }),
+        Mode::MultiTenant => add_platform_and_tenants(scenario, seed, &mut actors),
+    }
+    add_entities(scenario, seed, &mut actors);
+    let actions = scenario
+        .faults
+        .iter()
+        .flat_map(|fault| fault_actions(scenario, &actors, fault))
+        .collect();
+    WorldSpec {
+        seed,
+        actors,
+        duration_ms: scenario.duration_ms,
+        rpc_timeout_ms: scenario.sdk.rpc_timeout_ms,
+        max_in_flight: scenario.runtime.max_in_flight,
+        service_time_ms: scenario.runtime.service_time_ms,
+        latency_ms: (
+            scenario.network.latency_min_ms,
+            scenario.network.latency_max_ms,
+        ),
+        packet_loss: scenario.network.packet_loss,
+        actions,
+    }
+}
+
+fn add_platform_and_tenants(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
+    actors.push(ActorSpec {
+        id: ActorId::new("platform"),
+        group: "platform".into(),
+        init: ActorInit::Platform {
+            limits: Limits::default(),
+        },
+    });
+    let sink = match scenario.topology.platform_sink {
+        PlatformSink::Queue => {
+            actors.push(ActorSpec {
+                id: ActorId::new("queue"),
+                group: "platform".into(),
+                init: ActorInit::Queue {
+                    consumer: ActorId::new("platform"),
+                    max_batch_size: QUEUE_MAX_BATCH_SIZE,
+                    max_batch_timeout_ms: QUEUE_MAX_BATCH_TIMEOUT_MS,
+                    max_retries: QUEUE_MAX_RETRIES,
+                },
+            });
+            ActorId::new("queue")
+        }
+        PlatformSink::Ledger => ActorId::new("platform"),
+    };
+    for tenant in 0..scenario.topology.tenants {
+        let idx = actors.len() as u64;
+        actors.push(ActorSpec {
+            id: tenant_actor(tenant),
+            group: format!("tenant:{tenant}"),
+            init: ActorInit::Tenant {
+                config: TenantLedgerConfig {
+                    actor: tenant_actor(tenant),
+                    tenant_id: tenant_id(tenant),
+                    tenant: scenario.sdk.tenant_config(),
+                    sink: sink.clone(),
+                    breaker: scenario.sdk.breaker,
+                    jitter_seed: derive_seed(seed, purpose::JITTER, idx),
+                    limits: Limits::default(),
+                },
+            },
+        });
+    }
+}
+
+fn tenant_actor(tenant: u32) -> ActorId {
+    ActorId::new(format!("tenant:{tenant}"))
+}
+
+fn tenant_id(tenant: u32) -> String {
+    format!("t{tenant}")
+}
+
+/// `(entity type, count)` per level, root level first.
+pub fn tree_levels(scenario: &Scenario) -> Vec<(String, usize)> {
+    let leaves = scenario.topology.entities_per_tenant as usize;
+    if scenario.topology.hierarchy.is_empty() {
+        return vec![("account".to_owned(), leaves)];
+    }
+    let mut levels = Vec::new();
+    let mut count = leaves;
+    for level in scenario.topology.hierarchy.iter().rev() {
+        levels.push((level.clone(), count));
+        count = count.div_ceil(TREE_FAN_OUT);
+    }
+    levels.reverse();
+    levels
+}
+
+fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
+    let levels = tree_levels(scenario);
+    let workload = WorkloadSpec {
+        cache_ops_per_sec: scenario.workload.cache_ops_per_sec,
+        hit_ratio: scenario.workload.hit_ratio,
+        fact_appends_per_min: scenario.workload.fact_appends_per_min,
+    };
+    let mut entity_index = 0u64;
+    for tenant in 0..scenario.topology.tenants {
+        let target = scenario
+            .sdk
+            .observability
+            .then(|| match scenario.topology.mode {
+                Mode::Single => ActorId::new("system"),
+                Mode::MultiTenant => tenant_actor(tenant),
+            });
+        for (depth, (entity_type, count)) in levels.iter().enumerate() {
+            for position in 0..*count {
+                let name = format!("{entity_type}-{position}");
+                let parent = (depth > 0).then(|| {
+                    let (parent_type, _) = &levels[depth - 1];
+                    entity_actor(
+                        tenant,
+                        &format!("{parent_type}-{}", position / TREE_FAN_OUT),
+                    )
+                });
+                let entity_id = format!("t{tenant}-{name}");
+                let idx = actors.len() as u64;
+                let config = EntityConfig {
+                    actor: entity_actor(tenant, &name),
+                    meta: EntityMeta {
+                        entity_type: entity_type.clone(),
+                        tenant_id: tenant_id(tenant),
+                        entity_id: entity_id.clone(),
+                    },
+                    observability_target: target.clone(),
+                    parent,
+                    bootstrap: scenario.sdk.bootstrap_config(),
+                    breaker: scenario.sdk.breaker,
+                    stats: scenario.sdk.stats_config(),
+                    stats_sampled: is_sampled(&entity_id, scenario.sdk.sample_rate),
+                    jitter_seed: derive_seed(seed, purpose::JITTER, idx),
+                    limits: Limits::default(),
+                };
+                actors.push(ActorSpec {
+                    id: config.actor.clone(),
+                    group: "entities".into(),
+                    init: ActorInit::Entity {
+                        config,
+                        workload,
+                        entity_index,
+                    },
+                });
+                entity_index += 1;
+            }
+        }
+    }
+}
+
+fn entity_actor(tenant: u32, name: &str) -> ActorId {
+    ActorId::new(format!("entity:t{tenant}/{name}"))
+}
+
+fn members(actors: &[ActorSpec], group: &str) -> Vec<ActorIdx> {
+    actors
+        .iter()
+        .enumerate()
+        .filter(|(_, actor)| actor.group == group)
+        .map(|(idx, _)| idx)
+        .collect()
+}
+
+fn find(actors: &[ActorSpec], name: &str) -> Vec<ActorIdx> {
+    actors
+        .iter()
+        .position(|actor| actor.id.as_str() == name)
+        .into_iter()
+        .collect()
+}
+
+fn targets(scenario: &Scenario, actors: &[ActorSpec], target: Option<Target>) -> Vec<ActorIdx> {
+    match (target, scenario.topology.mode) {
+        (Some(Target::System), Mode::Single) | (None, Mode::Single) => find(actors, "system"),
+        (Some(Target::Tenant(tenant)), _) => find(actors, &format!("tenant:{tenant}")),
+        (Some(Target::Platform), _) => find(actors, "platform"),
+        (Some(Target::System), Mode::MultiTenant) | (None, Mode::MultiTenant) => actors
+            .iter()
+            .enumerate()
+            .filter(|(_, actor)| matches!(actor.init, ActorInit::Tenant { .. }))
+            .map(|(idx, _)| idx)
+            .collect(),
+    }
+}
+
+fn group_members(actors: &[ActorSpec], group: Group) -> Vec<ActorIdx> {
+    match group {
+        Group::Entities => members(actors, "entities"),
+        Group::System => members(actors, "system"),
+        Group::Tenant(tenant) => members(actors, &format!("tenant:{tenant}")),
+        Group::Platform => members(actors, "platform"),
+    }
+}
+
+fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Vec<TimedAction> {
+    let name = fault.kind.name();
+    let hit = targets(scenario, actors, fault.target);
+    let (start, end) = match &fault.kind {
+        FaultKind::SystemLedgerDown => (
+            FaultAction::Kill(hit.clone()),
+            Some(FaultAction::Restart(hit)),
+        ),
+        FaultKind::SystemLedgerOverloaded { rate } => (
+            FaultAction::Overload(hit.clone(), *rate),
+            Some(FaultAction::Overload(hit, 0.0)),
+        ),
+        FaultKind::SystemLedgerSlow { extra_latency_ms } => (
+            FaultAction::ExtraLatency(hit.clone(), *extra_latency_ms),
+            Some(FaultAction::ExtraLatency(hit, 0)),
+        ),
+        FaultKind::Partition { between } => {
+            let (side_a, side_b) = (
+                group_members(actors, between[0]),
+                group_members(actors, between[1]),
+            );
+            (
+                FaultAction::Partition(side_a.clone(), side_b.clone(), true),
+                Some(FaultAction::Partition(side_a, side_b, false)),
+            )
+        }
+        FaultKind::PacketLoss { rate } => (
+            FaultAction::PacketLoss(*rate),
+            Some(FaultAction::PacketLoss(0.0)),
+        ),
+        FaultKind::Evict { fraction } => (
+            FaultAction::Evict {
+                actors: members(actors, "entities"),
+                fraction: *fraction,
+            },
+            None,
+        ),
+        FaultKind::AlarmFailure { rate } => {
+            let alarmed = if fault.target.is_some() {
+                hit
+            } else {
+                targets(scenario, actors, None)
+            };
+            (
+                FaultAction::AlarmFailure(alarmed.clone(), *rate),
+                Some(FaultAction::AlarmFailure(alarmed, 0.0)),
+            )
+        }
+        FaultKind::QueueDuplicate { rate } => (
+            FaultAction::QueueDuplicate(*rate),
+            Some(FaultAction::QueueDuplicate(0.0)),
+        ),
+        FaultKind::QueueConsumerFailure { rate } => (
+            FaultAction::QueueConsumerFailure(*rate),
+            Some(FaultAction::QueueConsumerFailure(0.0)),
+        ),
+    };
+    let mut actions = vec![TimedAction {
+        at_ms: fault.at_ms,
+        action: start,
+        label: format!("{name} start"),
+    }];
+    if let Some(end) = end {
+        actions.push(TimedAction {
+            at_ms: fault.end_ms(),
+            action: end,
+            label: format!("{name} end"),
+        });
+    }
+    actions
+}

@@ -1,0 +1,10 @@
+//! Simulation layer: scenarios, the world they build, runs and their reports.
+
+pub mod build;
+pub mod report;
+pub mod run;
+pub mod scenario;
+
+pub use report::{InvariantResult, Report};
+pub use run::{run, RunOptions};
+pub use scenario::{load_scenario, parse_scenario, Scenario, ScenarioError};
