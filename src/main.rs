@@ -4,8 +4,13 @@
 //! that reproduces it); 2 unusable input.
 
 use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use z0sim::sim::sweep::{sweep, SeedRange, SweepFile, SweepProgress, SweepSummary};
 use z0sim::sim::{load_scenario, run, RunOptions};
 
 #[derive(Parser)]
@@ -34,6 +39,24 @@ enum Command {
         /// Print the event log (through tracing; RUST_LOG works too).
         #[arg(long)]
         trace: bool,
+    },
+    /// Runs many seeds of one or more scenarios on parallel workers and prints a summary.
+    ///
+    /// A progress bar goes to standard error (when it is a terminal); the summary goes to
+    /// standard output: per file the seeds that passed and failed and, per counter, in how many
+    /// seeds it ended above 0; then one repro command per failing seed. Exit code 0 when every
+    /// seed passed, 1 when one failed, 2 for unusable input.
+    Sweep {
+        /// The scenario files (all are loaded before anything runs).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The seeds to run for every file, `A..B`: from A up to and including B (`1..100` is 100
+        /// seeds; a single `N` is `N..N`). Default: `1..S` per file, S its `seeds` key.
+        #[arg(long, value_name = "A..B", value_parser = SeedRange::parse)]
+        seeds: Option<SeedRange>,
+        /// Parallel workers, at least 1. Default: the available parallelism.
+        #[arg(long, value_name = "N", value_parser = parse_jobs)]
+        jobs: Option<NonZeroUsize>,
     },
     /// Validates scenario files only.
     Check {
@@ -65,7 +88,18 @@ fn main() -> ExitCode {
             json,
             trace,
         } => run_command(&file, seed, json, trace),
+        Command::Sweep { files, seeds, jobs } => sweep_command(&files, seeds, jobs),
         Command::Check { files } => check_command(&files),
+    }
+}
+
+fn parse_jobs(text: &str) -> Result<NonZeroUsize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (it is the number of parallel workers)".to_owned()),
+        Ok(jobs) => NonZeroUsize::new(jobs).ok_or_else(|| "must be at least 1".to_owned()),
+        Err(_) => Err(format!(
+            "expected a whole number of parallel workers, at least 1, got {text:?}"
+        )),
     }
 }
 
@@ -79,6 +113,7 @@ fn init_tracing(trace: bool) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
@@ -137,4 +172,116 @@ fn check_command(files: &[PathBuf]) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+fn sweep_command(
+    files: &[PathBuf],
+    seeds: Option<SeedRange>,
+    jobs: Option<NonZeroUsize>,
+) -> ExitCode {
+    let mut loaded = Vec::new();
+    let mut unusable = false;
+    for file in files {
+        match load_scenario(file) {
+            Ok(scenario) => loaded.push(SweepFile {
+                path: file.display().to_string(),
+                scenario,
+            }),
+            Err(error) => {
+                eprintln!("{error}");
+                unusable = true;
+            }
+        }
+    }
+    if unusable {
+        eprintln!("z0sim sweep: nothing was run");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let jobs =
+        jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let bar = ProgressBar::with_draw_target(
+        None,
+        if std::io::stderr().is_terminal() {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        },
+    );
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, {msg} (eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    let progress = |progress: SweepProgress| {
+        bar.set_length(progress.total);
+        bar.set_position(progress.done);
+        bar.set_message(format!("{} failed", progress.failed));
+    };
+    let summary = sweep(&loaded, seeds, jobs, &progress);
+    bar.finish_and_clear();
+    print!("{}", sweep_text(&summary));
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VIOLATED)
+    }
+}
+
+/// The summary of a sweep; it ends with one repro command per failing seed.
+fn sweep_text(summary: &SweepSummary) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::new();
+    for file in &summary.files {
+        let runs = file.passed + file.failed;
+        let verdict = if file.failed == 0 { "ok" } else { "FAILED" };
+        let _ = writeln!(
+            text,
+            "{verdict:<6} {} ({}): seeds {}: {} passed, {} failed",
+            file.path, file.scenario, file.seeds, file.passed, file.failed
+        );
+        // Counters grouped by the number of seeds in which they ended above 0, most first.
+        let mut by_count: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+        for (name, count) in &file.reached {
+            by_count.entry(*count).or_default().push(name);
+        }
+        for (count, names) in by_count.iter().rev() {
+            let label = if *count == 0 {
+                "never reached".to_owned()
+            } else {
+                format!("reached in {count}/{runs} seeds")
+            };
+            let _ = writeln!(text, "         {label}: {}", names.join(" "));
+        }
+    }
+    let runs = summary.runs();
+    let failed = summary.failed();
+    let _ = writeln!(
+        text,
+        "{} files, {runs} runs on {} workers in {:.1} s wall: {} passed, {failed} failed",
+        summary.files.len(),
+        summary.jobs,
+        summary.wall_ms as f64 / 1_000.0,
+        runs - failed,
+    );
+    if failed > 0 {
+        let _ = writeln!(text, "failing seeds:");
+        for file in &summary.files {
+            for result in file.failures() {
+                let _ = writeln!(
+                    text,
+                    "  {} seed {}: {}",
+                    file.path,
+                    result.seed,
+                    result.failures.join("; ")
+                );
+            }
+        }
+        let _ = writeln!(text, "reproduce with:");
+        for file in &summary.files {
+            for result in file.failures() {
+                let _ = writeln!(text, "{}", result.repro);
+            }
+        }
+    }
+    text
 }

@@ -816,10 +816,6 @@ fn a_flush_that_timed_out_is_retried_flush_retry_delay_after_the_timeout() {
 }
 
 #[test]
-#[ignore = "BUG: only the first failure of a payload re-arms the alarm at failure + \
-            flush_retry_delay_ms; a failed re-send (nobody waits for it, so no Settled error) \
-            keeps the alarm at resend + flush_retry_delay_ms, so after a timeout the next retry \
-            follows at once (defaults 5 000 / 5 000)"]
 fn a_retried_flush_that_times_out_again_waits_the_retry_delay_again() {
     let (mut rig, (call_id, payload)) = rig_with_payload_in_flight(BreakerConfig::default());
     rig.at(rig.now_ms + DEFAULT_RPC_TIMEOUT_MS);

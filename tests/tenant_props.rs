@@ -269,6 +269,7 @@ enum Property {
     NothingTwice,
     Periods,
     Alarm,
+    RetryDelay,
     Healing,
 }
 
@@ -319,6 +320,9 @@ struct Sim {
     accepted_ids: BTreeSet<FactId>,
     /// Every payload the ledger ever had pending, by flush id, as first seen.
     issued: BTreeMap<String, TenantStatsPayload>,
+    retry_ms: u64,
+    /// After a failed flush of the current instance: no flush before this time.
+    retry_not_before_ms: Option<u64>,
 }
 
 impl Sim {
@@ -362,6 +366,8 @@ impl Sim {
             accepted: Vec::new(),
             accepted_ids: BTreeSet::new(),
             issued: BTreeMap::new(),
+            retry_ms: scenario.retry_ms,
+            retry_not_before_ms: None,
         };
         sim.absorb_effects()?;
         sim.check()?;
@@ -493,6 +499,8 @@ impl Sim {
 
     fn restart(&mut self) -> Result<(), TestCaseError> {
         self.instance += 1;
+        // model.md does not say whether a new instance must honour the old one's retry delay.
+        self.retry_not_before_ms = None;
         self.foreign_since_start = 0;
         self.effects.clear();
         self.ledger = TenantSystemLedger::start(
@@ -575,6 +583,9 @@ impl Sim {
             Outcome::Overloaded => Err(FailureKind::Overloaded),
             Outcome::Timeout => Err(FailureKind::Timeout),
         };
+        if outcome.is_err() {
+            self.retry_not_before_ms = Some(self.now_ms + self.retry_ms);
+        }
         self.effects.clear();
         self.ledger.on_delivery_result(
             self.now_ms,
@@ -747,6 +758,18 @@ impl Sim {
                     prop_assert_eq!(target, &self.config.sink);
                     prop_assert!(*awaited, "flushes are awaited");
                     sends += 1;
+                    ensure!(
+                        self,
+                        Property::RetryDelay,
+                        self.retry_not_before_ms
+                            .is_none_or(|at_ms| self.now_ms >= at_ms),
+                        "flush {} sent before {:?}, flush_retry_delay_ms ({}) after the last \
+                         failure",
+                        payload.flush_id,
+                        self.retry_not_before_ms,
+                        self.retry_ms
+                    );
+                    self.retry_not_before_ms = None;
                     let front = self.storage.pending.front().map(|p| &p.flush_id);
                     ensure!(
                         self,
@@ -1021,6 +1044,13 @@ proptest! {
     #[test]
     fn an_alarm_is_set_whenever_the_tenant_ledger_has_work(scenario in scenario()) {
         run(&scenario, Property::Alarm)?;
+    }
+
+    #[test]
+        fn a_failed_flush_is_not_tried_again_before_the_retry_delay_has_passed(
+        scenario in scenario()
+    ) {
+        run(&scenario, Property::RetryDelay)?;
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, SdkData};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,32 +17,42 @@ pub struct StoredSdkFact {
 }
 
 /// The SystemLedger's durable storage.
+///
+/// Facts are kept in arrival order; the id and entity indexes are lookup-only hash maps with a
+/// fixed hasher (deterministic, and never iterated into output).
 #[derive(Clone, Debug, Default)]
 pub struct SystemStorage {
-    facts: BTreeMap<FactId, StoredSdkFact>,
-    by_entity: BTreeMap<String, Vec<FactId>>,
+    facts: Vec<StoredSdkFact>,
+    by_id: FxHashMap<FactId, usize>,
+    by_entity: FxHashMap<String, Vec<usize>>,
     tenants: BTreeSet<String>,
 }
 
 impl SystemStorage {
-    /// Every stored fact, in fact-id order.
+    /// Every stored fact, in arrival order.
     pub fn facts(&self) -> impl Iterator<Item = &StoredSdkFact> + '_ {
-        self.facts.values()
+        self.facts.iter()
     }
 
     /// Whether a fact with this id is stored.
     pub fn contains(&self, id: &FactId) -> bool {
-        self.facts.contains_key(id)
+        self.by_id.contains_key(id)
     }
 
     fn insert(&mut self, fact: Fact, data: SdkData) {
-        self.tenants.insert(fact.tenant_id.clone());
-        self.by_entity
-            .entry(fact.entity_id.clone())
-            .or_default()
-            .push(fact.id.clone());
-        self.facts
-            .insert(fact.id.clone(), StoredSdkFact { fact, data });
+        let position = self.facts.len();
+        if !self.tenants.contains(&fact.tenant_id) {
+            self.tenants.insert(fact.tenant_id.clone());
+        }
+        match self.by_entity.get_mut(&fact.entity_id) {
+            Some(positions) => positions.push(position),
+            None => {
+                self.by_entity
+                    .insert(fact.entity_id.clone(), vec![position]);
+            }
+        }
+        self.by_id.insert(fact.id.clone(), position);
+        self.facts.push(StoredSdkFact { fact, data });
     }
 }
 
@@ -162,6 +173,6 @@ impl SystemLedger {
             .get(entity_id)
             .into_iter()
             .flatten()
-            .filter_map(|id| storage.facts.get(id))
+            .filter_map(|position| storage.facts.get(*position))
     }
 }

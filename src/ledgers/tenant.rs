@@ -27,6 +27,7 @@ use crate::model::{
     ActorId, BreakerConfig, Fact, FactError, FactId, Limits, SdkData, TenantConfig,
     TenantStatsPayload,
 };
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -75,8 +76,8 @@ pub struct TenantStorage {
     pub pending: VecDeque<TenantStatsPayload>,
     /// Sequence of the next flush id.
     pub next_flush_seq: u64,
-    /// Ids of every fact accepted (de-duplication).
-    pub seen: BTreeSet<FactId>,
+    /// Ids of every fact accepted (de-duplication). A fixed hasher keeps it deterministic.
+    pub seen: FxHashSet<FactId>,
     /// The actor's alarm (see the module docs).
     pub alarm_ms: Option<u64>,
 }
@@ -190,7 +191,9 @@ impl TenantSystemLedger {
             "roll keeps the open period current"
         );
         open.facts_count += 1;
-        open.entities.insert(fact.entity_id.clone());
+        if !open.entities.contains(&fact.entity_id) {
+            open.entities.insert(fact.entity_id.clone());
+        }
         match data {
             SdkData::CacheStats(stats) => {
                 open.cache_hits += stats.hits;
@@ -241,8 +244,13 @@ impl TenantSystemLedger {
     ) {
         let first_new = effects.len();
         self.client.on_result(now_ms, call_id, outcome, effects);
-        let failed = self.absorb_settled(storage, first_new, effects);
-        if failed {
+        let waiting_failed = self.absorb_settled(storage, first_new, effects);
+        // Re-sends have no waiting caller, so their failure settles nothing: look at the
+        // outcome itself.
+        if outcome.is_err() && !waiting_failed {
+            self.counters.flush_failures += 1;
+        }
+        if outcome.is_err() {
             // The retry waits the full delay after the failure (a timeout is reported
             // rpc_timeout after the send, when the in-flight watchdog alarm may be due).
             let retry_at_ms = now_ms + self.config.tenant.flush_retry_delay_ms;

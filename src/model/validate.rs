@@ -262,7 +262,12 @@ pub fn validate_envelope(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<()
     check_name("type", &fact.fact_type, limits)?;
     check_name("subtype", &fact.subtype, limits)?;
     check_not_future(fact, fact.timestamp_ms, now_ms, limits)?;
-    let bytes = serialized_size_up_to(&fact.data, limits.max_data_bytes + 1);
+    let fits_for_sure = serialized_size_bound(&fact.data) <= limits.max_data_bytes;
+    let bytes = if fits_for_sure {
+        0
+    } else {
+        serialized_size_up_to(&fact.data, limits.max_data_bytes + 1)
+    };
     if bytes > limits.max_data_bytes {
         return Err(FactError::Oversized {
             id: id(),
@@ -450,6 +455,30 @@ pub fn validate_payload(
         });
     }
     Ok(())
+}
+
+/// An upper bound of the serialised JSON size, without serialising: every string byte may
+/// need a 6-byte `\uXXXX` escape, a number takes at most 24 bytes. Facts are small, so the
+/// bound usually settles the size check without the exact count.
+fn serialized_size_bound(value: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    match value {
+        Value::Null | Value::Bool(_) => 5,
+        Value::Number(_) => 24,
+        Value::String(text) => 2 + 6 * text.len(),
+        Value::Array(items) => {
+            2 + items
+                .iter()
+                .map(|item| serialized_size_bound(item) + 1)
+                .sum::<usize>()
+        }
+        Value::Object(entries) => {
+            2 + entries
+                .iter()
+                .map(|(key, item)| 4 + 6 * key.len() + serialized_size_bound(item))
+                .sum::<usize>()
+        }
+    }
 }
 
 /// Counts serialised JSON bytes, stopping early once `cap` is passed (no allocation).

@@ -125,24 +125,25 @@ pub fn spawn_calls(world: &Shared, endpoint: &Endpoint, calls: Vec<Call>) {
     }
 }
 
-async fn run_call(world: Shared, endpoint: Endpoint, call: Call) {
-    let outcome = deliver(&world, &endpoint, &call).await;
+async fn run_call(world: Shared, endpoint: Endpoint, mut call: Call) {
+    // The body travels; the rest of the call stays to route the outcome.
+    let body = std::mem::replace(&mut call.body, Body::Batch(Vec::new()));
+    let outcome = deliver(&world, &endpoint, &call, body).await;
     let calls = world.lock().on_call_result(&call, outcome, now_ms());
     spawn_calls(&world, &endpoint, calls);
 }
 
-async fn deliver(world: &Shared, endpoint: &Endpoint, call: &Call) -> Result<(), FailureKind> {
+async fn deliver(
+    world: &Shared,
+    endpoint: &Endpoint,
+    call: &Call,
+    body: Body,
+) -> Result<(), FailureKind> {
     let Some(target) = call.target else {
         return Err(FailureKind::Error);
     };
     let reply_tag = world.lock().next_reply_tag();
-    let request = Request {
-        reply_tag,
-        body: match &call.body {
-            Body::Deliver(message) => Body::Deliver(message.clone()),
-            Body::Batch(messages) => Body::Batch(messages.clone()),
-        },
-    };
+    let request = Request { reply_tag, body };
     if endpoint
         .send_to_raw(actor_addr(target), REQUEST_TAG, Box::new(request))
         .await

@@ -152,6 +152,8 @@ pub struct Recorder {
     pub local_ops: u64,
     /// Hash of the ordered events.
     pub trace: TraceHash,
+    /// `(retry number, delay ms)` of each alarm retry scheduled (the first 10 000).
+    pub alarm_retries: Vec<(u32, u64)>,
 }
 
 /// Kinds of traced events (stable numbers: they feed the trace hash).

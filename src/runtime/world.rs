@@ -18,12 +18,27 @@ use crate::runtime::workload::{derive_seed, purpose, LocalOp, WorkloadStream};
 use futures::channel::mpsc::UnboundedSender;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::{BTreeMap, VecDeque};
 
 /// Alarm retries after a failed handler run before the alarm is deleted (Cloudflare).
 pub const ALARM_MAX_RETRIES: u32 = 6;
 /// First alarm retry delay, doubled per retry, ms.
 pub const ALARM_RETRY_BASE_MS: u64 = 2_000;
+
+/// Alarm retries kept in the recorder's log (the counters count them all).
+pub const ALARM_RETRY_LOG_LIMIT: usize = 10_000;
+
+/// Delay before retry number `retry` (1-based) of a failed alarm handler: 2 s * 2^(retry - 1)
+/// plus up to 25 % jitter (`jitter_unit` in [0, 1)). `None` past the last retry: the alarm is
+/// deleted.
+pub fn alarm_retry_delay_ms(retry: u32, jitter_unit: f64) -> Option<u64> {
+    if retry == 0 || retry > ALARM_MAX_RETRIES {
+        return None;
+    }
+    let base_ms = ALARM_RETRY_BASE_MS << (retry - 1);
+    Some(base_ms + (base_ms as f64 * 0.25 * jitter_unit.clamp(0.0, 1.0)) as u64)
+}
 
 /// A delivery the runtime must carry out over the network.
 #[derive(Clone, Debug)]
@@ -99,8 +114,9 @@ struct Actor {
     workload: Option<WorkloadStream>,
     in_service_until_ms: VecDeque<u64>,
     waker: Option<UnboundedSender<()>>,
-    /// SDK fact ids this receiver acknowledged as stored (ground truth for durability).
-    acknowledged: BTreeSet<FactId>,
+    /// SDK fact ids this receiver acknowledged as stored (ground truth for durability). Only
+    /// counted at the end, never iterated into output, so a fixed-hasher set is deterministic.
+    acknowledged: FxHashSet<FactId>,
 }
 
 /// Faults currently in force (the network-level ones live in madsim's NetSim).
@@ -136,7 +152,8 @@ pub struct World {
     max_in_flight: usize,
     service_time_ms: u64,
     actors: Vec<Actor>,
-    names: BTreeMap<ActorId, ActorIdx>,
+    /// Lookup only (never iterated), so a hash map cannot make a run nondeterministic.
+    names: FxHashMap<ActorId, ActorIdx>,
     faults: ActiveFaults,
     fault_rng: SmallRng,
     queue_rng: SmallRng,
@@ -189,7 +206,7 @@ impl World {
                 },
                 in_service_until_ms: VecDeque::new(),
                 waker: None,
-                acknowledged: BTreeSet::new(),
+                acknowledged: FxHashSet::default(),
             })
             .collect();
         let names = actors
@@ -431,7 +448,7 @@ impl World {
             .copied()
             .unwrap_or(0.0);
         let fails = failure_rate > 0.0 && self.alarm_rng.gen::<f64>() < failure_rate;
-        let jitter = self.alarm_rng.gen::<f64>() * 0.25;
+        let jitter = self.alarm_rng.gen::<f64>();
         let actor = &mut self.actors[idx];
         let (Some(Live::Tenant(ledger)), Durable::Tenant(storage)) =
             (&mut actor.live, &mut actor.durable)
@@ -443,14 +460,21 @@ impl World {
         if fails {
             self.recorder.counters.alarm_failures += 1;
             actor.alarm_retries += 1;
-            if actor.alarm_retries > ALARM_MAX_RETRIES {
-                actor.alarm_retries = 0;
-                self.recorder.counters.alarms_deleted += 1;
-            } else {
-                let base_ms = ALARM_RETRY_BASE_MS << (actor.alarm_retries - 1);
-                let retry_at_ms = now_ms + base_ms + (base_ms as f64 * jitter) as u64;
-                actor.alarm_at_ms = Some(retry_at_ms);
-                storage.alarm_ms = Some(retry_at_ms);
+            match alarm_retry_delay_ms(actor.alarm_retries, jitter) {
+                None => {
+                    actor.alarm_retries = 0;
+                    self.recorder.counters.alarms_deleted += 1;
+                }
+                Some(delay_ms) => {
+                    let retry_at_ms = now_ms + delay_ms;
+                    actor.alarm_at_ms = Some(retry_at_ms);
+                    storage.alarm_ms = Some(retry_at_ms);
+                    if self.recorder.alarm_retries.len() < ALARM_RETRY_LOG_LIMIT {
+                        self.recorder
+                            .alarm_retries
+                            .push((actor.alarm_retries, delay_ms));
+                    }
+                }
             }
             tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, retries = actor.alarm_retries, "alarm handler failed");
             return Vec::new();
@@ -487,6 +511,7 @@ impl World {
             return overloaded;
         }
         let (outcome, calls) = self.dispatch(idx, body, now_ms);
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, ?outcome, "request handled");
         let actor = &mut self.actors[idx];
         let busy_from_ms = actor
             .in_service_until_ms
@@ -677,6 +702,7 @@ impl World {
                     ..
                 } => {
                     self.recorder.event(now_ms, EventKind::Send, idx, call_id);
+                    tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, call_id, message = %message.key(), "send");
                     calls.push(Call {
                         caller: idx,
                         incarnation: self.actors[idx].incarnation,
@@ -689,12 +715,13 @@ impl World {
                 }
                 Effect::Dropped {
                     target,
+                    key,
                     reason,
                     warned,
-                    ..
                 } => {
                     self.recorder
                         .event(now_ms, EventKind::Drop, idx, u64::from(warned));
+                    tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, message = %key, ?reason, "drop");
                     let observability = match &self.actors[idx].init {
                         ActorInit::Entity { config, .. } => {
                             config.observability_target.as_ref() == Some(&target)
@@ -1029,4 +1056,25 @@ fn set_rate(rates: &mut BTreeMap<ActorIdx, f64>, actors: &[ActorIdx], rate: f64)
 #[cold]
 fn unreachable_durable() -> Live {
     unreachable!("an actor's storage always matches its kind")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarm_retries_back_off_from_two_seconds_with_at_most_a_quarter_of_jitter() {
+        for retry in 1..=ALARM_MAX_RETRIES {
+            let base_ms = 2_000u64 << (retry - 1);
+            assert_eq!(alarm_retry_delay_ms(retry, 0.0), Some(base_ms));
+            let jittered = alarm_retry_delay_ms(retry, 0.999).expect("within the retries");
+            assert!(jittered > base_ms && jittered <= base_ms + base_ms / 4);
+        }
+    }
+
+    #[test]
+    fn an_alarm_is_deleted_after_its_sixth_retry() {
+        assert_eq!(alarm_retry_delay_ms(ALARM_MAX_RETRIES + 1, 0.5), None);
+        assert_eq!(alarm_retry_delay_ms(0, 0.5), None);
+    }
 }

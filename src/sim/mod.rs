@@ -4,6 +4,7 @@ pub mod build;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod sweep;
 
 pub use report::{InvariantResult, Report};
 pub use run::{run, RunOptions};

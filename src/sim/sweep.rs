@@ -1,0 +1,393 @@
+//! Sweeps: many seeds of many scenario files on parallel workers (harness.md, `z0sim sweep`).
+//!
+//! [`sweep`] takes scenarios that are already loaded, a seed range and a worker count, runs every
+//! `(file, seed)` pair and returns a [`SweepSummary`]. Workers are plain std threads that pull
+//! jobs from a shared queue (an atomic index into the job list); each [`run`] already executes
+//! its simulation on a fresh thread of its own. Results are stored by job index, so the summary
+//! lists files in the order given and seeds in ascending order whichever worker finished first.
+//! Nothing here prints: progress goes through a callback.
+//!
+//! Decisions (harness.md is silent):
+//! - `--seeds A..B` includes both ends (`1..8` is eight seeds); a single number `N` means `N..N`.
+//!   Without a range each file runs `1..=seeds` of its own `seeds`.
+//! - A run that panics (a [`RunError`](crate::runtime::RunError)) counts as a failed seed, with
+//!   the panic message as its detail.
+//! - "Reached" counts, per file and per counter of the report, the seeds whose counter ended
+//!   above 0 (runs that panicked have no counters and count for none).
+
+use crate::sim::report::Report;
+use crate::sim::run::{repro_command, run, RunOptions};
+use crate::sim::scenario::Scenario;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::num::NonZeroUsize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// An inclusive range of seeds: `first..=last`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeedRange {
+    /// First seed run.
+    pub first: u64,
+    /// Last seed run (included).
+    pub last: u64,
+}
+
+impl SeedRange {
+    /// `first..=last`; `None` when `last < first`.
+    pub fn new(first: u64, last: u64) -> Option<SeedRange> {
+        (first <= last).then_some(SeedRange { first, last })
+    }
+
+    /// The default range of a scenario file: `1..=seeds`.
+    pub fn of_scenario(scenario: &Scenario) -> SeedRange {
+        SeedRange {
+            first: 1,
+            last: u64::from(scenario.seeds.max(1)),
+        }
+    }
+
+    /// How many seeds the range holds.
+    pub fn len(&self) -> u64 {
+        self.last - self.first + 1
+    }
+
+    /// Never true: a range holds at least one seed.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The seeds, in ascending order.
+    pub fn seeds(&self) -> impl Iterator<Item = u64> {
+        self.first..=self.last
+    }
+
+    /// Parses `A..B` (both included) or a single seed `N`.
+    pub fn parse(text: &str) -> Result<SeedRange, String> {
+        let seed = |part: &str, what: &str| {
+            part.trim().parse::<u64>().map_err(|_| {
+                format!(
+                    "expected a seed range A..B of whole numbers (both included, e.g. 1..100), \
+                     but the {what} {part:?} is not a whole number from 0 to {}",
+                    u64::MAX
+                )
+            })
+        };
+        let (first, last) = match text.split_once("..") {
+            Some((a, b)) => {
+                let b = b.strip_prefix('=').unwrap_or(b);
+                (seed(a, "start")?, seed(b, "end")?)
+            }
+            None => {
+                let single = seed(text, "seed")?;
+                (single, single)
+            }
+        };
+        SeedRange::new(first, last).ok_or_else(|| {
+            format!(
+                "the seed range {text:?} is empty: its end {last} is below its start {first} \
+                 (A..B runs A up to and including B)"
+            )
+        })
+    }
+}
+
+impl fmt::Display for SeedRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.first, self.last)
+    }
+}
+
+/// One loaded scenario file of a sweep.
+#[derive(Clone, Debug)]
+pub struct SweepFile {
+    /// The path as the user wrote it (it goes into repro commands).
+    pub path: String,
+    /// The parsed scenario.
+    pub scenario: Scenario,
+}
+
+/// The outcome of one seed of one file.
+#[derive(Clone, Debug)]
+pub struct SeedResult {
+    /// The seed.
+    pub seed: u64,
+    /// Every invariant and expectation held.
+    pub passed: bool,
+    /// The report; `None` when the run panicked.
+    pub report: Option<Report>,
+    /// Why the run failed: the failing checks (`name: detail`), or the panic message.
+    pub failures: Vec<String>,
+    /// The command that reruns this seed.
+    pub repro: String,
+}
+
+/// The outcome of every seed of one file.
+#[derive(Clone, Debug)]
+pub struct FileSummary {
+    /// The path as given.
+    pub path: String,
+    /// The scenario's name.
+    pub scenario: String,
+    /// The seeds run.
+    pub seeds: SeedRange,
+    /// Seeds that passed.
+    pub passed: u64,
+    /// Seeds that failed.
+    pub failed: u64,
+    /// Per counter of the report: the number of seeds where it ended above 0.
+    pub reached: BTreeMap<String, u64>,
+    /// Every seed, in ascending order.
+    pub results: Vec<SeedResult>,
+}
+
+impl FileSummary {
+    /// The seeds that failed, in ascending order.
+    pub fn failures(&self) -> impl Iterator<Item = &SeedResult> {
+        self.results.iter().filter(|result| !result.passed)
+    }
+}
+
+/// The outcome of a sweep: files in the order given, seeds in ascending order.
+#[derive(Clone, Debug)]
+pub struct SweepSummary {
+    /// One entry per file.
+    pub files: Vec<FileSummary>,
+    /// Workers used.
+    pub jobs: usize,
+    /// Wall time of the whole sweep, ms.
+    pub wall_ms: u64,
+}
+
+impl SweepSummary {
+    /// Every seed of every file passed.
+    pub fn passed(&self) -> bool {
+        self.files.iter().all(|file| file.failed == 0)
+    }
+
+    /// Runs in total.
+    pub fn runs(&self) -> u64 {
+        self.files
+            .iter()
+            .map(|file| file.passed + file.failed)
+            .sum()
+    }
+
+    /// Failed runs in total.
+    pub fn failed(&self) -> u64 {
+        self.files.iter().map(|file| file.failed).sum()
+    }
+}
+
+/// Progress of a sweep, handed to the callback once before the first run (with `done == 0`) and
+/// once after each run, from the worker that finished it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SweepProgress {
+    /// Runs finished.
+    pub done: u64,
+    /// Runs in total.
+    pub total: u64,
+    /// Runs finished that failed.
+    pub failed: u64,
+}
+
+/// Runs every seed of every file (`seeds`, or each file's own `1..=seeds`) on `jobs` workers.
+pub fn sweep(
+    files: &[SweepFile],
+    seeds: Option<SeedRange>,
+    jobs: NonZeroUsize,
+    progress: &(dyn Fn(SweepProgress) + Sync),
+) -> SweepSummary {
+    let started = Instant::now();
+    let ranges: Vec<SeedRange> = files
+        .iter()
+        .map(|file| seeds.unwrap_or_else(|| SeedRange::of_scenario(&file.scenario)))
+        .collect();
+    let queue: Vec<(usize, u64)> = ranges
+        .iter()
+        .enumerate()
+        .flat_map(|(file, range)| range.seeds().map(move |seed| (file, seed)))
+        .collect();
+    let total = queue.len() as u64;
+    let workers = jobs.get().min(queue.len()).max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let failed = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<SeedResult>>> = Mutex::new(vec![None; queue.len()]);
+    progress(SweepProgress {
+        done: 0,
+        total,
+        failed: 0,
+    });
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let job = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(file, seed)) = queue.get(job) else {
+                    break;
+                };
+                let result = run_one(&files[file], seed);
+                let failed_now = if result.passed {
+                    failed.load(Ordering::Relaxed)
+                } else {
+                    failed.fetch_add(1, Ordering::Relaxed) + 1
+                };
+                if let Ok(mut slots) = results.lock() {
+                    slots[job] = Some(result);
+                }
+                let done_now = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(SweepProgress {
+                    done: done_now as u64,
+                    total,
+                    failed: failed_now as u64,
+                });
+            });
+        }
+    });
+    let mut slots = results
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .into_iter();
+    let files = files
+        .iter()
+        .zip(ranges)
+        .map(|(file, range)| {
+            let results: Vec<SeedResult> = range
+                .seeds()
+                .map(|seed| {
+                    slots.next().flatten().unwrap_or_else(|| SeedResult {
+                        seed,
+                        passed: false,
+                        report: None,
+                        failures: vec!["the worker running this seed stopped".to_owned()],
+                        repro: repro_command(&options(file), seed),
+                    })
+                })
+                .collect();
+            summarise(file, range, results)
+        })
+        .collect();
+    SweepSummary {
+        files,
+        jobs: workers,
+        wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    }
+}
+
+fn options(file: &SweepFile) -> RunOptions {
+    RunOptions {
+        file: Some(file.path.clone()),
+    }
+}
+
+fn run_one(file: &SweepFile, seed: u64) -> SeedResult {
+    let options = options(file);
+    let repro = repro_command(&options, seed);
+    // `run` catches panics of the simulation thread; this also catches any in building the
+    // world or the report, so one bad seed never takes the sweep down.
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(&file.scenario, seed, &options)));
+    match outcome {
+        Ok(Ok(report)) => SeedResult {
+            seed,
+            passed: report.passed,
+            failures: report
+                .invariants
+                .iter()
+                .filter(|invariant| !invariant.passed)
+                .map(|invariant| format!("{}: {}", invariant.name, invariant.detail))
+                .collect(),
+            report: Some(report),
+            repro,
+        },
+        Ok(Err(error)) => SeedResult {
+            seed,
+            passed: false,
+            report: None,
+            failures: vec![error.to_string()],
+            repro,
+        },
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            SeedResult {
+                seed,
+                passed: false,
+                report: None,
+                failures: vec![format!("the run panicked: {message}")],
+                repro,
+            }
+        }
+    }
+}
+
+fn summarise(file: &SweepFile, seeds: SeedRange, results: Vec<SeedResult>) -> FileSummary {
+    let mut reached = BTreeMap::new();
+    for result in &results {
+        let Some(report) = &result.report else {
+            continue;
+        };
+        if let Ok(serde_json::Value::Object(counters)) = serde_json::to_value(report.counters) {
+            for (name, value) in counters {
+                let count = reached.entry(name).or_insert(0);
+                if value.as_u64().is_some_and(|value| value > 0) {
+                    *count += 1;
+                }
+            }
+        }
+    }
+    let passed = results.iter().filter(|result| result.passed).count() as u64;
+    FileSummary {
+        path: file.path.clone(),
+        scenario: file.scenario.name.clone(),
+        seeds,
+        passed,
+        failed: results.len() as u64 - passed,
+        reached,
+        results,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SeedRange;
+
+    #[test]
+    fn seed_ranges_include_both_ends() {
+        assert_eq!(
+            SeedRange::parse("1..8"),
+            Ok(SeedRange { first: 1, last: 8 })
+        );
+        assert_eq!(SeedRange::parse("1..8").map(|r| r.len()), Ok(8));
+        assert_eq!(
+            SeedRange::parse("3..=3"),
+            Ok(SeedRange { first: 3, last: 3 })
+        );
+        assert_eq!(SeedRange::parse("7"), Ok(SeedRange { first: 7, last: 7 }));
+        assert_eq!(
+            SeedRange::parse("5..5").map(|r| r.seeds().collect::<Vec<_>>()),
+            Ok(vec![5])
+        );
+    }
+
+    #[test]
+    fn bad_seed_ranges_say_what_was_expected() {
+        for (text, expected) in [
+            ("5..2", "is empty"),
+            ("x..y", "start \"x\" is not a whole number"),
+            ("1..y", "end \"y\" is not a whole number"),
+            ("..4", "start \"\""),
+            ("1..", "end \"\""),
+            ("-1..3", "not a whole number"),
+            ("", "not a whole number"),
+            ("1..99999999999999999999", "not a whole number"),
+        ] {
+            let error = SeedRange::parse(text).expect_err(text);
+            assert!(error.contains(expected), "{text}: {error}");
+        }
+    }
+}
