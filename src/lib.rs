@@ -12,6 +12,7 @@
 
 pub mod ledgers;
 pub mod model;
+pub mod planted;
 pub mod reference;
 pub mod runtime;
 pub mod sim;

@@ -10,6 +10,7 @@ use std::io::IsTerminal;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use z0sim::planted::Plant;
 use z0sim::sim::sweep::{sweep, SeedRange, SweepFile, SweepProgress, SweepSummary};
 use z0sim::sim::{load_scenario, run, RunOptions};
 
@@ -39,7 +40,12 @@ enum Command {
         /// Print the event log (through tracing; RUST_LOG works too).
         #[arg(long)]
         trace: bool,
+        /// Run with this planted bug (builds with the `planted-bugs` feature; see `z0sim plants`).
+        #[arg(long, value_name = "NAME")]
+        plant: Option<String>,
     },
+    /// Lists the planted bugs, one a line: NAME INVARIANT SCENARIO (`planted-bugs` feature).
+    Plants,
     /// Runs many seeds of one or more scenarios on parallel workers and prints a summary.
     ///
     /// A progress bar goes to standard error (when it is a terminal); the summary goes to
@@ -87,7 +93,15 @@ fn main() -> ExitCode {
             seed,
             json,
             trace,
-        } => run_command(&file, seed, json, trace),
+            plant,
+        } => match parse_plant(plant.as_deref()) {
+            Ok(plant) => run_command(&file, seed, json, trace_filter(trace), plant),
+            Err(message) => {
+                eprintln!("z0sim: {message}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
+        Command::Plants => plants_command(),
         Command::Sweep { files, seeds, jobs } => sweep_command(&files, seeds, jobs),
         Command::Check { files } => check_command(&files),
     }
@@ -103,23 +117,57 @@ fn parse_jobs(text: &str) -> Result<NonZeroUsize, String> {
     }
 }
 
-fn init_tracing(trace: bool) {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(value) if !value.is_empty() => tracing_subscriber::EnvFilter::new(value),
-        _ if trace => tracing_subscriber::EnvFilter::new("z0sim::trace=debug"),
-        _ => tracing_subscriber::EnvFilter::new("off"),
-    };
-    // Simulated time is in each event's fields; wall-clock timestamps would break determinism.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .without_time()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
+/// The event log filter: `RUST_LOG` if set, else the trace events with `--trace`, else none.
+fn trace_filter(trace: bool) -> Option<String> {
+    match std::env::var("RUST_LOG") {
+        Ok(value) if !value.is_empty() => Some(value),
+        _ => trace.then(|| "z0sim::trace=debug".to_owned()),
+    }
 }
 
-fn run_command(file: &std::path::Path, seed: u64, json: bool, trace: bool) -> ExitCode {
-    init_tracing(trace);
+fn parse_plant(name: Option<&str>) -> Result<Option<Plant>, String> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    if !cfg!(feature = "planted-bugs") {
+        return Err(format!(
+            "--plant {name}: this build has no planted bugs; build with `--features planted-bugs`"
+        ));
+    }
+    Plant::parse(name).map(Some).ok_or_else(|| {
+        let names: Vec<&str> = Plant::ALL.iter().map(|plant| plant.name()).collect();
+        format!(
+            "--plant {name}: unknown planted bug; expected one of: {}",
+            names.join(", ")
+        )
+    })
+}
+
+fn plants_command() -> ExitCode {
+    if !cfg!(feature = "planted-bugs") {
+        eprintln!(
+            "z0sim plants: this build has no planted bugs; build with `--features planted-bugs`"
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    for plant in Plant::ALL {
+        println!(
+            "{} {} {}",
+            plant.name(),
+            plant.invariant(),
+            plant.scenario()
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn run_command(
+    file: &std::path::Path,
+    seed: u64,
+    json: bool,
+    trace_filter: Option<String>,
+    plant: Option<Plant>,
+) -> ExitCode {
     let scenario = match load_scenario(file) {
         Ok(scenario) => scenario,
         Err(error) => {
@@ -129,6 +177,8 @@ fn run_command(file: &std::path::Path, seed: u64, json: bool, trace: bool) -> Ex
     };
     let options = RunOptions {
         file: Some(file.display().to_string()),
+        trace_filter,
+        plant,
     };
     let report = match run(&scenario, seed, &options) {
         Ok(report) => report,
@@ -183,10 +233,9 @@ fn sweep_command(
     let mut unusable = false;
     for file in files {
         match load_scenario(file) {
-            Ok(scenario) => loaded.push(SweepFile {
-                path: file.display().to_string(),
-                scenario,
-            }),
+            Ok(scenario) => {
+                loaded.push(SweepFile::new(file.display().to_string(), scenario, seeds))
+            }
             Err(error) => {
                 eprintln!("{error}");
                 unusable = true;
@@ -199,14 +248,19 @@ fn sweep_command(
     }
     let jobs =
         jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let interactive = std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
         None,
-        if std::io::stderr().is_terminal() {
+        if interactive {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         },
     );
+    if interactive {
+        // Keeps the elapsed time moving while long seeds run.
+        bar.enable_steady_tick(std::time::Duration::from_millis(250));
+    }
     if let Ok(style) = ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} runs, {msg} (eta {eta})",
     ) {
@@ -217,13 +271,21 @@ fn sweep_command(
         bar.set_position(progress.done);
         bar.set_message(format!("{} failed", progress.failed));
     };
-    let summary = sweep(&loaded, seeds, jobs, &progress);
+    let summary = sweep(&loaded, jobs, &progress);
     bar.finish_and_clear();
     print!("{}", sweep_text(&summary));
     if summary.passed() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_VIOLATED)
+    }
+}
+
+fn plural(count: u64) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 
@@ -257,9 +319,12 @@ fn sweep_text(summary: &SweepSummary) -> String {
     let failed = summary.failed();
     let _ = writeln!(
         text,
-        "{} files, {runs} runs on {} workers in {:.1} s wall: {} passed, {failed} failed",
+        "{} file{}, {runs} run{} on {} worker{} in {:.1} s wall: {} passed, {failed} failed",
         summary.files.len(),
+        plural(summary.files.len() as u64),
+        plural(runs),
         summary.jobs,
+        plural(summary.jobs as u64),
         summary.wall_ms as f64 / 1_000.0,
         runs - failed,
     );

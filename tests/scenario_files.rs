@@ -635,14 +635,11 @@ fn an_unknown_key_in_a_fault_is_reported_at_its_line_and_column() {
 fn an_unknown_expect_key_lists_the_counters_of_the_report() {
     let text = with("[expect]\nbreaker_open = true\n");
     let error = parse_err(&text);
-    assert_eq!(error.line_col(), Some((4, 1)));
+    assert_eq!(error.key(), Some("expect.breaker_open"));
     let shown = error.to_string();
-    assert!(shown.contains("unknown field `breaker_open`"), "{shown}");
+    assert!(shown.contains("unknown counter"), "{shown}");
     for counter in EXPECT_COUNTERS {
-        assert!(
-            shown.contains(&format!("`{counter}`")),
-            "{shown} lacks {counter}"
-        );
+        assert!(shown.contains(counter), "{shown} lacks {counter}");
     }
 }
 

@@ -18,8 +18,12 @@ use crate::ledgers::effect::{
     CallId, DeliveryOutcome, DropReason, Effect, EmitError, Message, MessageKey,
 };
 use crate::model::{ActorId, BootstrapConfig, BreakerConfig};
+use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
+
+/// The `tracing` target of fallback warnings.
+pub const FALLBACK_TARGET: &str = "z0sim::fallback";
 
 /// How a client treats its emissions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -151,7 +155,10 @@ impl ParentClient {
         let key = message.key();
         match self.mode {
             DeliveryMode::FireAndForget { .. } => match self.acquire(now_ms, effects) {
-                Some(permit) => self.send(message, key, permit, false, effects),
+                Some(permit) => {
+                    let awaited = planted::active(Plant::FallbackOnBlocksCaller);
+                    self.send(message, key, permit, awaited, effects)
+                }
                 None => self.drop_message(key, DropReason::BreakerOpen, effects),
             },
             DeliveryMode::Awaited => {
@@ -219,6 +226,11 @@ impl ParentClient {
                             key: in_flight.key,
                             result: Ok(()),
                         });
+                        self.pump(now_ms, effects);
+                    }
+                    Err(_) if planted::active(Plant::FallbackOffSwallowsError) => {
+                        // The planted mistake: the failed head is thrown away, nobody is told.
+                        self.backlog.pop_front();
                         self.pump(now_ms, effects);
                     }
                     Err(kind) => self.settle_waiting(EmitError::DeliveryFailed(kind), effects),
@@ -291,8 +303,10 @@ impl ParentClient {
         }
         if warn_on_fallback {
             self.counters.fallback_warnings += 1;
+        }
+        if warn_on_fallback && !planted::active(Plant::NoWarningOnDrop) {
             tracing::warn!(
-                target: "z0sim::fallback",
+                target: FALLBACK_TARGET,
                 observability_target = %self.target,
                 message_key = %key,
                 ?reason,

@@ -9,6 +9,7 @@
 //! overlap and every counted operation lies in exactly one period. Emitted periods are therefore
 //! contiguous except across spans in which nothing was counted (and across restarts).
 
+use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
 
 /// Why a period was closed.
@@ -66,7 +67,12 @@ impl PeriodWindow {
 
     /// Whether an operation at `now_ms` must first close the current period.
     pub fn is_due(&self, now_ms: u64) -> bool {
-        now_ms.saturating_sub(self.period_start_ms) >= self.min_interval_ms
+        let interval_ms = if planted::active(Plant::FlushIgnoresInterval) {
+            self.min_interval_ms / 2
+        } else {
+            self.min_interval_ms
+        };
+        now_ms.saturating_sub(self.period_start_ms) >= interval_ms
     }
 
     /// Closes the current period at `now_ms` and opens the next one there. Returns

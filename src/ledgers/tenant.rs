@@ -27,6 +27,7 @@ use crate::model::{
     ActorId, BreakerConfig, Fact, FactError, FactId, Limits, SdkData, TenantConfig,
     TenantStatsPayload,
 };
+use crate::planted::{self, Plant};
 use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
@@ -230,7 +231,9 @@ impl TenantSystemLedger {
         }
         self.client.resend_backlog(now_ms, effects);
         let _ = self.absorb_settled(storage, first_new, effects);
-        self.ensure_alarm(now_ms, storage, effects);
+        if !planted::active(Plant::AlarmNotRearmed) {
+            self.ensure_alarm(now_ms, storage, effects);
+        }
     }
 
     /// Feeds the outcome of a flush delivery.

@@ -9,6 +9,7 @@
 //! [`workload`]).
 
 pub mod node;
+pub mod observe;
 pub mod recorder;
 pub mod rpc;
 pub mod run;
@@ -16,6 +17,7 @@ pub mod spec;
 pub mod workload;
 pub mod world;
 
+pub use observe::Observation;
 pub use recorder::{Counters, LatencySummary, Recorder};
 pub use run::{run_world, RunError, RunOutput};
 pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};

@@ -1,14 +1,22 @@
 //! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, one node
 //! per actor, fault actions applied in time order by the supervisor task.
 
+use crate::ledgers::client::FALLBACK_TARGET;
+use crate::planted;
 use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
+use crate::runtime::observe::Observation;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
 use crate::runtime::world::{Outcome, World};
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::{sleep, Duration};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
+use tracing::subscriber::Interest;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::EnvFilter;
 
 /// What a run produced.
 #[derive(Clone, Debug)]
@@ -21,6 +29,10 @@ pub struct RunOutput {
     pub sim_time_ms: u64,
     /// Wall-clock time of the run, ms (measured outside the simulation).
     pub wall_ms: u64,
+    /// Everything observed, in order (empty unless the spec asked for it).
+    pub observations: Vec<Observation>,
+    /// Fallback warnings actually logged through `tracing`.
+    pub warnings_logged: u64,
 }
 
 /// Why a run could not complete.
@@ -53,18 +65,77 @@ fn run_on_this_thread(spec: WorldSpec) -> RunOutput {
     config.net.send_latency = Duration::from_millis(spec.latency_ms.0)
         ..Duration::from_millis(spec.latency_ms.1.max(spec.latency_ms.0) + 1);
     config.net.packet_loss_rate = spec.packet_loss;
+    planted::activate(spec.plant);
+    let warnings = WarningCounter::default();
+    let subscriber = tracing_subscriber::registry()
+        .with(warnings.clone())
+        .with(spec.trace_filter.as_deref().map(trace_layer));
     let runtime = Runtime::with_seed_and_config(spec.seed, config);
     let wall_start = Instant::now();
-    let (recorder, outcome, sim_time_ms) = runtime.block_on(supervise(spec));
+    let (recorder, outcome, sim_time_ms, observations) =
+        tracing::subscriber::with_default(subscriber, || runtime.block_on(supervise(spec)));
+    planted::activate(None);
     RunOutput {
         recorder,
         outcome,
         sim_time_ms,
         wall_ms: wall_start.elapsed().as_millis() as u64,
+        observations,
+        warnings_logged: warnings.count(),
     }
 }
 
-async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64) {
+/// The event log of `--trace`: simulated time is in each event's fields, so no wall-clock
+/// timestamps (they would make two runs' logs differ).
+fn trace_layer<S>(filter: &str) -> impl Layer<S>
+where
+    S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
+{
+    tracing_subscriber::fmt::layer()
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_filter(EnvFilter::new(filter))
+}
+
+/// Counts the fallback warnings actually logged through `tracing` (ground truth for
+/// `fallback_warns`: what an operator would see, not what the client says it did).
+#[derive(Clone, Default)]
+struct WarningCounter(Arc<AtomicU64>);
+
+impl WarningCounter {
+    fn count(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    fn wants(metadata: &tracing::Metadata<'_>) -> bool {
+        metadata.target() == FALLBACK_TARGET && *metadata.level() == tracing::Level::WARN
+    }
+}
+
+impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
+    fn register_callsite(&self, metadata: &'static tracing::Metadata<'static>) -> Interest {
+        // Only the fallback warnings interest this layer: other callsites stay disabled unless
+        // the trace layer wants them, so tracing costs nothing in an untraced run.
+        if Self::wants(metadata) {
+            Interest::always()
+        } else {
+            Interest::never()
+        }
+    }
+
+    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
+        Self::wants(metadata)
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if Self::wants(event.metadata()) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, Vec<Observation>) {
     let world = Shared::new(World::new(&spec));
     let handle = Handle::current();
     let nodes: Vec<NodeHandle> = (0..spec.actors.len())
@@ -92,7 +163,8 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64) {
     let end_ms = now_ms();
     let mut locked = world.lock();
     let outcome = locked.finish(end_ms);
-    (locked.recorder.clone(), outcome, end_ms)
+    let observations = std::mem::take(&mut locked.observations);
+    (locked.recorder.clone(), outcome, end_ms, observations)
 }
 
 async fn sleep_until_ms(at_ms: u64) {
@@ -155,6 +227,9 @@ fn apply(
 fn restart(world: &Shared, handle: &Handle, nodes: &[NodeHandle], actors: &[ActorIdx], now: u64) {
     for idx in actors {
         world.lock().kill_actor(*idx, now);
+        // madsim's `restart` does not reset the node's network state; only `kill` does. Without
+        // the kill the new instance cannot bind its address again.
+        handle.kill(nodes[*idx].id());
         handle.restart(nodes[*idx].id());
     }
 }

@@ -122,4 +122,10 @@ pub struct WorldSpec {
     pub packet_loss: f64,
     /// Fault actions, in any order (executed in time order, ties in list order).
     pub actions: Vec<TimedAction>,
+    /// Keep the observation log for the oracle.
+    pub observe: bool,
+    /// A `tracing` filter for the run's event log (`--trace`, `RUST_LOG`); none: no log.
+    pub trace_filter: Option<String>,
+    /// The planted bug active in this run (only with the `planted-bugs` feature).
+    pub plant: Option<crate::planted::Plant>,
 }

@@ -5,12 +5,13 @@
 
 use crate::ledgers::{
     Accepted, ChildFactOutcome, DropReason, Effect, EntityLedger, EntityStorage, FailureKind,
-    Message, PlatformLedger, PlatformStorage, SystemLedger, SystemStorage, TenantStorage,
-    TenantSystemLedger,
+    Message, MessageKey, PlatformLedger, PlatformStorage, SystemLedger, SystemStorage,
+    TenantStorage, TenantSystemLedger,
 };
 use crate::ledgers::{BreakerState, CallId};
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
+use crate::runtime::observe::Observation;
 use crate::runtime::recorder::{EventKind, Recorder};
 use crate::runtime::rpc::{Body, Reply};
 use crate::runtime::spec::{ActorIdx, ActorInit, WorldSpec};
@@ -55,6 +56,8 @@ pub struct Call {
     pub call_id: CallId,
     /// What to deliver.
     pub body: Body,
+    /// The delivered message's identity (none for queue batches).
+    pub key: Option<MessageKey>,
     /// No answer within this counts as a timeout, ms.
     pub timeout_ms: u64,
 }
@@ -144,6 +147,8 @@ pub struct Outcome {
     pub tenant_payloads_pending: u64,
     /// Messages in the dead-letter queue.
     pub dead_letters: u64,
+    /// Keys of SDK facts still held by entities' observability clients (fallback off).
+    pub buffered_keys: Vec<MessageKey>,
 }
 
 /// The simulated world.
@@ -162,6 +167,10 @@ pub struct World {
     open_since_ms: BTreeMap<(ActorIdx, ActorId), u64>,
     /// What was observed.
     pub recorder: Recorder,
+    /// Whether to keep the observation log (the oracle needs it; benchmarks may not).
+    observe: bool,
+    /// Everything observed, in order (see [`Observation`]).
+    pub observations: Vec<Observation>,
 }
 
 fn observations_in(message: &Message) -> u64 {
@@ -227,6 +236,27 @@ impl World {
             next_reply_tag: 1 << 32,
             open_since_ms: BTreeMap::new(),
             recorder: Recorder::default(),
+            observe: spec.observe,
+            observations: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, observation: impl FnOnce() -> Observation) {
+        if self.observe {
+            self.observations.push(observation());
+        }
+    }
+
+    fn note_tenant_state(&mut self, idx: ActorIdx, now_ms: u64) {
+        let actor = &self.actors[idx];
+        if let Durable::Tenant(storage) = &actor.durable {
+            let (has_work, alarm_set) = (storage.has_work(), actor.alarm_at_ms.is_some());
+            self.note(|| Observation::TenantState {
+                at_ms: now_ms,
+                actor: idx,
+                has_work,
+                alarm_set,
+            });
         }
     }
 
@@ -312,6 +342,10 @@ impl World {
         let incarnation = actor.incarnation;
         self.recorder
             .event(now_ms, EventKind::Start, idx, incarnation);
+        self.note(|| Observation::Started {
+            at_ms: now_ms,
+            actor: idx,
+        });
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, incarnation, "start");
         self.apply_effects(idx, now_ms, effects)
     }
@@ -482,7 +516,9 @@ impl World {
         actor.alarm_retries = 0;
         let mut effects = Vec::new();
         ledger.on_alarm(now_ms, storage, &mut effects);
-        self.apply_effects(idx, now_ms, effects)
+        let calls = self.apply_effects(idx, now_ms, effects);
+        self.note_tenant_state(idx, now_ms);
+        calls
     }
 
     /// Handles a request at actor `idx`.
@@ -550,9 +586,17 @@ impl World {
             ) => {
                 let id = fact.id.clone();
                 let emitted_ms = fact.timestamp_ms;
+                let copy = self.observe.then(|| Box::new(fact.clone()));
                 match ledger.on_sdk_fact(now_ms, storage, fact) {
                     Ok(Accepted::Stored) => {
                         counters.sdk_facts_delivered += 1;
+                        if let Some(fact) = copy {
+                            self.observations.push(Observation::Stored {
+                                at_ms: now_ms,
+                                receiver: idx,
+                                fact,
+                            });
+                        }
                         self.recorder
                             .delivery
                             .record(now_ms.saturating_sub(emitted_ms));
@@ -573,9 +617,17 @@ impl World {
             ) => {
                 let id = fact.id.clone();
                 let emitted_ms = fact.timestamp_ms;
+                let copy = self.observe.then(|| Box::new(fact.clone()));
                 match ledger.on_fact(now_ms, storage, fact, &mut effects) {
                     Ok(Accepted::Stored) => {
                         counters.sdk_facts_delivered += 1;
+                        if let Some(fact) = copy {
+                            self.observations.push(Observation::Stored {
+                                at_ms: now_ms,
+                                receiver: idx,
+                                fact,
+                            });
+                        }
                         self.recorder
                             .delivery
                             .record(now_ms.saturating_sub(emitted_ms));
@@ -597,7 +649,14 @@ impl World {
                 Some(Live::Platform(ledger)),
                 Durable::Platform(storage),
                 Body::Deliver(Message::TenantStats(payload)),
-            ) => store_payload(ledger, storage, payload, now_ms, &mut self.recorder),
+            ) => store_payload(
+                ledger,
+                storage,
+                payload,
+                now_ms,
+                &mut self.recorder,
+                self.observe.then_some(&mut self.observations),
+            ),
             (Some(Live::Platform(ledger)), Durable::Platform(storage), Body::Batch(messages)) => {
                 let rate = self.faults.queue_consumer_failure_rate;
                 if rate > 0.0 && self.fault_rng.gen::<f64>() < rate {
@@ -606,8 +665,14 @@ impl World {
                     for message in messages {
                         if let Message::TenantStats(payload) = message {
                             // A malformed payload in a batch is rejected alone; the batch is acknowledged.
-                            let _ =
-                                store_payload(ledger, storage, payload, now_ms, &mut self.recorder);
+                            let _ = store_payload(
+                                ledger,
+                                storage,
+                                payload,
+                                now_ms,
+                                &mut self.recorder,
+                                self.observe.then_some(&mut self.observations),
+                            );
                         }
                     }
                     Ok(())
@@ -645,6 +710,7 @@ impl World {
             _ => Err(FailureKind::Error),
         };
         calls.extend(self.apply_effects(idx, now_ms, effects));
+        self.note_tenant_state(idx, now_ms);
         (outcome, calls)
     }
 
@@ -666,6 +732,14 @@ impl World {
             caller,
             u64::from(outcome.is_ok()),
         );
+        if let Some(key) = &call.key {
+            self.note(|| Observation::Outcome {
+                at_ms: now_ms,
+                caller,
+                key: key.clone(),
+                ok: outcome.is_ok(),
+            });
+        }
         let mut calls = self.advance_entity(caller, now_ms);
         let mut effects = Vec::new();
         let actor = &mut self.actors[caller];
@@ -686,6 +760,7 @@ impl World {
             _ => {}
         }
         calls.extend(self.apply_effects(caller, now_ms, effects));
+        self.note_tenant_state(caller, now_ms);
         calls
     }
 
@@ -699,17 +774,28 @@ impl World {
                     target,
                     call_id,
                     message,
-                    ..
+                    awaited: send_awaited,
                 } => {
                     self.recorder.event(now_ms, EventKind::Send, idx, call_id);
+                    let target_idx = self.names.get(&target).copied();
+                    let key = message.key();
+                    let awaited = send_awaited;
+                    self.note(|| Observation::Attempt {
+                        at_ms: now_ms,
+                        caller: idx,
+                        target: target_idx,
+                        key: key.clone(),
+                        awaited,
+                    });
                     tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, call_id, message = %message.key(), "send");
                     calls.push(Call {
                         caller: idx,
                         incarnation: self.actors[idx].incarnation,
-                        target: self.names.get(&target).copied(),
+                        target: target_idx,
                         target_id: target,
                         call_id,
                         body: Body::Deliver(message),
+                        key: Some(key),
                         timeout_ms: self.rpc_timeout_ms,
                     });
                 }
@@ -722,6 +808,14 @@ impl World {
                     self.recorder
                         .event(now_ms, EventKind::Drop, idx, u64::from(warned));
                     tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, message = %key, ?reason, "drop");
+                    let target_idx = self.names.get(&target).copied();
+                    self.note(|| Observation::Dropped {
+                        at_ms: now_ms,
+                        caller: idx,
+                        target: target_idx,
+                        key,
+                        reason,
+                    });
                     let observability = match &self.actors[idx].init {
                         ActorInit::Entity { config, .. } => {
                             config.observability_target.as_ref() == Some(&target)
@@ -740,14 +834,29 @@ impl World {
                         }
                     }
                 }
-                Effect::Settled { result: Err(_), .. } if is_entity => {
-                    self.recorder.counters.errors_surfaced += 1;
+                Effect::Settled { key, result, .. } => {
+                    if result.is_err() && is_entity {
+                        self.recorder.counters.errors_surfaced += 1;
+                    }
+                    self.note(|| Observation::Settled {
+                        at_ms: now_ms,
+                        caller: idx,
+                        key,
+                        ok: result.is_ok(),
+                    });
                 }
-                Effect::Settled { .. } => {}
                 Effect::Breaker { target, transition } => {
                     self.recorder
                         .event(now_ms, EventKind::Breaker, idx, transition.to as u64);
                     tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, from = ?transition.from, to = ?transition.to, "breaker");
+                    let target_idx = self.names.get(&target).copied();
+                    self.note(|| Observation::Transition {
+                        at_ms: now_ms,
+                        caller: idx,
+                        target: target_idx,
+                        from: transition.from,
+                        to: transition.to,
+                    });
                     let key = (idx, target);
                     match transition.to {
                         BreakerState::Open => {
@@ -834,6 +943,7 @@ impl World {
             target_id: consumer,
             call_id,
             body: Body::Batch(batch.messages.clone()),
+            key: None,
             timeout_ms: self.rpc_timeout_ms,
         }]
     }
@@ -949,6 +1059,11 @@ impl World {
                         .observability_client()
                         .map_or(0, |client| client.backlog().map(observations_in).sum());
                     outcome.buffered_at_end += open + ledger.open_appended_count() + backlog;
+                    if let Some(client) = ledger.observability_client() {
+                        outcome
+                            .buffered_keys
+                            .extend(client.backlog().map(Message::key));
+                    }
                     self.recorder.counters.sdk_facts_emitted += ledger
                         .observability_client()
                         .map_or(0, |client| client.counters().emitted);
@@ -1006,10 +1121,18 @@ fn store_payload(
     payload: crate::model::TenantStatsPayload,
     now_ms: u64,
     recorder: &mut Recorder,
+    observations: Option<&mut Vec<Observation>>,
 ) -> Result<(), FailureKind> {
     let period_end_ms = payload.period_end_ms;
+    let copy = observations.is_some().then(|| Box::new(payload.clone()));
     match ledger.on_payload(now_ms, storage, payload) {
         Ok(Accepted::Stored) => {
+            if let (Some(observations), Some(payload)) = (observations, copy) {
+                observations.push(Observation::PayloadStored {
+                    at_ms: now_ms,
+                    payload,
+                });
+            }
             recorder.counters.tenant_payloads_delivered += 1;
             recorder
                 .tenant_flush_lag

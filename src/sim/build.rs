@@ -61,6 +61,9 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
         ),
         packet_loss: scenario.network.packet_loss,
         actions,
+        observe: true,
+        trace_filter: None,
+        plant: None,
     }
 }
 

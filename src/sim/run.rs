@@ -1,8 +1,10 @@
 //! `run(scenario, seed) -> Report`: builds the world, runs it under madsim on a fresh thread,
 //! checks the run and assembles the report.
 
+use crate::planted::Plant;
 use crate::runtime::{run_world, Counters, RunError, RunOutput};
 use crate::sim::build::build_world;
+use crate::sim::oracle::{judge, Roles};
 use crate::sim::report::{EndState, InvariantResult, Report};
 use crate::sim::scenario::Scenario;
 use std::collections::BTreeMap;
@@ -12,17 +14,32 @@ use std::collections::BTreeMap;
 pub struct RunOptions {
     /// The scenario file, for the repro command.
     pub file: Option<String>,
+    /// A `tracing` filter for the event log (`--trace`, `RUST_LOG`).
+    pub trace_filter: Option<String>,
+    /// The planted bug to run with (`--plant`, only with the `planted-bugs` feature).
+    pub plant: Option<Plant>,
 }
 
 /// Runs `scenario` with `seed`.
 pub fn run(scenario: &Scenario, seed: u64, options: &RunOptions) -> Result<Report, RunError> {
-    let output = run_world(build_world(scenario, seed))?;
-    Ok(report(scenario, seed, &output, options))
+    let mut spec = build_world(scenario, seed);
+    spec.trace_filter = options.trace_filter.clone();
+    spec.plant = options.plant;
+    let roles = Roles::of(&spec);
+    let output = run_world(spec)?;
+    Ok(report(scenario, seed, &roles, &output, options))
 }
 
-fn report(scenario: &Scenario, seed: u64, output: &RunOutput, options: &RunOptions) -> Report {
+fn report(
+    scenario: &Scenario,
+    seed: u64,
+    roles: &Roles,
+    output: &RunOutput,
+    options: &RunOptions,
+) -> Report {
     let recorder = &output.recorder;
-    let mut invariants = vec![durability_check(output)];
+    let mut invariants = judge(scenario, roles, output);
+    invariants.push(durability_check(output));
     invariants.extend(expect_checks(scenario, &recorder.counters));
     let passed = invariants.iter().all(|invariant| invariant.passed);
     let wall_ms = output.wall_ms.max(1);
@@ -64,7 +81,12 @@ fn report(scenario: &Scenario, seed: u64, output: &RunOutput, options: &RunOptio
 /// The command that reruns one seed of a scenario file.
 pub fn repro_command(options: &RunOptions, seed: u64) -> String {
     let file = options.file.as_deref().unwrap_or("SCENARIO.toml");
-    format!("cargo run --release -- run {file} --seed {seed}")
+    match options.plant {
+        Some(plant) => format!(
+            "cargo run --release --features planted-bugs -- run {file} --seed {seed} --plant {plant}"
+        ),
+        None => format!("cargo run --release -- run {file} --seed {seed}"),
+    }
 }
 
 fn durability_check(output: &RunOutput) -> InvariantResult {

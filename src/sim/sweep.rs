@@ -1,7 +1,7 @@
 //! Sweeps: many seeds of many scenario files on parallel workers (harness.md, `z0sim sweep`).
 //!
-//! [`sweep`] takes scenarios that are already loaded, a seed range and a worker count, runs every
-//! `(file, seed)` pair and returns a [`SweepSummary`]. Workers are plain std threads that pull
+//! [`sweep`] takes scenarios that are already loaded, each with its seed range, and a worker
+//! count, runs every `(file, seed)` pair and returns a [`SweepSummary`]. Workers are plain std threads that pull
 //! jobs from a shared queue (an atomic index into the job list); each [`run`] already executes
 //! its simulation on a fresh thread of its own. Results are stored by job index, so the summary
 //! lists files in the order given and seeds in ascending order whichever worker finished first.
@@ -100,13 +100,27 @@ impl fmt::Display for SeedRange {
     }
 }
 
-/// One loaded scenario file of a sweep.
+/// One loaded scenario file of a sweep and the seeds to run for it.
 #[derive(Clone, Debug)]
 pub struct SweepFile {
     /// The path as the user wrote it (it goes into repro commands).
     pub path: String,
     /// The parsed scenario.
     pub scenario: Scenario,
+    /// The seeds to run.
+    pub seeds: SeedRange,
+}
+
+impl SweepFile {
+    /// A file to sweep over `seeds`, or over its own `1..=seeds` when `None`.
+    pub fn new(path: impl Into<String>, scenario: Scenario, seeds: Option<SeedRange>) -> Self {
+        let seeds = seeds.unwrap_or_else(|| SeedRange::of_scenario(&scenario));
+        Self {
+            path: path.into(),
+            scenario,
+            seeds,
+        }
+    }
 }
 
 /// The outcome of one seed of one file.
@@ -193,22 +207,17 @@ pub struct SweepProgress {
     pub failed: u64,
 }
 
-/// Runs every seed of every file (`seeds`, or each file's own `1..=seeds`) on `jobs` workers.
+/// Runs every seed of every file on `jobs` workers.
 pub fn sweep(
     files: &[SweepFile],
-    seeds: Option<SeedRange>,
     jobs: NonZeroUsize,
     progress: &(dyn Fn(SweepProgress) + Sync),
 ) -> SweepSummary {
     let started = Instant::now();
-    let ranges: Vec<SeedRange> = files
-        .iter()
-        .map(|file| seeds.unwrap_or_else(|| SeedRange::of_scenario(&file.scenario)))
-        .collect();
-    let queue: Vec<(usize, u64)> = ranges
+    let queue: Vec<(usize, u64)> = files
         .iter()
         .enumerate()
-        .flat_map(|(file, range)| range.seeds().map(move |seed| (file, seed)))
+        .flat_map(|(index, file)| file.seeds.seeds().map(move |seed| (index, seed)))
         .collect();
     let total = queue.len() as u64;
     let workers = jobs.get().min(queue.len()).max(1);
@@ -252,9 +261,9 @@ pub fn sweep(
         .into_iter();
     let files = files
         .iter()
-        .zip(ranges)
-        .map(|(file, range)| {
-            let results: Vec<SeedResult> = range
+        .map(|file| {
+            let results: Vec<SeedResult> = file
+                .seeds
                 .seeds()
                 .map(|seed| {
                     slots.next().flatten().unwrap_or_else(|| SeedResult {
@@ -266,7 +275,7 @@ pub fn sweep(
                     })
                 })
                 .collect();
-            summarise(file, range, results)
+            summarise(file, results)
         })
         .collect();
     SweepSummary {
@@ -279,6 +288,7 @@ pub fn sweep(
 fn options(file: &SweepFile) -> RunOptions {
     RunOptions {
         file: Some(file.path.clone()),
+        ..RunOptions::default()
     }
 }
 
@@ -325,7 +335,7 @@ fn run_one(file: &SweepFile, seed: u64) -> SeedResult {
     }
 }
 
-fn summarise(file: &SweepFile, seeds: SeedRange, results: Vec<SeedResult>) -> FileSummary {
+fn summarise(file: &SweepFile, results: Vec<SeedResult>) -> FileSummary {
     let mut reached = BTreeMap::new();
     for result in &results {
         let Some(report) = &result.report else {
@@ -344,7 +354,7 @@ fn summarise(file: &SweepFile, seeds: SeedRange, results: Vec<SeedResult>) -> Fi
     FileSummary {
         path: file.path.clone(),
         scenario: file.scenario.name.clone(),
-        seeds,
+        seeds: file.seeds,
         passed,
         failed: results.len() as u64 - passed,
         reached,
@@ -354,7 +364,77 @@ fn summarise(file: &SweepFile, seeds: SeedRange, results: Vec<SeedResult>) -> Fi
 
 #[cfg(test)]
 mod tests {
-    use super::SeedRange;
+    use super::{sweep, SeedRange, SweepFile, SweepProgress};
+    use crate::sim::parse_scenario;
+    use std::num::NonZeroUsize;
+    use std::sync::Mutex;
+
+    fn tiny(name: &str, expect: &str) -> SweepFile {
+        let text = format!(
+            "name = \"{name}\"\nduration = \"2m\"\nseeds = 3\n[topology]\nentities_per_tenant = 2\n[expect]\n{expect}\n"
+        );
+        let scenario = parse_scenario(&text, name).expect("a valid scenario");
+        SweepFile::new(format!("{name}.toml"), scenario, None)
+    }
+
+    #[test]
+    fn results_come_in_file_then_seed_order_whatever_the_number_of_workers() {
+        let files = [
+            tiny("passes", "sdk_facts_delivered = true"),
+            tiny("fails", "breaker_opened = true"),
+        ];
+        let seen = Mutex::new(Vec::<SweepProgress>::new());
+        let record = |progress: SweepProgress| seen.lock().expect("not poisoned").push(progress);
+        let parallel = sweep(&files, NonZeroUsize::new(4).expect("4 > 0"), &record);
+        let serial = sweep(&files, NonZeroUsize::MIN, &|_| {});
+        let hashes = |summary: &super::SweepSummary| -> Vec<(String, u64, String)> {
+            summary
+                .files
+                .iter()
+                .flat_map(|file| {
+                    file.results.iter().map(|result| {
+                        let report = result.report.as_ref().expect("no panic");
+                        (file.path.clone(), result.seed, report.trace_hash.clone())
+                    })
+                })
+                .collect()
+        };
+        assert_eq!(hashes(&parallel), hashes(&serial));
+        assert_eq!(
+            hashes(&parallel)
+                .iter()
+                .map(|(path, seed, _)| format!("{path}#{seed}"))
+                .collect::<Vec<_>>(),
+            [
+                "passes.toml#1",
+                "passes.toml#2",
+                "passes.toml#3",
+                "fails.toml#1",
+                "fails.toml#2",
+                "fails.toml#3"
+            ]
+        );
+        assert_eq!((parallel.files[0].passed, parallel.files[0].failed), (3, 0));
+        assert_eq!((parallel.files[1].passed, parallel.files[1].failed), (0, 3));
+        assert!(!parallel.passed());
+        assert_eq!(
+            parallel.files[0].reached.get("sdk_facts_delivered"),
+            Some(&3)
+        );
+        assert_eq!(parallel.files[1].reached.get("breaker_opened"), Some(&0));
+        let failing: Vec<&str> = parallel.files[1]
+            .failures()
+            .map(|r| r.repro.as_str())
+            .collect();
+        assert_eq!(failing[0], "cargo run --release -- run fails.toml --seed 1");
+        assert!(parallel.files[1].results[0].failures[0].starts_with("expect.breaker_opened"));
+        let seen = seen.into_inner().expect("not poisoned");
+        assert_eq!(seen.len(), 7, "one call before the runs and one per run");
+        assert_eq!(seen[0].done, 0);
+        assert!(seen.iter().all(|progress| progress.total == 6));
+        assert_eq!(seen.iter().map(|progress| progress.done).max(), Some(6));
+        assert_eq!(seen.iter().map(|progress| progress.failed).max(), Some(3));
+    }
 
     #[test]
     fn seed_ranges_include_both_ends() {

@@ -1,0 +1,128 @@
+//! Planted bugs: realistic mistakes compiled in with the `planted-bugs` cargo feature (never on
+//! by default), each meant to break one invariant of the oracle on one bundled scenario. They
+//! prove that every invariant can fail. One plant is active per simulation thread.
+//!
+//! Without the feature, [`active`] is a constant `false` and every plant compiles away.
+
+use std::fmt;
+
+/// A planted bug.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Plant {
+    /// The breaker goes OPEN -> CLOSED at the reset timeout, skipping HALF_OPEN.
+    BreakerSkipsHalfOpen,
+    /// HALF_OPEN admits every call instead of the probe budget.
+    HalfOpenAdmitsAll,
+    /// Fire-and-forget emissions are awaited by the caller anyway.
+    FallbackOnBlocksCaller,
+    /// With fallback off, a failed delivery settles nobody: the error is swallowed.
+    FallbackOffSwallowsError,
+    /// A fallback drop logs no warning.
+    NoWarningOnDrop,
+    /// The platform does not de-duplicate payloads by flush id.
+    PlatformDoesNotDeduplicate,
+    /// The stats interval check uses half the interval.
+    FlushIgnoresInterval,
+    /// The tenant alarm handler does not re-arm the alarm.
+    AlarmNotRearmed,
+}
+
+impl Plant {
+    /// Every plant, in a fixed order.
+    pub const ALL: [Plant; 8] = [
+        Plant::BreakerSkipsHalfOpen,
+        Plant::HalfOpenAdmitsAll,
+        Plant::FallbackOnBlocksCaller,
+        Plant::FallbackOffSwallowsError,
+        Plant::NoWarningOnDrop,
+        Plant::PlatformDoesNotDeduplicate,
+        Plant::FlushIgnoresInterval,
+        Plant::AlarmNotRearmed,
+    ];
+
+    /// Its name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Plant::BreakerSkipsHalfOpen => "breaker_skips_half_open",
+            Plant::HalfOpenAdmitsAll => "half_open_admits_all",
+            Plant::FallbackOnBlocksCaller => "fallback_on_blocks_caller",
+            Plant::FallbackOffSwallowsError => "fallback_off_swallows_error",
+            Plant::NoWarningOnDrop => "no_warning_on_drop",
+            Plant::PlatformDoesNotDeduplicate => "platform_does_not_deduplicate",
+            Plant::FlushIgnoresInterval => "flush_ignores_interval",
+            Plant::AlarmNotRearmed => "alarm_not_rearmed",
+        }
+    }
+
+    /// The invariant it must break.
+    pub fn invariant(self) -> &'static str {
+        match self {
+            Plant::BreakerSkipsHalfOpen => "breaker_transitions_legal",
+            Plant::HalfOpenAdmitsAll => "breaker_blocks_when_open",
+            Plant::FallbackOnBlocksCaller => "fallback_isolates_primary",
+            Plant::FallbackOffSwallowsError => "fallback_false_propagates",
+            Plant::NoWarningOnDrop => "fallback_warns",
+            Plant::PlatformDoesNotDeduplicate => "no_duplicate_facts",
+            Plant::FlushIgnoresInterval => "stats_interval_respected",
+            Plant::AlarmNotRearmed => "tenant_flush_cadence",
+        }
+    }
+
+    /// A bundled scenario that exposes it (file name under `scenarios/`).
+    pub fn scenario(self) -> &'static str {
+        match self {
+            Plant::BreakerSkipsHalfOpen
+            | Plant::HalfOpenAdmitsAll
+            | Plant::FallbackOnBlocksCaller
+            | Plant::NoWarningOnDrop => "system-ledger-outage.toml",
+            Plant::FallbackOffSwallowsError => "fallback-off-outage.toml",
+            Plant::PlatformDoesNotDeduplicate | Plant::AlarmNotRearmed => "multi-tenant-queue.toml",
+            Plant::FlushIgnoresInterval => "smoke.toml",
+        }
+    }
+
+    /// The plant called `name`.
+    pub fn parse(name: &str) -> Option<Plant> {
+        Plant::ALL.into_iter().find(|plant| plant.name() == name)
+    }
+}
+
+impl fmt::Display for Plant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(feature = "planted-bugs")]
+thread_local! {
+    static ACTIVE: std::cell::Cell<Option<Plant>> = const { std::cell::Cell::new(None) };
+}
+
+/// Activates `plant` (or none) for the simulation on this thread.
+pub fn activate(plant: Option<Plant>) {
+    #[cfg(feature = "planted-bugs")]
+    ACTIVE.with(|active| active.set(plant));
+    #[cfg(not(feature = "planted-bugs"))]
+    let _ = plant;
+}
+
+/// Whether `plant` is active on this thread (always false without the feature).
+#[inline(always)]
+pub fn active(plant: Plant) -> bool {
+    #[cfg(feature = "planted-bugs")]
+    return ACTIVE.with(|active| active.get() == Some(plant));
+    #[cfg(not(feature = "planted-bugs"))]
+    {
+        let _ = plant;
+        false
+    }
+}
+
+/// Whether any plant is active (debug assertions that a plant breaks on purpose stand down).
+#[inline(always)]
+pub fn any_active() -> bool {
+    #[cfg(feature = "planted-bugs")]
+    return ACTIVE.with(|active| active.get().is_some());
+    #[cfg(not(feature = "planted-bugs"))]
+    false
+}

@@ -1,0 +1,107 @@
+//! What the simulation observes, in order: the ground truth the oracle judges. Recorded by the
+//! world as things happen (effects carried out, network outcomes, receivers' answers), never
+//! derived from the ledgers' own counters.
+
+use crate::ledgers::{BreakerState, DropReason, MessageKey};
+use crate::model::{Fact, TenantStatsPayload};
+use crate::runtime::spec::ActorIdx;
+
+/// One observed event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Observation {
+    /// An actor (re)started: its in-memory state, breakers included, is new.
+    Started {
+        /// When, ms.
+        at_ms: u64,
+        /// Which actor.
+        actor: ActorIdx,
+    },
+    /// A client's breaker changed state.
+    Transition {
+        /// When, ms.
+        at_ms: u64,
+        /// The client's actor.
+        caller: ActorIdx,
+        /// The client's target.
+        target: Option<ActorIdx>,
+        /// State before.
+        from: BreakerState,
+        /// State after.
+        to: BreakerState,
+    },
+    /// A delivery attempt left a client (a call went onto the network).
+    Attempt {
+        /// When, ms.
+        at_ms: u64,
+        /// The caller.
+        caller: ActorIdx,
+        /// The target.
+        target: Option<ActorIdx>,
+        /// What.
+        key: MessageKey,
+        /// Whether the caller waits for the outcome.
+        awaited: bool,
+    },
+    /// The network outcome of an attempt came back to its (still living) caller.
+    Outcome {
+        /// When, ms.
+        at_ms: u64,
+        /// The caller.
+        caller: ActorIdx,
+        /// What.
+        key: MessageKey,
+        /// Delivered or not.
+        ok: bool,
+    },
+    /// A fire-and-forget emission was dropped.
+    Dropped {
+        /// When, ms.
+        at_ms: u64,
+        /// The client's actor.
+        caller: ActorIdx,
+        /// The client's target.
+        target: Option<ActorIdx>,
+        /// What.
+        key: MessageKey,
+        /// Why.
+        reason: DropReason,
+    },
+    /// An awaited emission settled at its caller.
+    Settled {
+        /// When, ms.
+        at_ms: u64,
+        /// The caller.
+        caller: ActorIdx,
+        /// What.
+        key: MessageKey,
+        /// Delivered (true) or an error surfaced (false).
+        ok: bool,
+    },
+    /// A receiver stored an SDK fact for the first time (as far as it said).
+    Stored {
+        /// When, ms.
+        at_ms: u64,
+        /// The receiver.
+        receiver: ActorIdx,
+        /// The fact.
+        fact: Box<Fact>,
+    },
+    /// The platform stored a payload (as far as it said).
+    PayloadStored {
+        /// When, ms.
+        at_ms: u64,
+        /// The payload.
+        payload: Box<TenantStatsPayload>,
+    },
+    /// A tenant ledger's state after it handled something.
+    TenantState {
+        /// When, ms.
+        at_ms: u64,
+        /// The tenant ledger.
+        actor: ActorIdx,
+        /// Whether an aggregate is open or payloads are pending.
+        has_work: bool,
+        /// Whether its alarm is set.
+        alarm_set: bool,
+    },
+}

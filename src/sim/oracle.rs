@@ -1,0 +1,442 @@
+//! The oracle: invariants of `harness.md` judged from what the simulation observed (the
+//! observation log: attempts that went onto the network, their network outcomes, what
+//! receivers stored, breaker transitions, tenant alarm states) and from the warnings actually
+//! logged through `tracing`, never from the ledgers' own counters.
+//!
+//! One function per invariant; each returns its verdict with the first violation as detail.
+//! Invariants of the table not judged here yet are listed in the README.
+
+use crate::ledgers::{BreakerState, MessageKey, Transition};
+use crate::model::validate::validate_sdk_fact;
+use crate::model::{FactId, Limits, SdkData};
+use crate::runtime::observe::Observation;
+use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
+use crate::sim::report::InvariantResult;
+use crate::sim::scenario::Scenario;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the oracle needs to know about the actors of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Roles {
+    /// Each entity's observability target, if wired.
+    pub observability_target: BTreeMap<ActorIdx, Option<ActorIdx>>,
+    /// Tenant ledgers.
+    pub tenants: BTreeSet<ActorIdx>,
+}
+
+impl Roles {
+    /// Reads the roles off a world spec.
+    pub fn of(spec: &WorldSpec) -> Self {
+        let index: BTreeMap<&str, ActorIdx> = spec
+            .actors
+            .iter()
+            .enumerate()
+            .map(|(idx, actor)| (actor.id.as_str(), idx))
+            .collect();
+        let mut roles = Roles::default();
+        for (idx, actor) in spec.actors.iter().enumerate() {
+            match &actor.init {
+                ActorInit::Entity { config, .. } => {
+                    let target = config
+                        .observability_target
+                        .as_ref()
+                        .and_then(|target| index.get(target.as_str()).copied());
+                    roles.observability_target.insert(idx, target);
+                }
+                ActorInit::Tenant { .. } => {
+                    roles.tenants.insert(idx);
+                }
+                _ => {}
+            }
+        }
+        roles
+    }
+
+    fn is_observability(&self, caller: ActorIdx, target: Option<ActorIdx>) -> bool {
+        target.is_some() && self.observability_target.get(&caller) == Some(&target)
+    }
+}
+
+/// Judges every invariant the oracle knows, in a fixed order.
+pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<InvariantResult> {
+    let log = &output.observations;
+    vec![
+        breaker_transitions_legal(log),
+        breaker_blocks_when_open(scenario, log),
+        fallback_isolates_primary(scenario, roles, output),
+        fallback_false_propagates(scenario, roles, output),
+        fallback_warns(scenario, output),
+        stats_interval_respected(scenario, log),
+        no_duplicate_facts(log),
+        tenant_flush_cadence(scenario, log),
+    ]
+}
+
+fn verdict(name: &str, violation: Option<String>) -> InvariantResult {
+    InvariantResult {
+        name: name.to_owned(),
+        passed: violation.is_none(),
+        detail: violation.unwrap_or_default(),
+    }
+}
+
+fn not_applicable(name: &str, why: &str) -> InvariantResult {
+    InvariantResult {
+        name: name.to_owned(),
+        passed: true,
+        detail: format!("not applicable: {why}"),
+    }
+}
+
+type ClientKey = (ActorIdx, Option<ActorIdx>);
+
+/// Breaker states per client as the transitions say, reset when the caller restarts.
+#[derive(Default)]
+struct BreakerStates(BTreeMap<ClientKey, BreakerState>);
+
+impl BreakerStates {
+    fn get(&self, key: ClientKey) -> BreakerState {
+        self.0.get(&key).copied().unwrap_or(BreakerState::Closed)
+    }
+
+    fn restart(&mut self, actor: ActorIdx) {
+        self.0.retain(|(caller, _), _| *caller != actor);
+    }
+}
+
+/// Only CLOSED->OPEN, OPEN->HALF_OPEN, HALF_OPEN->CLOSED/OPEN, each from the state the client
+/// was in, and a reset to CLOSED on restart.
+pub fn breaker_transitions_legal(log: &[Observation]) -> InvariantResult {
+    let mut states = BreakerStates::default();
+    let violation = log.iter().find_map(|observation| match *observation {
+        Observation::Started { actor, .. } => {
+            states.restart(actor);
+            None
+        }
+        Observation::Transition { at_ms, caller, target, from, to } => {
+            let current = states.get((caller, target));
+            states.0.insert((caller, target), to);
+            let legal = Transition { from, to, at_ms }.is_legal();
+            (current != from || !legal).then(|| {
+                format!(
+                    "at {at_ms} ms actor #{caller} -> #{target:?}: {from:?} -> {to:?} while {current:?}"
+                )
+            })
+        }
+        _ => None,
+    });
+    verdict("breaker_transitions_legal", violation)
+}
+
+/// No attempt leaves a client while its breaker is OPEN; at most the probe budget per
+/// HALF_OPEN episode.
+pub fn breaker_blocks_when_open(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+    let budget = scenario.sdk.breaker.half_open_max_probes;
+    let mut states = BreakerStates::default();
+    let mut probes: BTreeMap<ClientKey, u32> = BTreeMap::new();
+    let violation = log.iter().find_map(|observation| match *observation {
+        Observation::Started { actor, .. } => {
+            states.restart(actor);
+            None
+        }
+        Observation::Transition { caller, target, to, .. } => {
+            states.0.insert((caller, target), to);
+            probes.insert((caller, target), 0);
+            None
+        }
+        Observation::Attempt { at_ms, caller, target, .. } => match states.get((caller, target)) {
+            BreakerState::Closed => None,
+            BreakerState::Open => Some(format!(
+                "at {at_ms} ms actor #{caller} sent to #{target:?} while its breaker was OPEN"
+            )),
+            BreakerState::HalfOpen => {
+                let sent = probes.entry((caller, target)).or_default();
+                *sent += 1;
+                (*sent > budget).then(|| {
+                    format!(
+                        "at {at_ms} ms actor #{caller} sent probe {sent} to #{target:?} in one HALF_OPEN episode (budget {budget})"
+                    )
+                })
+            }
+        },
+        _ => None,
+    });
+    verdict("breaker_blocks_when_open", violation)
+}
+
+/// Fallback on: no observability delivery is awaited by the operation that emitted it, and no
+/// primary operation failed.
+pub fn fallback_isolates_primary(
+    scenario: &Scenario,
+    roles: &Roles,
+    output: &RunOutput,
+) -> InvariantResult {
+    const NAME: &str = "fallback_isolates_primary";
+    if !scenario.sdk.fallback_on_failure {
+        return not_applicable(NAME, "fallback_on_failure = false");
+    }
+    let awaited = output.observations.iter().find_map(|observation| match *observation {
+        Observation::Attempt { at_ms, caller, target, awaited: true, .. }
+            if roles.is_observability(caller, target) =>
+        {
+            Some(format!("at {at_ms} ms entity #{caller} made its operation wait on an observability delivery"))
+        }
+        _ => None,
+    });
+    let failed = output.recorder.counters.primary_ops_failed;
+    let violation =
+        awaited.or_else(|| (failed > 0).then(|| format!("{failed} primary operations failed")));
+    verdict(NAME, violation)
+}
+
+/// Fallback off: nothing is dropped; every delivery failure of an SDK fact surfaced an error to
+/// a waiting caller no later than the failure; every fact whose error surfaced was later stored
+/// (unless its entity restarted since, or it is still held at the end).
+pub fn fallback_false_propagates(
+    scenario: &Scenario,
+    roles: &Roles,
+    output: &RunOutput,
+) -> InvariantResult {
+    const NAME: &str = "fallback_false_propagates";
+    if scenario.sdk.fallback_on_failure {
+        return not_applicable(NAME, "fallback_on_failure = true");
+    }
+    let mut errored: BTreeMap<FactId, (ActorIdx, u64)> = BTreeMap::new();
+    let mut stored: BTreeSet<FactId> = BTreeSet::new();
+    let mut restarted_at: BTreeMap<ActorIdx, u64> = BTreeMap::new();
+    let mut awaited_keys: BTreeSet<FactId> = BTreeSet::new();
+    let mut failures: Vec<(FactId, ActorIdx, u64)> = Vec::new();
+    for observation in &output.observations {
+        let violation = match observation {
+            Observation::Started { at_ms, actor } => {
+                restarted_at.insert(*actor, *at_ms);
+                None
+            }
+            Observation::Dropped {
+                at_ms,
+                caller,
+                target,
+                key,
+                ..
+            } if roles.is_observability(*caller, *target) => {
+                Some(format!("at {at_ms} ms entity #{caller} dropped {key}"))
+            }
+            Observation::Attempt {
+                caller,
+                target,
+                key: MessageKey::Fact(id),
+                ..
+            } if roles.is_observability(*caller, *target) => {
+                awaited_keys.insert(id.clone());
+                None
+            }
+            Observation::Settled {
+                at_ms,
+                caller,
+                key: MessageKey::Fact(id),
+                ok: false,
+            } => {
+                errored.entry(id.clone()).or_insert((*caller, *at_ms));
+                None
+            }
+            Observation::Outcome {
+                at_ms,
+                caller,
+                key: MessageKey::Fact(id),
+                ok: false,
+            } if awaited_keys.contains(id) => {
+                // The error settles in the same step, right after the outcome: judged at the end.
+                failures.push((id.clone(), *caller, *at_ms));
+                None
+            }
+            Observation::Stored { fact, .. } => {
+                stored.insert(fact.id.clone());
+                None
+            }
+            _ => None,
+        };
+        if let Some(violation) = violation {
+            return verdict(NAME, Some(violation));
+        }
+    }
+    let silent = failures
+        .iter()
+        .find(|(id, _, at_ms)| errored.get(id).is_none_or(|(_, error_ms)| error_ms > at_ms));
+    if let Some((id, caller, at_ms)) = silent {
+        return verdict(
+            NAME,
+            Some(format!(
+                "at {at_ms} ms the delivery of {id} by entity #{caller} failed and no error reached a caller"
+            )),
+        );
+    }
+    let buffered: BTreeSet<&MessageKey> = output.outcome.buffered_keys.iter().collect();
+    let lost = errored.iter().find(|(id, (caller, at_ms))| {
+        let restarted_since = restarted_at
+            .get(caller)
+            .is_some_and(|restart_ms| restart_ms >= at_ms);
+        !stored.contains(*id)
+            && !restarted_since
+            && !buffered.contains(&MessageKey::Fact((*id).clone()))
+    });
+    verdict(
+        NAME,
+        lost.map(|(id, (caller, at_ms))| {
+            format!("{id} (entity #{caller}) surfaced an error at {at_ms} ms and was never delivered, lost or kept")
+        }),
+    )
+}
+
+/// One warning logged per fallback drop when `warn_on_fallback`, none when not.
+pub fn fallback_warns(scenario: &Scenario, output: &RunOutput) -> InvariantResult {
+    let drops = output
+        .observations
+        .iter()
+        .filter(|observation| matches!(observation, Observation::Dropped { .. }))
+        .count() as u64;
+    let expected = if scenario.sdk.warn_on_fallback {
+        drops
+    } else {
+        0
+    };
+    let logged = output.warnings_logged;
+    verdict(
+        "fallback_warns",
+        (logged != expected).then(|| {
+            format!(
+                "{logged} fallback warnings logged for {drops} drops (warn_on_fallback = {})",
+                scenario.sdk.warn_on_fallback
+            )
+        }),
+    )
+}
+
+/// `(period_start_ms, period_end_ms, fact id)` of a stored stats fact.
+type StoredPeriod = (u64, u64, FactId);
+
+/// Per entity, the stored stats periods (cache_stats and fact_appended) never overlap and are
+/// each at least `min_interval` long (runs never flush explicitly).
+pub fn stats_interval_respected(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+    let min_interval_ms = scenario.sdk.stats_min_interval_ms;
+    let mut periods: BTreeMap<(String, &'static str), Vec<StoredPeriod>> = BTreeMap::new();
+    for observation in log {
+        let Observation::Stored { fact, .. } = observation else {
+            continue;
+        };
+        let Ok(data) = validate_sdk_fact(fact, u64::MAX / 2, &Limits::default()) else {
+            continue;
+        };
+        let (kind, start_ms, end_ms) = match data {
+            SdkData::CacheStats(stats) => {
+                ("cache_stats", stats.period_start_ms, stats.period_end_ms)
+            }
+            SdkData::FactAppended(appended) => (
+                "fact_appended",
+                appended.period_start_ms,
+                appended.period_end_ms,
+            ),
+            _ => continue,
+        };
+        periods
+            .entry((fact.entity_id.clone(), kind))
+            .or_default()
+            .push((start_ms, end_ms, fact.id.clone()));
+    }
+    let violation = periods.iter_mut().find_map(|((entity, kind), list)| {
+        list.sort();
+        let short = list.iter().find(|(start_ms, end_ms, _)| end_ms - start_ms < min_interval_ms);
+        if let Some((start_ms, end_ms, id)) = short {
+            return Some(format!(
+                "{kind} {id} of {entity}: period [{start_ms}, {end_ms}) is shorter than min_interval {min_interval_ms} ms"
+            ));
+        }
+        list.windows(2).find(|pair| pair[1].0 < pair[0].1).map(|pair| {
+            format!(
+                "{kind} of {entity}: periods [{}, {}) and [{}, {}) overlap",
+                pair[0].0, pair[0].1, pair[1].0, pair[1].1
+            )
+        })
+    });
+    verdict("stats_interval_respected", violation)
+}
+
+/// No receiver stores a fact id twice; the platform counts each flush once.
+pub fn no_duplicate_facts(log: &[Observation]) -> InvariantResult {
+    let mut facts: BTreeSet<(ActorIdx, FactId)> = BTreeSet::new();
+    let mut flushes: BTreeSet<(String, String)> = BTreeSet::new();
+    let violation = log.iter().find_map(|observation| match observation {
+        Observation::Stored {
+            at_ms,
+            receiver,
+            fact,
+        } => (!facts.insert((*receiver, fact.id.clone()))).then(|| {
+            format!(
+                "at {at_ms} ms receiver #{receiver} stored {} a second time",
+                fact.id
+            )
+        }),
+        Observation::PayloadStored { at_ms, payload } => {
+            (!flushes.insert((payload.tenant_id.clone(), payload.flush_id.clone()))).then(|| {
+                format!(
+                    "at {at_ms} ms the platform counted flush {} a second time",
+                    payload.flush_id
+                )
+            })
+        }
+        _ => None,
+    });
+    verdict("no_duplicate_facts", violation)
+}
+
+/// While a tenant aggregate is pending an alarm is set; payload periods are aligned, exactly
+/// one aggregation interval long and, per tenant in flush order (the queue is unordered, so
+/// arrival order says nothing), strictly increasing.
+pub fn tenant_flush_cadence(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+    let interval_ms = scenario.sdk.tenant_aggregation_interval_ms;
+    let mut by_tenant: BTreeMap<&str, BTreeMap<u64, (u64, &str)>> = BTreeMap::new();
+    let violation = log.iter().find_map(|observation| match observation {
+        Observation::TenantState { at_ms, actor, has_work: true, alarm_set: false } => Some(format!(
+            "at {at_ms} ms tenant ledger #{actor} had work pending and no alarm set"
+        )),
+        Observation::PayloadStored { payload, .. } => {
+            let (start_ms, end_ms) = (payload.period_start_ms, payload.period_end_ms);
+            if start_ms % interval_ms != 0 || end_ms.checked_sub(start_ms) != Some(interval_ms) {
+                return Some(format!(
+                    "flush {}: period [{start_ms}, {end_ms}) is not one aligned interval of {interval_ms} ms",
+                    payload.flush_id
+                ));
+            }
+            let sequence = flush_sequence(&payload.flush_id);
+            by_tenant
+                .entry(payload.tenant_id.as_str())
+                .or_default()
+                .insert(sequence, (start_ms, payload.flush_id.as_str()));
+            None
+        }
+        _ => None,
+    });
+    let out_of_order = || {
+        by_tenant.values().find_map(|flushes| {
+            let ordered: Vec<&(u64, &str)> = flushes.values().collect();
+            ordered
+                .windows(2)
+                .find(|pair| pair[1].0 <= pair[0].0)
+                .map(|pair| {
+                    format!(
+                        "flush {} covers a period starting at {} ms, not after flush {} at {} ms",
+                        pair[1].1, pair[1].0, pair[0].1, pair[0].0
+                    )
+                })
+        })
+    };
+    verdict("tenant_flush_cadence", violation.or_else(out_of_order))
+}
+
+/// The `<n>` of a flush id `<tenant>/<n>` (0 if it has none).
+fn flush_sequence(flush_id: &str) -> u64 {
+    flush_id
+        .rsplit('/')
+        .next()
+        .and_then(|sequence| sequence.parse().ok())
+        .unwrap_or(0)
+}

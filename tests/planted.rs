@@ -1,0 +1,75 @@
+//! Every planted bug is caught by the invariant it names, on the scenario it names, within that
+//! scenario's seeds: proof that those invariants can fail. Built only with
+//! `--features planted-bugs` (`.ci/run` runs it).
+#![cfg(feature = "planted-bugs")]
+
+use std::path::Path;
+use z0sim::planted::Plant;
+use z0sim::sim::{load_scenario, run, RunOptions};
+
+fn caught_within_seeds(plant: Plant) -> Result<u64, String> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(plant.scenario());
+    let scenario = load_scenario(&path).map_err(|error| error.to_string())?;
+    let options = RunOptions {
+        file: Some(format!("scenarios/{}", plant.scenario())),
+        plant: Some(plant),
+        ..RunOptions::default()
+    };
+    let mut missed = Vec::new();
+    for seed in 1..=u64::from(scenario.seeds) {
+        let report = run(&scenario, seed, &options).map_err(|error| error.to_string())?;
+        let fired = report
+            .invariants
+            .iter()
+            .any(|invariant| invariant.name == plant.invariant() && !invariant.passed);
+        if fired {
+            return Ok(seed);
+        }
+        missed.push(seed);
+    }
+    Err(format!(
+        "{plant}: {} never fired on {} (seeds {missed:?})",
+        plant.invariant(),
+        plant.scenario()
+    ))
+}
+
+#[test]
+fn every_planted_bug_is_caught_by_the_invariant_it_names() {
+    let misses: Vec<String> = Plant::ALL
+        .into_iter()
+        .filter_map(|plant| caught_within_seeds(plant).err())
+        .collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
+#[test]
+fn a_planted_bug_is_confined_to_its_own_run() {
+    // The plant is per simulation thread: a clean run right after a planted one passes.
+    assert!(caught_within_seeds(Plant::NoWarningOnDrop).is_ok());
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/system-ledger-outage.toml");
+    let scenario = load_scenario(&path).expect("bundled scenario loads");
+    let report = run(&scenario, 1, &RunOptions::default()).expect("runs");
+    assert!(report.passed, "{}", report.to_text());
+}
+
+#[test]
+fn every_plant_names_a_bundled_scenario_and_a_distinct_name() {
+    let mut names: Vec<&str> = Plant::ALL.iter().map(|plant| plant.name()).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), Plant::ALL.len());
+    for plant in Plant::ALL {
+        assert_eq!(Plant::parse(plant.name()), Some(plant));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(plant.scenario());
+        assert!(
+            path.exists(),
+            "{plant}: {} is not bundled",
+            plant.scenario()
+        );
+    }
+}
