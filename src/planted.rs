@@ -25,11 +25,16 @@ pub enum Plant {
     FlushIgnoresInterval,
     /// The tenant alarm handler does not re-arm the alarm.
     AlarmNotRearmed,
+    /// A tenant flush counts the period's cache hits twice.
+    FlushDoubleCounts,
+    /// The cache get that closes a stats period is counted in the closed period and again in
+    /// the new one.
+    ClosingGetCountedTwice,
 }
 
 impl Plant {
     /// Every plant, in a fixed order.
-    pub const ALL: [Plant; 8] = [
+    pub const ALL: [Plant; 10] = [
         Plant::BreakerSkipsHalfOpen,
         Plant::HalfOpenAdmitsAll,
         Plant::FallbackOnBlocksCaller,
@@ -38,6 +43,8 @@ impl Plant {
         Plant::PlatformDoesNotDeduplicate,
         Plant::FlushIgnoresInterval,
         Plant::AlarmNotRearmed,
+        Plant::FlushDoubleCounts,
+        Plant::ClosingGetCountedTwice,
     ];
 
     /// Its name on the command line.
@@ -51,6 +58,8 @@ impl Plant {
             Plant::PlatformDoesNotDeduplicate => "platform_does_not_deduplicate",
             Plant::FlushIgnoresInterval => "flush_ignores_interval",
             Plant::AlarmNotRearmed => "alarm_not_rearmed",
+            Plant::FlushDoubleCounts => "flush_double_counts",
+            Plant::ClosingGetCountedTwice => "closing_get_counted_twice",
         }
     }
 
@@ -65,6 +74,8 @@ impl Plant {
             Plant::PlatformDoesNotDeduplicate => "no_duplicate_facts",
             Plant::FlushIgnoresInterval => "stats_interval_respected",
             Plant::AlarmNotRearmed => "tenant_flush_cadence",
+            Plant::FlushDoubleCounts => "tenant_totals_match",
+            Plant::ClosingGetCountedTwice => "observability_conserved",
         }
     }
 
@@ -76,8 +87,10 @@ impl Plant {
             | Plant::FallbackOnBlocksCaller
             | Plant::NoWarningOnDrop => "system-ledger-outage.toml",
             Plant::FallbackOffSwallowsError => "fallback-off-outage.toml",
-            Plant::PlatformDoesNotDeduplicate | Plant::AlarmNotRearmed => "multi-tenant-queue.toml",
-            Plant::FlushIgnoresInterval => "smoke.toml",
+            Plant::PlatformDoesNotDeduplicate
+            | Plant::AlarmNotRearmed
+            | Plant::FlushDoubleCounts => "multi-tenant-queue.toml",
+            Plant::FlushIgnoresInterval | Plant::ClosingGetCountedTwice => "smoke.toml",
         }
     }
 

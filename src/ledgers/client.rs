@@ -159,7 +159,7 @@ impl ParentClient {
                     let awaited = planted::active(Plant::FallbackOnBlocksCaller);
                     self.send(message, key, permit, awaited, effects)
                 }
-                None => self.drop_message(key, DropReason::BreakerOpen, effects),
+                None => self.drop_message(key, DropReason::BreakerOpen, Some(message), effects),
             },
             DeliveryMode::Awaited => {
                 self.backlog.push_back(Backlogged {
@@ -202,9 +202,12 @@ impl ParentClient {
         match self.mode {
             DeliveryMode::FireAndForget { .. } => match outcome {
                 Ok(()) => self.counters.delivered += 1,
-                Err(kind) => {
-                    self.drop_message(in_flight.key, DropReason::DeliveryFailed(kind), effects)
-                }
+                Err(kind) => self.drop_message(
+                    in_flight.key,
+                    DropReason::DeliveryFailed(kind),
+                    None,
+                    effects,
+                ),
             },
             DeliveryMode::Awaited => {
                 debug_assert_eq!(
@@ -292,7 +295,13 @@ impl ParentClient {
         });
     }
 
-    fn drop_message(&mut self, key: MessageKey, reason: DropReason, effects: &mut Vec<Effect>) {
+    fn drop_message(
+        &mut self,
+        key: MessageKey,
+        reason: DropReason,
+        message: Option<Message>,
+        effects: &mut Vec<Effect>,
+    ) {
         let DeliveryMode::FireAndForget { warn_on_fallback } = self.mode else {
             debug_assert!(false, "awaited mode never drops");
             return;
@@ -318,6 +327,7 @@ impl ParentClient {
             key,
             reason,
             warned: warn_on_fallback,
+            message,
         });
     }
 

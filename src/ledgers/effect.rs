@@ -118,6 +118,9 @@ pub enum Effect {
         reason: DropReason,
         /// Whether a warning was logged for it (`warn_on_fallback`).
         warned: bool,
+        /// The message, when it never left the client (a breaker rejection); a failed
+        /// delivery's message is the one of its `Send`.
+        message: Option<Message>,
     },
     /// An awaited emission settled: the caller waiting for `key` gets `result`.
     Settled {

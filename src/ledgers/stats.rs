@@ -7,6 +7,7 @@
 //! which [`CachedStateManager::open_period`] lets the runtime account for.
 
 use crate::ledgers::period::{CloseReason, PeriodWindow};
+use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
 
 /// A closed stats period, ready to be emitted as `cache_stats`.
@@ -97,11 +98,21 @@ impl CachedStateManager {
     pub fn cache_get(&mut self, now_ms: u64, hit: bool) -> Option<StatsPeriod> {
         self.observe(now_ms);
         let tracking = self.tracking.as_mut()?;
-        let closed = if tracking.window.is_due(now_ms) {
+        let mut closed = if tracking.window.is_due(now_ms) {
             tracking.close(now_ms, CloseReason::Interval)
         } else {
             None
         };
+        if let Some(period) = closed
+            .as_mut()
+            .filter(|_| planted::active(Plant::ClosingGetCountedTwice))
+        {
+            if hit {
+                period.hits += 1;
+            } else {
+                period.misses += 1;
+            }
+        }
         if hit {
             tracking.hits += 1;
         } else {

@@ -284,7 +284,11 @@ impl TenantSystemLedger {
             tenant_id: self.config.tenant_id.clone(),
             period_start_ms: open.period_start_ms,
             period_end_ms: open.period_start_ms + interval_ms,
-            cache_hits: open.cache_hits,
+            cache_hits: if planted::active(Plant::FlushDoubleCounts) {
+                open.cache_hits * 2
+            } else {
+                open.cache_hits
+            },
             cache_misses: open.cache_misses,
             facts_count: open.facts_count,
             entities_count: open.entities.len() as u64,

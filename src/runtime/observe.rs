@@ -41,6 +41,8 @@ pub enum Observation {
         key: MessageKey,
         /// Whether the caller waits for the outcome.
         awaited: bool,
+        /// Observations (hits, misses, appends) the message carries.
+        observations: u64,
     },
     /// The network outcome of an attempt came back to its (still living) caller.
     Outcome {
@@ -65,6 +67,20 @@ pub enum Observation {
         key: MessageKey,
         /// Why.
         reason: DropReason,
+        /// Observations the message carried, when it never left the client (else see its
+        /// attempt).
+        observations: Option<u64>,
+    },
+    /// An actor was killed: what its in-memory state held is gone.
+    Killed {
+        /// When, ms.
+        at_ms: u64,
+        /// Which actor.
+        actor: ActorIdx,
+        /// Observations counted in its open stats periods.
+        open_observations: u64,
+        /// SDK facts held unsent by its observability client, with their observations.
+        backlog: Vec<(MessageKey, u64)>,
     },
     /// An awaited emission settled at its caller.
     Settled {

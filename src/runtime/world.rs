@@ -5,8 +5,8 @@
 
 use crate::ledgers::{
     Accepted, ChildFactOutcome, DropReason, Effect, EntityLedger, EntityStorage, FailureKind,
-    Message, MessageKey, PlatformLedger, PlatformStorage, SystemLedger, SystemStorage,
-    TenantStorage, TenantSystemLedger,
+    Message, MessageKey, PlatformLedger, PlatformStorage, PlatformTotals, SystemLedger,
+    SystemStorage, TenantStorage, TenantSystemLedger,
 };
 use crate::ledgers::{BreakerState, CallId};
 use crate::model::validate::validate_sdk_fact;
@@ -147,8 +147,15 @@ pub struct Outcome {
     pub tenant_payloads_pending: u64,
     /// Messages in the dead-letter queue.
     pub dead_letters: u64,
-    /// Keys of SDK facts still held by entities' observability clients (fallback off).
-    pub buffered_keys: Vec<MessageKey>,
+    /// SDK facts still held by entities' observability clients (fallback off), with the
+    /// observations they carry.
+    pub buffered_keys: Vec<(MessageKey, u64)>,
+    /// Per tracked entity (stats on): observations the workload generated and it counted.
+    pub generated: BTreeMap<ActorIdx, u64>,
+    /// Per tracked entity: observations in its open stats periods at the end.
+    pub open_at_end: BTreeMap<ActorIdx, u64>,
+    /// The platform ledger's stored totals, per tenant and overall (multi_tenant).
+    pub platform: Option<(BTreeMap<String, PlatformTotals>, PlatformTotals)>,
 }
 
 /// The simulated world.
@@ -169,6 +176,9 @@ pub struct World {
     pub recorder: Recorder,
     /// Whether to keep the observation log (the oracle needs it; benchmarks may not).
     observe: bool,
+    /// Per entity with stats tracking: observations generated and counted (ground truth for
+    /// conservation; lookup and increment only).
+    generated: BTreeMap<ActorIdx, u64>,
     /// Everything observed, in order (see [`Observation`]).
     pub observations: Vec<Observation>,
 }
@@ -237,6 +247,7 @@ impl World {
             open_since_ms: BTreeMap::new(),
             recorder: Recorder::default(),
             observe: spec.observe,
+            generated: BTreeMap::new(),
             observations: Vec::new(),
         }
     }
@@ -367,6 +378,20 @@ impl World {
                 .observability_client()
                 .map_or(0, |client| client.backlog().map(observations_in).sum());
             self.recorder.counters.lost_on_restart += open + ledger.open_appended_count() + backlog;
+            if self.observe {
+                let backlog_keys = ledger.observability_client().map_or(Vec::new(), |client| {
+                    client
+                        .backlog()
+                        .map(|message| (message.key(), observations_in(message)))
+                        .collect()
+                });
+                self.observations.push(Observation::Killed {
+                    at_ms: now_ms,
+                    actor: idx,
+                    open_observations: open + ledger.open_appended_count(),
+                    backlog: backlog_keys,
+                });
+            }
             self.recorder.counters.sdk_facts_emitted += ledger
                 .observability_client()
                 .map_or(0, |client| client.counters().emitted);
@@ -435,6 +460,9 @@ impl World {
             return Vec::new();
         };
         let counters = &mut self.recorder.counters;
+        // Stats tracking (observability wired and sampled) makes both aggregators count.
+        let tracked = ledger.stats_due_at_ms().is_some();
+        let mut counted = 0u64;
         while let Some((at_ms, op)) = workload.next_due(now_ms) {
             self.recorder.local_ops += 1;
             match op {
@@ -444,6 +472,7 @@ impl World {
                     } else {
                         counters.cache_misses += 1;
                     }
+                    counted += 1;
                     ledger.cache_get(at_ms, storage, hit, &mut effects);
                 }
                 LocalOp::Append => {
@@ -456,11 +485,17 @@ impl World {
                         serde_json::Value::Null,
                         &mut effects,
                     ) {
-                        Ok(_) => counters.facts_appended += 1,
+                        Ok(_) => {
+                            counters.facts_appended += 1;
+                            counted += 1;
+                        }
                         Err(_) => counters.primary_ops_failed += 1,
                     }
                 }
             }
+        }
+        if tracked && counted > 0 {
+            *self.generated.entry(idx).or_default() += counted;
         }
         if effects.is_empty() {
             return Vec::new();
@@ -695,6 +730,9 @@ impl World {
                 Ok(ChildFactOutcome::RolledUp(_)) => {
                     counters.rollups += 1;
                     counters.facts_appended += 1;
+                    if ledger.appended_due_at_ms().is_some() {
+                        *self.generated.entry(idx).or_default() += 1;
+                    }
                     Ok(())
                 }
                 Ok(ChildFactOutcome::Duplicate) => Ok(()),
@@ -786,6 +824,7 @@ impl World {
                         target: target_idx,
                         key: key.clone(),
                         awaited,
+                        observations: observations_in(&message),
                     });
                     tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, call_id, message = %message.key(), "send");
                     calls.push(Call {
@@ -804,6 +843,7 @@ impl World {
                     key,
                     reason,
                     warned,
+                    message,
                 } => {
                     self.recorder
                         .event(now_ms, EventKind::Drop, idx, u64::from(warned));
@@ -815,6 +855,7 @@ impl World {
                         target: target_idx,
                         key,
                         reason,
+                        observations: message.as_ref().map(observations_in),
                     });
                     let observability = match &self.actors[idx].init {
                         ActorInit::Entity { config, .. } => {
@@ -1048,7 +1089,12 @@ impl World {
         for idx in 0..self.actors.len() {
             let _ = self.advance_entity(idx, now_ms);
         }
-        for actor in &self.actors {
+        outcome.generated = self
+            .generated
+            .iter()
+            .map(|(idx, count)| (*idx, *count))
+            .collect();
+        for (idx, actor) in self.actors.iter().enumerate() {
             match (&actor.live, &actor.durable) {
                 (Some(Live::Entity(ledger)), _) => {
                     let open = ledger
@@ -1060,9 +1106,16 @@ impl World {
                         .map_or(0, |client| client.backlog().map(observations_in).sum());
                     outcome.buffered_at_end += open + ledger.open_appended_count() + backlog;
                     if let Some(client) = ledger.observability_client() {
+                        outcome.buffered_keys.extend(
+                            client
+                                .backlog()
+                                .map(|message| (message.key(), observations_in(message))),
+                        );
+                    }
+                    if ledger.stats_due_at_ms().is_some() {
                         outcome
-                            .buffered_keys
-                            .extend(client.backlog().map(Message::key));
+                            .open_at_end
+                            .insert(idx, open + ledger.open_appended_count());
                     }
                     self.recorder.counters.sdk_facts_emitted += ledger
                         .observability_client()
@@ -1102,6 +1155,10 @@ impl World {
                     .count(),
                 Durable::Queue(queue) => {
                     outcome.dead_letters += queue.dead_letters.len() as u64;
+                    0
+                }
+                Durable::Platform(storage) => {
+                    outcome.platform = Some((storage.per_tenant.clone(), storage.overall));
                     0
                 }
                 _ => 0,

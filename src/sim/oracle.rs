@@ -6,9 +6,10 @@
 //! One function per invariant; each returns its verdict with the first violation as detail.
 //! Invariants of the table not judged here yet are listed in the README.
 
+use crate::ledgers::PlatformTotals;
 use crate::ledgers::{BreakerState, MessageKey, Transition};
 use crate::model::validate::validate_sdk_fact;
-use crate::model::{FactId, Limits, SdkData};
+use crate::model::{FactId, Limits, SdkData, TenantStatsPayload};
 use crate::runtime::observe::Observation;
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
 use crate::sim::report::InvariantResult;
@@ -67,7 +68,9 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
         fallback_false_propagates(scenario, roles, output),
         fallback_warns(scenario, output),
         stats_interval_respected(scenario, log),
+        observability_conserved(roles, output),
         no_duplicate_facts(log),
+        tenant_totals_match(scenario, roles, output),
         tenant_flush_cadence(scenario, log),
     ]
 }
@@ -270,7 +273,12 @@ pub fn fallback_false_propagates(
             )),
         );
     }
-    let buffered: BTreeSet<&MessageKey> = output.outcome.buffered_keys.iter().collect();
+    let buffered: BTreeSet<&MessageKey> = output
+        .outcome
+        .buffered_keys
+        .iter()
+        .map(|(key, _)| key)
+        .collect();
     let lost = errored.iter().find(|(id, (caller, at_ms))| {
         let restarted_since = restarted_at
             .get(caller)
@@ -439,4 +447,257 @@ fn flush_sequence(flush_id: &str) -> u64 {
         .next()
         .and_then(|sequence| sequence.parse().ok())
         .unwrap_or(0)
+}
+
+/// What a tenant ledger received in one aggregation period, recomputed from what it stored.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct PeriodTruth {
+    cache_hits: u64,
+    cache_misses: u64,
+    facts_count: u64,
+    facts_appended: u64,
+    entities: BTreeSet<String>,
+}
+
+impl PeriodTruth {
+    fn matches(&self, payload: &TenantStatsPayload) -> bool {
+        self.cache_hits == payload.cache_hits
+            && self.cache_misses == payload.cache_misses
+            && self.facts_count == payload.facts_count
+            && self.facts_appended == payload.facts_appended
+            && self.entities.len() as u64 == payload.entities_count
+    }
+}
+
+/// Each payload the platform stored equals what its tenant ledger stored in that period (by
+/// arrival time); the platform's totals equal the sum of the distinct payloads it stored.
+pub fn tenant_totals_match(
+    scenario: &Scenario,
+    roles: &Roles,
+    output: &RunOutput,
+) -> InvariantResult {
+    const NAME: &str = "tenant_totals_match";
+    if roles.tenants.is_empty() {
+        return not_applicable(NAME, "no tenant ledgers (single mode)");
+    }
+    let interval_ms = scenario.sdk.tenant_aggregation_interval_ms;
+    let mut truth: BTreeMap<(String, u64), PeriodTruth> = BTreeMap::new();
+    let mut payloads: BTreeMap<(String, String), &TenantStatsPayload> = BTreeMap::new();
+    for observation in &output.observations {
+        match observation {
+            Observation::Stored {
+                at_ms,
+                receiver,
+                fact,
+            } if roles.tenants.contains(receiver) => {
+                let period = truth
+                    .entry((fact.tenant_id.clone(), at_ms - at_ms % interval_ms))
+                    .or_default();
+                period.facts_count += 1;
+                period.entities.insert(fact.entity_id.clone());
+                match validate_sdk_fact(fact, u64::MAX / 2, &Limits::default()) {
+                    Ok(SdkData::CacheStats(stats)) => {
+                        period.cache_hits += stats.hits;
+                        period.cache_misses += stats.misses;
+                    }
+                    Ok(SdkData::FactAppended(appended)) => period.facts_appended += appended.count,
+                    _ => {}
+                }
+            }
+            Observation::PayloadStored { payload, .. } => {
+                payloads
+                    .entry((payload.tenant_id.clone(), payload.flush_id.clone()))
+                    .or_insert(payload);
+            }
+            _ => {}
+        }
+    }
+    let wrong = payloads.values().find_map(|payload| {
+        let expected = truth
+            .get(&(payload.tenant_id.clone(), payload.period_start_ms))
+            .cloned()
+            .unwrap_or_default();
+        (!expected.matches(payload)).then(|| {
+            format!(
+                "flush {}: hits {} misses {} facts {} appended {} entities {}, but the tenant stored hits {} misses {} facts {} appended {} entities {} in [{}, {})",
+                payload.flush_id,
+                payload.cache_hits,
+                payload.cache_misses,
+                payload.facts_count,
+                payload.facts_appended,
+                payload.entities_count,
+                expected.cache_hits,
+                expected.cache_misses,
+                expected.facts_count,
+                expected.facts_appended,
+                expected.entities.len(),
+                payload.period_start_ms,
+                payload.period_end_ms
+            )
+        })
+    });
+    let totals = || {
+        let (per_tenant, overall) = output.outcome.platform.as_ref()?;
+        let mut summed: BTreeMap<String, PlatformTotals> = BTreeMap::new();
+        for payload in payloads.values() {
+            let tenant = summed.entry(payload.tenant_id.clone()).or_default();
+            tenant.payloads += 1;
+            tenant.cache_hits += payload.cache_hits;
+            tenant.cache_misses += payload.cache_misses;
+            tenant.facts_count += payload.facts_count;
+            tenant.facts_appended += payload.facts_appended;
+            tenant.entity_periods += payload.entities_count;
+        }
+        let mut sum = PlatformTotals::default();
+        for tenant in summed.values() {
+            sum.payloads += tenant.payloads;
+            sum.cache_hits += tenant.cache_hits;
+            sum.cache_misses += tenant.cache_misses;
+            sum.facts_count += tenant.facts_count;
+            sum.facts_appended += tenant.facts_appended;
+            sum.entity_periods += tenant.entity_periods;
+        }
+        (summed != *per_tenant || sum != *overall).then(|| {
+            format!(
+                "platform totals {overall:?} differ from the sum of its distinct payloads {sum:?}"
+            )
+        })
+    };
+    verdict(NAME, wrong.or_else(totals))
+}
+
+/// Where an SDK fact ended, by ground truth; the first that applies wins.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Fate {
+    /// Nobody saw it end.
+    #[default]
+    Unaccounted,
+    /// Dropped by its client (fallback on).
+    Dropped,
+    /// Lost with a restart of its entity (unsent, or in flight and never stored).
+    Lost,
+    /// Still held or in flight at the end.
+    Buffered,
+    /// Stored by its receiver.
+    Delivered,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FactLedger {
+    entity: Option<ActorIdx>,
+    observations: u64,
+    fate: Fate,
+}
+
+impl FactLedger {
+    fn settle(&mut self, fate: Fate) {
+        self.fate = self.fate.max(fate);
+    }
+}
+
+/// Every observation (hit, miss, append) an entity with stats tracking generated lands in
+/// exactly one of: delivered (stored by the receiver), dropped (with reason), lost with a
+/// restart, or still buffered at the end.
+pub fn observability_conserved(roles: &Roles, output: &RunOutput) -> InvariantResult {
+    const NAME: &str = "observability_conserved";
+    let mut facts: BTreeMap<FactId, FactLedger> = BTreeMap::new();
+    let mut in_flight: BTreeMap<ActorIdx, BTreeSet<FactId>> = BTreeMap::new();
+    let mut lost_open: BTreeMap<ActorIdx, u64> = BTreeMap::new();
+    for observation in &output.observations {
+        match observation {
+            Observation::Attempt {
+                caller,
+                target,
+                key: MessageKey::Fact(id),
+                observations,
+                ..
+            } if roles.is_observability(*caller, *target) => {
+                let fact = facts.entry(id.clone()).or_default();
+                fact.entity = Some(*caller);
+                fact.observations = *observations;
+                in_flight.entry(*caller).or_default().insert(id.clone());
+            }
+            Observation::Outcome {
+                caller,
+                key: MessageKey::Fact(id),
+                ..
+            } => {
+                if let Some(pending) = in_flight.get_mut(caller) {
+                    pending.remove(id);
+                }
+            }
+            Observation::Dropped {
+                caller,
+                target,
+                key: MessageKey::Fact(id),
+                observations,
+                ..
+            } if roles.is_observability(*caller, *target) => {
+                let fact = facts.entry(id.clone()).or_default();
+                fact.entity = Some(*caller);
+                if let Some(observations) = observations {
+                    fact.observations = *observations;
+                }
+                fact.settle(Fate::Dropped);
+            }
+            Observation::Killed {
+                actor,
+                open_observations,
+                backlog,
+                ..
+            } => {
+                *lost_open.entry(*actor).or_default() += open_observations;
+                for (key, observations) in backlog {
+                    if let MessageKey::Fact(id) = key {
+                        let fact = facts.entry(id.clone()).or_default();
+                        fact.entity = Some(*actor);
+                        fact.observations = *observations;
+                        fact.settle(Fate::Lost);
+                    }
+                }
+                for id in in_flight.remove(actor).unwrap_or_default() {
+                    facts.entry(id).or_default().settle(Fate::Lost);
+                }
+            }
+            Observation::Stored { fact, .. } => {
+                facts
+                    .entry(fact.id.clone())
+                    .or_default()
+                    .settle(Fate::Delivered);
+            }
+            _ => {}
+        }
+    }
+    for id in in_flight.into_values().flatten() {
+        facts.entry(id).or_default().settle(Fate::Buffered);
+    }
+    for (key, observations) in &output.outcome.buffered_keys {
+        if let MessageKey::Fact(id) = key {
+            let fact = facts.entry(id.clone()).or_default();
+            fact.observations = fact.observations.max(*observations);
+            fact.settle(Fate::Buffered);
+        }
+    }
+    let mut accounted: BTreeMap<ActorIdx, u64> = BTreeMap::new();
+    for fact in facts.values() {
+        let Some(entity) = fact.entity else {
+            continue;
+        };
+        if fact.fate == Fate::Unaccounted {
+            continue;
+        }
+        *accounted.entry(entity).or_default() += fact.observations;
+    }
+    let violation = output.outcome.generated.iter().find_map(|(entity, generated)| {
+        let in_facts = accounted.get(entity).copied().unwrap_or(0);
+        let lost = lost_open.get(entity).copied().unwrap_or(0);
+        let open = output.outcome.open_at_end.get(entity).copied().unwrap_or(0);
+        let total = in_facts + lost + open;
+        (total != *generated).then(|| {
+            format!(
+                "entity #{entity}: generated {generated} observations, accounted for {total} (in facts {in_facts}, lost in open periods {lost}, open at the end {open})"
+            )
+        })
+    });
+    verdict(NAME, violation)
 }
