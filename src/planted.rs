@@ -30,11 +30,19 @@ pub enum Plant {
     /// The cache get that closes a stats period is counted in the closed period and again in
     /// the new one.
     ClosingGetCountedTwice,
+    /// An append is written to storage only when the next one comes (a coalesced write):
+    /// acknowledged, then lost if the actor restarts first.
+    AppendWriteDeferred,
+    /// The parent de-duplicates child facts by sequence number alone, so facts of different
+    /// children with the same sequence are never rolled up.
+    RollupDedupBySeq,
+    /// The breaker opens one failure after the threshold.
+    ThresholdOffByOne,
 }
 
 impl Plant {
     /// Every plant, in a fixed order.
-    pub const ALL: [Plant; 10] = [
+    pub const ALL: [Plant; 13] = [
         Plant::BreakerSkipsHalfOpen,
         Plant::HalfOpenAdmitsAll,
         Plant::FallbackOnBlocksCaller,
@@ -45,6 +53,9 @@ impl Plant {
         Plant::AlarmNotRearmed,
         Plant::FlushDoubleCounts,
         Plant::ClosingGetCountedTwice,
+        Plant::AppendWriteDeferred,
+        Plant::RollupDedupBySeq,
+        Plant::ThresholdOffByOne,
     ];
 
     /// Its name on the command line.
@@ -60,6 +71,9 @@ impl Plant {
             Plant::AlarmNotRearmed => "alarm_not_rearmed",
             Plant::FlushDoubleCounts => "flush_double_counts",
             Plant::ClosingGetCountedTwice => "closing_get_counted_twice",
+            Plant::AppendWriteDeferred => "append_write_deferred",
+            Plant::RollupDedupBySeq => "rollup_dedup_by_seq",
+            Plant::ThresholdOffByOne => "threshold_off_by_one",
         }
     }
 
@@ -76,6 +90,9 @@ impl Plant {
             Plant::AlarmNotRearmed => "tenant_flush_cadence",
             Plant::FlushDoubleCounts => "tenant_totals_match",
             Plant::ClosingGetCountedTwice => "observability_conserved",
+            Plant::AppendWriteDeferred => "primary_facts_durable",
+            Plant::RollupDedupBySeq => "rollup_consistent",
+            Plant::ThresholdOffByOne => "breaker_opens_on_threshold",
         }
     }
 
@@ -83,6 +100,7 @@ impl Plant {
     pub fn scenario(self) -> &'static str {
         match self {
             Plant::BreakerSkipsHalfOpen
+            | Plant::ThresholdOffByOne
             | Plant::HalfOpenAdmitsAll
             | Plant::FallbackOnBlocksCaller
             | Plant::NoWarningOnDrop => "system-ledger-outage.toml",
@@ -91,6 +109,8 @@ impl Plant {
             | Plant::AlarmNotRearmed
             | Plant::FlushDoubleCounts => "multi-tenant-queue.toml",
             Plant::FlushIgnoresInterval | Plant::ClosingGetCountedTwice => "smoke.toml",
+            Plant::AppendWriteDeferred => "evictions.toml",
+            Plant::RollupDedupBySeq => "entity-tree.toml",
         }
     }
 

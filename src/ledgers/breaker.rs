@@ -203,8 +203,12 @@ impl CircuitBreaker {
             }
             (BreakerState::Closed, false) => {
                 self.consecutive_failures += 1;
-                (self.consecutive_failures >= self.config.failure_threshold)
-                    .then(|| self.open(now_ms))
+                let threshold = if planted::active(Plant::ThresholdOffByOne) {
+                    self.config.failure_threshold + 1
+                } else {
+                    self.config.failure_threshold
+                };
+                (self.consecutive_failures >= threshold).then(|| self.open(now_ms))
             }
             (BreakerState::HalfOpen, true) => {
                 debug_assert!(

@@ -35,6 +35,7 @@ use crate::model::{
     ActorId, BootstrapConfig, BreakerConfig, CacheStatsData, Fact, FactAppendedData, FactError,
     FactId, HydrationDoneData, HydrationSource, Limits, SchemaInitData, SdkData, StatsConfig,
 };
+use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 
@@ -111,6 +112,8 @@ pub struct EntityLedger {
     parent: Option<ParentClient>,
     /// Child fact ids already rolled up; rebuilt from the stored rollups on hydration.
     rolled_up: BTreeSet<FactId>,
+    /// Only with the `append_write_deferred` plant: an acknowledged append not yet written.
+    deferred_write: Option<Fact>,
 }
 
 impl EntityLedger {
@@ -144,6 +147,7 @@ impl EntityLedger {
             observability,
             parent,
             rolled_up: BTreeSet::new(),
+            deferred_write: None,
         };
         let mut report = StartReport::default();
         if !storage.tables_created {
@@ -259,7 +263,15 @@ impl EntityLedger {
         );
         validate_envelope(&fact, now_ms, &self.config.limits)?;
         storage.next_seq += 1;
-        storage.facts.push(fact);
+        let bubbled = self.parent.is_some().then(|| fact.clone());
+        if planted::active(Plant::AppendWriteDeferred) {
+            // The planted mistake: the previous append is written now, this one later.
+            if let Some(previous) = self.deferred_write.replace(fact) {
+                storage.facts.push(previous);
+            }
+        } else {
+            storage.facts.push(fact);
+        }
         if let Some(closed) = self
             .appended
             .as_mut()
@@ -267,12 +279,9 @@ impl EntityLedger {
         {
             self.emit_appended(now_ms, storage, closed, effects);
         }
-        if let Some(parent) = self.parent.as_mut() {
-            let fact = storage.facts.last().cloned();
-            if let Some(fact) = fact {
-                let child = self.config.actor.clone();
-                parent.emit(now_ms, Message::ChildFact { child, fact }, effects);
-            }
+        if let (Some(parent), Some(fact)) = (self.parent.as_mut(), bubbled) {
+            let child = self.config.actor.clone();
+            parent.emit(now_ms, Message::ChildFact { child, fact }, effects);
         }
         Ok(id)
     }
@@ -290,7 +299,12 @@ impl EntityLedger {
     ) -> Result<ChildFactOutcome, FactError> {
         validate_envelope(&fact, now_ms, &self.config.limits)?;
         check_tenant(&fact, &self.config.meta.tenant_id)?;
-        if self.rolled_up.contains(&fact.id) {
+        let seen = if planted::active(Plant::RollupDedupBySeq) {
+            self.rolled_up.iter().any(|id| id.seq == fact.id.seq)
+        } else {
+            self.rolled_up.contains(&fact.id)
+        };
+        if seen {
             return Ok(ChildFactOutcome::Duplicate);
         }
         let data = serde_json::json!({

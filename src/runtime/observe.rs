@@ -3,7 +3,7 @@
 //! derived from the ledgers' own counters.
 
 use crate::ledgers::{BreakerState, DropReason, MessageKey};
-use crate::model::{Fact, TenantStatsPayload};
+use crate::model::{Fact, FactId, TenantStatsPayload};
 use crate::runtime::spec::ActorIdx;
 
 /// One observed event.
@@ -70,6 +70,27 @@ pub enum Observation {
         /// Observations the message carried, when it never left the client (else see its
         /// attempt).
         observations: Option<u64>,
+    },
+    /// An entity ledger started: how many stored facts its hydration replayed, and how many
+    /// appends it had acknowledged by then (ground truth).
+    Hydrated {
+        /// When, ms.
+        at_ms: u64,
+        /// The entity.
+        actor: ActorIdx,
+        /// Facts replayed (0 when there were none).
+        facts_replayed: u64,
+        /// Appends acknowledged before this start.
+        acknowledged: u64,
+    },
+    /// A parent entity accepted a child's fact.
+    ChildDelivered {
+        /// When, ms.
+        at_ms: u64,
+        /// The parent.
+        parent: ActorIdx,
+        /// The child's fact.
+        child_fact: FactId,
     },
     /// An actor was killed: what its in-memory state held is gone.
     Killed {

@@ -3,6 +3,7 @@
 //! messages and call into the world, which feeds the sans-IO ledgers and returns the calls to
 //! make. Everything here is synchronous; one lock, never held across an await.
 
+use crate::ledgers::entity::rollup_child_fact_id;
 use crate::ledgers::{
     Accepted, ChildFactOutcome, DropReason, Effect, EntityLedger, EntityStorage, FailureKind,
     Message, MessageKey, PlatformLedger, PlatformStorage, PlatformTotals, SystemLedger,
@@ -154,6 +155,12 @@ pub struct Outcome {
     pub generated: BTreeMap<ActorIdx, u64>,
     /// Per tracked entity: observations in its open stats periods at the end.
     pub open_at_end: BTreeMap<ActorIdx, u64>,
+    /// Per entity: appends (and rollups) its ledger acknowledged (ground truth).
+    pub acknowledged_appends: BTreeMap<ActorIdx, u64>,
+    /// Per entity: domain facts in its durable storage at the end.
+    pub stored_domain_facts: BTreeMap<ActorIdx, u64>,
+    /// Per parent entity: the child fact ids its stored rollups record (with repeats).
+    pub rollups_stored: BTreeMap<ActorIdx, Vec<FactId>>,
     /// The platform ledger's stored totals, per tenant and overall (multi_tenant).
     pub platform: Option<(BTreeMap<String, PlatformTotals>, PlatformTotals)>,
 }
@@ -179,6 +186,8 @@ pub struct World {
     /// Per entity with stats tracking: observations generated and counted (ground truth for
     /// conservation; lookup and increment only).
     generated: BTreeMap<ActorIdx, u64>,
+    /// Per entity: appends (and rollups) its ledger acknowledged.
+    acknowledged_appends: BTreeMap<ActorIdx, u64>,
     /// Everything observed, in order (see [`Observation`]).
     pub observations: Vec<Observation>,
 }
@@ -248,6 +257,7 @@ impl World {
             recorder: Recorder::default(),
             observe: spec.observe,
             generated: BTreeMap::new(),
+            acknowledged_appends: BTreeMap::new(),
             observations: Vec::new(),
         }
     }
@@ -326,8 +336,16 @@ impl World {
         actor.in_service_until_ms.clear();
         let live = match (&actor.init, &mut actor.durable) {
             (ActorInit::Entity { config, .. }, Durable::Entity(storage)) => {
-                let (ledger, _) =
+                let (ledger, report) =
                     EntityLedger::start(config.clone(), now_ms, storage, &mut effects);
+                if self.observe {
+                    self.observations.push(Observation::Hydrated {
+                        at_ms: now_ms,
+                        actor: idx,
+                        facts_replayed: report.facts_replayed.unwrap_or(0),
+                        acknowledged: self.acknowledged_appends.get(&idx).copied().unwrap_or(0),
+                    });
+                }
                 Live::Entity(Box::new(ledger))
             }
             (ActorInit::System { limits }, Durable::System(_)) => {
@@ -463,6 +481,7 @@ impl World {
         // Stats tracking (observability wired and sampled) makes both aggregators count.
         let tracked = ledger.stats_due_at_ms().is_some();
         let mut counted = 0u64;
+        let mut acknowledged = 0u64;
         while let Some((at_ms, op)) = workload.next_due(now_ms) {
             self.recorder.local_ops += 1;
             match op {
@@ -488,6 +507,7 @@ impl World {
                         Ok(_) => {
                             counters.facts_appended += 1;
                             counted += 1;
+                            acknowledged += 1;
                         }
                         Err(_) => counters.primary_ops_failed += 1,
                     }
@@ -496,6 +516,9 @@ impl World {
         }
         if tracked && counted > 0 {
             *self.generated.entry(idx).or_default() += counted;
+        }
+        if acknowledged > 0 {
+            *self.acknowledged_appends.entry(idx).or_default() += acknowledged;
         }
         if effects.is_empty() {
             return Vec::new();
@@ -726,25 +749,37 @@ impl World {
                 Some(Live::Entity(ledger)),
                 Durable::Entity(storage),
                 Body::Deliver(Message::ChildFact { child, fact }),
-            ) => match ledger.on_child_fact(now_ms, storage, &child, fact, &mut effects) {
-                Ok(ChildFactOutcome::RolledUp(_)) => {
-                    counters.rollups += 1;
-                    counters.facts_appended += 1;
-                    if ledger.appended_due_at_ms().is_some() {
-                        *self.generated.entry(idx).or_default() += 1;
+            ) => {
+                let child_fact = fact.id.clone();
+                let accepted = ledger.on_child_fact(now_ms, storage, &child, fact, &mut effects);
+                if accepted.is_ok() && self.observe {
+                    self.observations.push(Observation::ChildDelivered {
+                        at_ms: now_ms,
+                        parent: idx,
+                        child_fact,
+                    });
+                }
+                match accepted {
+                    Ok(ChildFactOutcome::RolledUp(_)) => {
+                        counters.rollups += 1;
+                        counters.facts_appended += 1;
+                        *self.acknowledged_appends.entry(idx).or_default() += 1;
+                        if ledger.appended_due_at_ms().is_some() {
+                            *self.generated.entry(idx).or_default() += 1;
+                        }
+                        Ok(())
                     }
-                    Ok(())
+                    Ok(ChildFactOutcome::Duplicate) => Ok(()),
+                    Err(FactError::ForeignTenant { .. }) => {
+                        counters.rejected_cross_tenant += 1;
+                        Err(FailureKind::Error)
+                    }
+                    Err(_) => {
+                        counters.rejected_malformed += 1;
+                        Err(FailureKind::Error)
+                    }
                 }
-                Ok(ChildFactOutcome::Duplicate) => Ok(()),
-                Err(FactError::ForeignTenant { .. }) => {
-                    counters.rejected_cross_tenant += 1;
-                    Err(FailureKind::Error)
-                }
-                Err(_) => {
-                    counters.rejected_malformed += 1;
-                    Err(FailureKind::Error)
-                }
-            },
+            }
             _ => Err(FailureKind::Error),
         };
         calls.extend(self.apply_effects(idx, now_ms, effects));
@@ -1089,6 +1124,7 @@ impl World {
         for idx in 0..self.actors.len() {
             let _ = self.advance_entity(idx, now_ms);
         }
+        outcome.acknowledged_appends = self.acknowledged_appends.clone();
         outcome.generated = self
             .generated
             .iter()
@@ -1161,7 +1197,20 @@ impl World {
                     outcome.platform = Some((storage.per_tenant.clone(), storage.overall));
                     0
                 }
-                _ => 0,
+                Durable::Entity(storage) => {
+                    outcome
+                        .stored_domain_facts
+                        .insert(idx, storage.facts.len() as u64);
+                    let rollups: Vec<FactId> = storage
+                        .facts
+                        .iter()
+                        .filter_map(rollup_child_fact_id)
+                        .collect();
+                    if !rollups.is_empty() {
+                        outcome.rollups_stored.insert(idx, rollups);
+                    }
+                    0
+                }
             };
             outcome.durability_violations += missing as u64;
         }

@@ -7,13 +7,15 @@
 //! Invariants of the table not judged here yet are listed in the README.
 
 use crate::ledgers::PlatformTotals;
-use crate::ledgers::{BreakerState, MessageKey, Transition};
+use crate::ledgers::{BreakerState, DropReason, MessageKey, Transition};
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{FactId, Limits, SdkData, TenantStatsPayload};
+use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
 use crate::runtime::observe::Observation;
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
+use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What the oracle needs to know about the actors of a run.
@@ -63,6 +65,7 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
     let log = &output.observations;
     vec![
         breaker_transitions_legal(log),
+        breaker_opens_on_threshold(scenario, log),
         breaker_blocks_when_open(scenario, log),
         fallback_isolates_primary(scenario, roles, output),
         fallback_false_propagates(scenario, roles, output),
@@ -72,6 +75,8 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
         no_duplicate_facts(log),
         tenant_totals_match(scenario, roles, output),
         tenant_flush_cadence(scenario, log),
+        primary_facts_durable(output),
+        rollup_consistent(output),
     ]
 }
 
@@ -700,4 +705,199 @@ pub fn observability_conserved(roles: &Roles, output: &RunOutput) -> InvariantRe
         })
     });
     verdict(NAME, violation)
+}
+
+/// Every acknowledged append survives every restart: each start's hydration replays exactly the
+/// appends acknowledged before it, and at the end each entity stores exactly what it
+/// acknowledged.
+pub fn primary_facts_durable(output: &RunOutput) -> InvariantResult {
+    let replay = output.observations.iter().find_map(|observation| match observation {
+        Observation::Hydrated { at_ms, actor, facts_replayed, acknowledged }
+            if facts_replayed != acknowledged =>
+        {
+            Some(format!(
+                "at {at_ms} ms entity #{actor} replayed {facts_replayed} facts after acknowledging {acknowledged} appends"
+            ))
+        }
+        _ => None,
+    });
+    let outcome = &output.outcome;
+    let at_end = || {
+        outcome.stored_domain_facts.iter().find_map(|(entity, stored)| {
+            let acknowledged = outcome.acknowledged_appends.get(entity).copied().unwrap_or(0);
+            (*stored != acknowledged).then(|| {
+                format!("entity #{entity} stores {stored} facts at the end after acknowledging {acknowledged} appends")
+            })
+        })
+    };
+    verdict("primary_facts_durable", replay.or_else(at_end))
+}
+
+/// Each parent's stored rollups are exactly the child facts it accepted, each once.
+pub fn rollup_consistent(output: &RunOutput) -> InvariantResult {
+    let mut accepted: BTreeMap<ActorIdx, BTreeSet<&FactId>> = BTreeMap::new();
+    for observation in &output.observations {
+        if let Observation::ChildDelivered {
+            parent, child_fact, ..
+        } = observation
+        {
+            accepted.entry(*parent).or_default().insert(child_fact);
+        }
+    }
+    let empty = Vec::new();
+    let parents: BTreeSet<ActorIdx> = accepted
+        .keys()
+        .chain(output.outcome.rollups_stored.keys())
+        .copied()
+        .collect();
+    let violation = parents.into_iter().find_map(|parent| {
+        let stored = output.outcome.rollups_stored.get(&parent).unwrap_or(&empty);
+        let distinct: BTreeSet<&FactId> = stored.iter().collect();
+        let wanted = accepted.get(&parent).cloned().unwrap_or_default();
+        if distinct.len() != stored.len() {
+            return Some(format!("parent #{parent} rolled up a child fact twice"));
+        }
+        let missing = wanted.difference(&distinct).next();
+        let extra = distinct.difference(&wanted).next();
+        match (missing, extra) {
+            (Some(id), _) => Some(format!(
+                "parent #{parent} accepted child fact {id} but has no rollup of it ({} accepted, {} rolled up)",
+                wanted.len(),
+                distinct.len()
+            )),
+            (None, Some(id)) => Some(format!("parent #{parent} rolled up {id}, which it never accepted")),
+            (None, None) => None,
+        }
+    });
+    verdict("rollup_consistent", violation)
+}
+
+/// One client's reference breaker within one incarnation of its caller.
+struct ReferenceClient {
+    breaker: ReferenceBreaker,
+    /// Admitted calls by message, oldest first (a message is re-sent only after its outcome).
+    calls: BTreeMap<MessageKey, VecDeque<ReferenceCall>>,
+    /// When the implementation opened.
+    opened_ms: Vec<u64>,
+}
+
+/// Each client opens exactly when a reference breaker (`src/reference/breaker.rs`), fed the same
+/// admissions and the same network outcomes, opens; and admits only what the reference admits.
+pub fn breaker_opens_on_threshold(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+    const NAME: &str = "breaker_opens_on_threshold";
+    let config = scenario.sdk.breaker;
+    if config.reset_timeout_jitter_ratio > 0.0 || config.reset_timeout_growth_factor > 1.0 {
+        return not_applicable(NAME, "the reference breaker models no jitter and no growth");
+    }
+    let mut clients: BTreeMap<ClientKey, ReferenceClient> = BTreeMap::new();
+    let mut target_of: BTreeMap<(ActorIdx, MessageKey), Option<ActorIdx>> = BTreeMap::new();
+    let new_client = || ReferenceClient {
+        breaker: ReferenceBreaker::new(&config),
+        calls: BTreeMap::new(),
+        opened_ms: Vec::new(),
+    };
+    let mut violation = None;
+    for observation in log {
+        let found = match observation {
+            Observation::Started { actor, .. } => {
+                let ended: Vec<ClientKey> = clients
+                    .keys()
+                    .filter(|(caller, _)| caller == actor)
+                    .copied()
+                    .collect();
+                ended.into_iter().find_map(|key| {
+                    clients
+                        .remove(&key)
+                        .and_then(|client| compare_opens(key, &client))
+                })
+            }
+            Observation::Attempt {
+                at_ms,
+                caller,
+                target,
+                key,
+                ..
+            } => {
+                let client = clients.entry((*caller, *target)).or_insert_with(new_client);
+                target_of.insert((*caller, key.clone()), *target);
+                match client.breaker.request(*at_ms) {
+                    Some(call) => {
+                        client.calls.entry(key.clone()).or_default().push_back(call);
+                        None
+                    }
+                    None => Some(format!(
+                        "at {at_ms} ms actor #{caller} sent {key} to #{target:?}; the reference breaker would have rejected it"
+                    )),
+                }
+            }
+            Observation::Dropped {
+                at_ms,
+                caller,
+                target,
+                reason: DropReason::BreakerOpen,
+                key,
+                ..
+            } => {
+                let client = clients.entry((*caller, *target)).or_insert_with(new_client);
+                client.breaker.request(*at_ms).map(|_| {
+                    format!(
+                        "at {at_ms} ms actor #{caller} rejected {key}; the reference breaker would have admitted it"
+                    )
+                })
+            }
+            Observation::Outcome {
+                at_ms,
+                caller,
+                key,
+                ok,
+            } => {
+                let target = target_of.get(&(*caller, key.clone())).copied().flatten();
+                if let Some(client) = clients.get_mut(&(*caller, target)) {
+                    let call = client.calls.get_mut(key).and_then(VecDeque::pop_front);
+                    if let Some(call) = call {
+                        client.breaker.complete(*at_ms, call, *ok);
+                    }
+                }
+                None
+            }
+            Observation::Transition {
+                at_ms,
+                caller,
+                target,
+                to: BreakerState::Open,
+                ..
+            } => {
+                let client = clients.entry((*caller, *target)).or_insert_with(new_client);
+                client.opened_ms.push(*at_ms);
+                None
+            }
+            _ => None,
+        };
+        if found.is_some() {
+            violation = found;
+            break;
+        }
+    }
+    let violation = violation.or_else(|| {
+        clients
+            .iter()
+            .find_map(|(key, client)| compare_opens(*key, client))
+    });
+    verdict(NAME, violation)
+}
+
+fn compare_opens(key: ClientKey, client: &ReferenceClient) -> Option<String> {
+    let reference: Vec<u64> = client
+        .breaker
+        .transitions()
+        .iter()
+        .filter(|(_, to, _)| *to == ReferenceState::Open)
+        .map(|(_, _, at_ms)| *at_ms)
+        .collect();
+    (reference != client.opened_ms).then(|| {
+        format!(
+            "actor #{} -> #{:?}: opened at {:?} ms, the reference breaker at {:?} ms",
+            key.0, key.1, client.opened_ms, reference
+        )
+    })
 }
