@@ -38,11 +38,15 @@ pub enum Plant {
     RollupDedupBySeq,
     /// The breaker opens one failure after the threshold.
     ThresholdOffByOne,
+    /// A successful probe opens the breaker again instead of closing it.
+    ProbeSuccessReopens,
+    /// The tenant ledger checks the tenant only of facts without a period (lifecycle facts).
+    TenantChecksOnlyLifecycleFacts,
 }
 
 impl Plant {
     /// Every plant, in a fixed order.
-    pub const ALL: [Plant; 13] = [
+    pub const ALL: [Plant; 15] = [
         Plant::BreakerSkipsHalfOpen,
         Plant::HalfOpenAdmitsAll,
         Plant::FallbackOnBlocksCaller,
@@ -56,6 +60,8 @@ impl Plant {
         Plant::AppendWriteDeferred,
         Plant::RollupDedupBySeq,
         Plant::ThresholdOffByOne,
+        Plant::ProbeSuccessReopens,
+        Plant::TenantChecksOnlyLifecycleFacts,
     ];
 
     /// Its name on the command line.
@@ -74,6 +80,8 @@ impl Plant {
             Plant::AppendWriteDeferred => "append_write_deferred",
             Plant::RollupDedupBySeq => "rollup_dedup_by_seq",
             Plant::ThresholdOffByOne => "threshold_off_by_one",
+            Plant::ProbeSuccessReopens => "probe_success_reopens",
+            Plant::TenantChecksOnlyLifecycleFacts => "tenant_checks_only_lifecycle_facts",
         }
     }
 
@@ -93,6 +101,8 @@ impl Plant {
             Plant::AppendWriteDeferred => "primary_facts_durable",
             Plant::RollupDedupBySeq => "rollup_consistent",
             Plant::ThresholdOffByOne => "breaker_opens_on_threshold",
+            Plant::ProbeSuccessReopens => "breaker_recovers",
+            Plant::TenantChecksOnlyLifecycleFacts => "tenant_isolation",
         }
     }
 
@@ -101,6 +111,7 @@ impl Plant {
         match self {
             Plant::BreakerSkipsHalfOpen
             | Plant::ThresholdOffByOne
+            | Plant::ProbeSuccessReopens
             | Plant::HalfOpenAdmitsAll
             | Plant::FallbackOnBlocksCaller
             | Plant::NoWarningOnDrop => "system-ledger-outage.toml",
@@ -111,6 +122,7 @@ impl Plant {
             Plant::FlushIgnoresInterval | Plant::ClosingGetCountedTwice => "smoke.toml",
             Plant::AppendWriteDeferred => "evictions.toml",
             Plant::RollupDedupBySeq => "entity-tree.toml",
+            Plant::TenantChecksOnlyLifecycleFacts => "multi-tenant-misroute.toml",
         }
     }
 

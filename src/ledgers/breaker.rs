@@ -210,6 +210,9 @@ impl CircuitBreaker {
                 };
                 (self.consecutive_failures >= threshold).then(|| self.open(now_ms))
             }
+            (BreakerState::HalfOpen, true) if planted::active(Plant::ProbeSuccessReopens) => {
+                Some(self.open(now_ms))
+            }
             (BreakerState::HalfOpen, true) => {
                 debug_assert!(
                     permit.probe,

@@ -221,6 +221,15 @@ fn apply(
         FaultAction::AlarmFailure(actors, rate) => world.lock().set_alarm_failure(actors, *rate),
         FaultAction::QueueDuplicate(rate) => world.lock().set_queue_duplicate(*rate),
         FaultAction::QueueConsumerFailure(rate) => world.lock().set_queue_consumer_failure(*rate),
+        FaultAction::Misroute {
+            entities,
+            fraction,
+            to,
+        } => {
+            let mut locked = world.lock();
+            let picked = locked.pick(entities, *fraction);
+            locked.set_misroute(&picked, *to);
+        }
     }
 }
 

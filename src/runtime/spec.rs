@@ -88,6 +88,16 @@ pub enum FaultAction {
     QueueDuplicate(f64),
     /// The queue consumer fails whole batches at this rate.
     QueueConsumerFailure(f64),
+    /// This fraction of `entities` (picked with the fault stream) send their SDK facts to `to`
+    /// instead of their observability target; `to: None` ends every misroute.
+    Misroute {
+        /// Candidates.
+        entities: Vec<ActorIdx>,
+        /// Fraction misrouted.
+        fraction: f64,
+        /// The wrong target.
+        to: Option<ActorIdx>,
+    },
 }
 
 /// A fault action and when it happens.

@@ -131,6 +131,8 @@ struct ActiveFaults {
     alarm_failure_rate: BTreeMap<ActorIdx, f64>,
     queue_duplicate_rate: f64,
     queue_consumer_failure_rate: f64,
+    /// Entity -> the wrong ledger its SDK facts go to.
+    misrouted: BTreeMap<ActorIdx, ActorIdx>,
 }
 
 /// What a run leaves behind besides the recorder.
@@ -851,6 +853,12 @@ impl World {
                 } => {
                     self.recorder.event(now_ms, EventKind::Send, idx, call_id);
                     let target_idx = self.names.get(&target).copied();
+                    // A misroute changes where the message goes on the network, not which
+                    // client sent it: observations and the outcome keep the intended target.
+                    let destination = match (&message, self.faults.misrouted.get(&idx)) {
+                        (Message::SdkFact(_), Some(wrong)) => Some(*wrong),
+                        _ => target_idx,
+                    };
                     let key = message.key();
                     let awaited = send_awaited;
                     self.note(|| Observation::Attempt {
@@ -865,7 +873,7 @@ impl World {
                     calls.push(Call {
                         caller: idx,
                         incarnation: self.actors[idx].incarnation,
-                        target: target_idx,
+                        target: destination,
                         target_id: target,
                         call_id,
                         body: Body::Deliver(message),
@@ -1096,6 +1104,19 @@ impl World {
     /// Sets or clears alarm handler failures on these actors.
     pub fn set_alarm_failure(&mut self, actors: &[ActorIdx], rate: f64) {
         set_rate(&mut self.faults.alarm_failure_rate, actors, rate);
+    }
+
+    /// Misroutes the observability deliveries of `entities` to `to` (`None`: ends every
+    /// misroute).
+    pub fn set_misroute(&mut self, entities: &[ActorIdx], to: Option<ActorIdx>) {
+        match to {
+            Some(to) => {
+                for idx in entities {
+                    self.faults.misrouted.insert(*idx, to);
+                }
+            }
+            None => self.faults.misrouted.clear(),
+        }
     }
 
     /// Sets the queue duplicate rate.

@@ -67,6 +67,41 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     }
 }
 
+/// The longest a breaker stays OPEN before it may probe: the reset timeout, grown to its cap
+/// when growth is on, plus the largest jitter.
+pub fn longest_reset_timeout_ms(scenario: &Scenario) -> u64 {
+    let breaker = &scenario.sdk.breaker;
+    let grown_ms = if breaker.reset_timeout_growth_factor > 1.0 {
+        breaker.reset_timeout_max_ms
+    } else {
+        breaker.reset_timeout_ms
+    };
+    grown_ms + (grown_ms as f64 * breaker.reset_timeout_jitter_ratio).ceil() as u64
+}
+
+/// The liveness phase (harness.md): once the last fault has ended, every breaker must be
+/// CLOSED again within `reset_timeout + rpc_timeout + one emission interval`. Returns
+/// `(recovery_start_ms, deadline_ms)`: from `recovery_start_ms` on, any emission may probe, and
+/// by `deadline_ms` the breakers of every client that emitted since must be CLOSED. The
+/// deadline adds one `rpc_timeout` for the probe to settle (its answer, at the latest its
+/// timeout) and the network's worst latency. `None` without faults.
+pub fn liveness_window_ms(scenario: &Scenario) -> Option<(u64, u64)> {
+    let last_fault_end_ms = scenario.faults.iter().map(|fault| fault.end_ms()).max()?;
+    let rpc_timeout_ms = scenario.sdk.rpc_timeout_ms;
+    let recovery_start_ms = last_fault_end_ms + rpc_timeout_ms + longest_reset_timeout_ms(scenario);
+    // Entities emit once a stats interval; tenant ledgers retry a pending flush this often.
+    let emission_interval_ms = scenario
+        .sdk
+        .stats_min_interval_ms
+        .max(scenario.sdk.tenant_config().flush_retry_delay_ms);
+    let deadline_ms = recovery_start_ms
+        + emission_interval_ms
+        + rpc_timeout_ms
+        + 2 * scenario.network.latency_max_ms
+        + scenario.runtime.service_time_ms;
+    Some((recovery_start_ms, deadline_ms))
+}
+
 fn add_platform_and_tenants(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
     actors.push(ActorSpec {
         id: ActorId::new("platform"),
@@ -290,6 +325,29 @@ fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Ve
             FaultAction::QueueDuplicate(*rate),
             Some(FaultAction::QueueDuplicate(0.0)),
         ),
+        FaultKind::Misroute { fraction } => {
+            let tenant_zero: Vec<ActorIdx> = actors
+                .iter()
+                .enumerate()
+                .filter(|(_, actor)| {
+                    matches!(&actor.init, ActorInit::Entity { config, .. } if config.meta.tenant_id == tenant_id(0))
+                })
+                .map(|(idx, _)| idx)
+                .collect();
+            let wrong = find(actors, "tenant:1");
+            (
+                FaultAction::Misroute {
+                    entities: tenant_zero,
+                    fraction: *fraction,
+                    to: wrong.first().copied(),
+                },
+                Some(FaultAction::Misroute {
+                    entities: Vec::new(),
+                    fraction: 0.0,
+                    to: None,
+                }),
+            )
+        }
         FaultKind::QueueConsumerFailure { rate } => (
             FaultAction::QueueConsumerFailure(*rate),
             Some(FaultAction::QueueConsumerFailure(0.0)),

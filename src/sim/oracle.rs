@@ -13,6 +13,7 @@ use crate::model::{FactId, Limits, SdkData, TenantStatsPayload};
 use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
 use crate::runtime::observe::Observation;
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
+use crate::sim::build::liveness_window_ms;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use std::collections::VecDeque;
@@ -25,6 +26,8 @@ pub struct Roles {
     pub observability_target: BTreeMap<ActorIdx, Option<ActorIdx>>,
     /// Tenant ledgers.
     pub tenants: BTreeSet<ActorIdx>,
+    /// The tenant each tenant ledger and each entity belongs to.
+    pub tenant_of: BTreeMap<ActorIdx, String>,
 }
 
 impl Roles {
@@ -40,14 +43,16 @@ impl Roles {
         for (idx, actor) in spec.actors.iter().enumerate() {
             match &actor.init {
                 ActorInit::Entity { config, .. } => {
+                    roles.tenant_of.insert(idx, config.meta.tenant_id.clone());
                     let target = config
                         .observability_target
                         .as_ref()
                         .and_then(|target| index.get(target.as_str()).copied());
                     roles.observability_target.insert(idx, target);
                 }
-                ActorInit::Tenant { .. } => {
+                ActorInit::Tenant { config } => {
                     roles.tenants.insert(idx);
+                    roles.tenant_of.insert(idx, config.tenant_id.clone());
                 }
                 _ => {}
             }
@@ -67,6 +72,7 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
         breaker_transitions_legal(log),
         breaker_opens_on_threshold(scenario, log),
         breaker_blocks_when_open(scenario, log),
+        breaker_recovers(scenario, log),
         fallback_isolates_primary(scenario, roles, output),
         fallback_false_propagates(scenario, roles, output),
         fallback_warns(scenario, output),
@@ -74,6 +80,7 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
         observability_conserved(roles, output),
         no_duplicate_facts(log),
         tenant_totals_match(scenario, roles, output),
+        tenant_isolation(roles, output),
         tenant_flush_cadence(scenario, log),
         primary_facts_durable(output),
         rollup_consistent(output),
@@ -900,4 +907,103 @@ fn compare_opens(key: ClientKey, client: &ReferenceClient) -> Option<String> {
             key.0, key.1, client.opened_ms, reference
         )
     })
+}
+
+/// Liveness: once the faults have ended (the run must last past the deadline: the liveness
+/// phase is the part of the run after the last fault), every client that emitted after it may probe
+/// (`recovery_start`) has a CLOSED breaker by the deadline (see
+/// [`crate::sim::build::liveness_window_ms`]). A client that does not emit cannot probe (the
+/// OPEN -> HALF_OPEN transition is lazy) and is not judged. Not judged on a lossy base network,
+/// where a probe may be lost with the faults long over.
+pub fn breaker_recovers(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+    const NAME: &str = "breaker_recovers";
+    let Some((recovery_start_ms, deadline_ms)) = liveness_window_ms(scenario) else {
+        return not_applicable(NAME, "no faults");
+    };
+    if scenario.network.packet_loss > 0.0 {
+        return not_applicable(NAME, "the network loses packets after the faults too");
+    }
+    if scenario.duration_ms <= deadline_ms {
+        // `duration` is the contract's "simulated time to run": the liveness phase is the part
+        // of the run after the last fault, and a scenario must leave room for it.
+        return not_applicable(
+            NAME,
+            &format!(
+                "the run ends before the liveness deadline; make duration longer than {deadline_ms} ms"
+            ),
+        );
+    }
+    let mut states = BreakerStates::default();
+    let mut active: BTreeSet<ClientKey> = BTreeSet::new();
+    for observation in log {
+        match *observation {
+            Observation::Started { at_ms, actor } if at_ms <= deadline_ms => {
+                states.restart(actor);
+                active.retain(|(caller, _)| *caller != actor);
+            }
+            Observation::Transition {
+                at_ms,
+                caller,
+                target,
+                to,
+                ..
+            } if at_ms <= deadline_ms => {
+                states.0.insert((caller, target), to);
+            }
+            Observation::Attempt {
+                at_ms,
+                caller,
+                target,
+                ..
+            }
+            | Observation::Dropped {
+                at_ms,
+                caller,
+                target,
+                ..
+            } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
+                active.insert((caller, target));
+            }
+            _ => {}
+        }
+    }
+    let stuck = active.into_iter().find_map(|key| {
+        let state = states.get(key);
+        (state != BreakerState::Closed).then(|| {
+            format!(
+                "actor #{} -> #{:?} emitted after {recovery_start_ms} ms but its breaker was {state:?} at the deadline {deadline_ms} ms",
+                key.0, key.1
+            )
+        })
+    });
+    verdict(NAME, stuck)
+}
+
+/// No tenant ledger stores a fact of another tenant, and no parent entity accepts a child
+/// fact of another tenant.
+pub fn tenant_isolation(roles: &Roles, output: &RunOutput) -> InvariantResult {
+    const NAME: &str = "tenant_isolation";
+    if roles.tenants.is_empty() {
+        return not_applicable(NAME, "no tenant ledgers (single mode)");
+    }
+    let violation = output
+        .observations
+        .iter()
+        .find_map(|observation| match observation {
+            Observation::Stored {
+                at_ms,
+                receiver,
+                fact,
+            } => {
+                let own = roles.tenant_of.get(receiver)?;
+                (roles.tenants.contains(receiver) && fact.tenant_id != *own).then(|| {
+                    format!(
+                        "at {at_ms} ms tenant ledger #{receiver} ({own}) stored {} of tenant {}",
+                        fact.id, fact.tenant_id
+                    )
+                })
+            }
+            _ => None,
+        });
+    verdict(NAME, violation)
 }

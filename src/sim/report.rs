@@ -41,6 +41,9 @@ pub struct Report {
     pub trace_hash: String,
     /// Checks, in a fixed order.
     pub invariants: Vec<InvariantResult>,
+    /// The interesting things that actually happened in this run (see
+    /// [`crate::sim::run::reached`]), so a sweep shows whether faults reached their code.
+    pub reached: Vec<String>,
     /// The contract's counters (and extensions).
     pub counters: Counters,
     /// `delivery`, `breaker_open`, `tenant_flush_lag`.
@@ -117,6 +120,9 @@ impl Report {
                     latency.p50, latency.p99, latency.max, latency.count
                 );
             }
+        }
+        if !self.reached.is_empty() {
+            let _ = writeln!(text, "  reached: {}", self.reached.join(" "));
         }
         for invariant in &self.invariants {
             let mark = if invariant.passed { "ok  " } else { "FAIL" };

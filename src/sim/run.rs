@@ -1,8 +1,9 @@
 //! `run(scenario, seed) -> Report`: builds the world, runs it under madsim on a fresh thread,
 //! checks the run and assembles the report.
 
+use crate::ledgers::BreakerState;
 use crate::planted::Plant;
-use crate::runtime::{run_world, Counters, RunError, RunOutput};
+use crate::runtime::{run_world, Counters, Observation, RunError, RunOutput};
 use crate::sim::build::build_world;
 use crate::sim::oracle::{judge, Roles};
 use crate::sim::report::{EndState, InvariantResult, Report};
@@ -64,6 +65,7 @@ fn report(
         speedup: output.sim_time_ms as f64 / wall_ms as f64,
         trace_hash: format!("{:016x}", recorder.trace.value()),
         invariants,
+        reached: reached(output),
         counters: recorder.counters,
         latency_ms,
         end: EndState {
@@ -125,5 +127,56 @@ fn expect_checks(scenario: &Scenario, counters: &Counters) -> Vec<InvariantResul
                 },
             }
         })
+        .collect()
+}
+
+/// The interesting things that happened in a run, in a fixed order: breaker opened, half-open
+/// probe failed, breaker closed, fallback drop, error surfaced, overloaded answered, actor
+/// restarted, open period lost, hydration replayed, alarm retried, alarm deleted, queue
+/// redelivered, dead-lettered, cross-tenant fact rejected, rollup appended.
+pub fn reached(output: &RunOutput) -> Vec<String> {
+    let counters = &output.recorder.counters;
+    let seen = |wanted: fn(&Observation) -> bool| output.observations.iter().any(wanted);
+    let items = [
+        ("breaker_opened", counters.breaker_opened > 0),
+        (
+            "half_open_probe_failed",
+            seen(|observation| {
+                matches!(
+                    observation,
+                    Observation::Transition {
+                        from: BreakerState::HalfOpen,
+                        to: BreakerState::Open,
+                        ..
+                    }
+                )
+            }),
+        ),
+        ("breaker_closed", counters.breaker_closed > 0),
+        (
+            "fallback_drop",
+            counters.dropped_breaker_open + counters.dropped_delivery_failed > 0,
+        ),
+        ("error_surfaced", counters.errors_surfaced > 0),
+        ("overloaded_answered", counters.overloaded_answers > 0),
+        ("actor_restarted", counters.restarts > 0),
+        ("open_period_lost", counters.lost_on_restart > 0),
+        (
+            "hydration_replayed",
+            seen(
+                |observation| matches!(observation, Observation::Hydrated { facts_replayed, .. } if *facts_replayed > 0),
+            ),
+        ),
+        ("alarm_retried", counters.alarm_failures > 0),
+        ("alarm_deleted", counters.alarms_deleted > 0),
+        ("queue_redelivered", counters.queue_redeliveries > 0),
+        ("dead_lettered", counters.dead_lettered > 0),
+        ("cross_tenant_rejected", counters.rejected_cross_tenant > 0),
+        ("rollup_appended", counters.rollups > 0),
+    ];
+    items
+        .into_iter()
+        .filter(|(_, happened)| *happened)
+        .map(|(name, _)| name.to_owned())
         .collect()
 }

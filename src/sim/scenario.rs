@@ -262,6 +262,13 @@ pub enum FaultKind {
         /// `rate`, in [0, 1].
         rate: f64,
     },
+    /// `"misroute"` (extension): `fraction` of the entities of tenant 0 send their SDK facts
+    /// to tenant 1's TenantSystemLedger, a deployment mistake that tenant isolation must stop
+    /// (multi_tenant with at least two tenants).
+    Misroute {
+        /// `fraction`, in [0, 1].
+        fraction: f64,
+    },
     /// `"queue_consumer_failure"`: `rate` of consumer batch runs fail.
     QueueConsumerFailure {
         /// `rate`, in [0, 1].
@@ -604,6 +611,7 @@ impl FaultKind {
             FaultKind::AlarmFailure { .. } => KindTag::AlarmFailure,
             FaultKind::QueueDuplicate { .. } => KindTag::QueueDuplicate,
             FaultKind::QueueConsumerFailure { .. } => KindTag::QueueConsumerFailure,
+            FaultKind::Misroute { .. } => KindTag::Misroute,
         }
     }
 
@@ -958,6 +966,16 @@ impl Scenario {
                 check_duration(origin, &key("extra_latency"), *extra_latency_ms, 1)?;
             }
             FaultKind::Evict { fraction } => check_ratio(origin, &key("fraction"), *fraction)?,
+            FaultKind::Misroute { fraction } => {
+                if !multi_tenant || self.topology.tenants < 2 {
+                    return err(
+                        "kind",
+                        "misroute faults need topology.mode = \"multi_tenant\" and at least 2 tenants"
+                            .to_owned(),
+                    );
+                }
+                check_ratio(origin, &key("fraction"), *fraction)?;
+            }
             FaultKind::Partition { between } => {
                 for group in between {
                     let problem = match *group {
@@ -1160,7 +1178,7 @@ impl Scenario {
                         toml_string(&between[1].to_string())
                     ),
                 ),
-                FaultKind::Evict { fraction } => {
+                FaultKind::Evict { fraction } | FaultKind::Misroute { fraction } => {
                     push_line(&mut out, "fraction", toml_float(*fraction));
                 }
             }
@@ -1401,6 +1419,7 @@ enum KindTag {
     AlarmFailure,
     QueueDuplicate,
     QueueConsumerFailure,
+    Misroute,
 }
 
 impl KindTag {
@@ -1415,6 +1434,7 @@ impl KindTag {
             KindTag::AlarmFailure => "alarm_failure",
             KindTag::QueueDuplicate => "queue_duplicate",
             KindTag::QueueConsumerFailure => "queue_consumer_failure",
+            KindTag::Misroute => "misroute",
         }
     }
 
@@ -1430,7 +1450,7 @@ impl KindTag {
             KindTag::PacketLoss | KindTag::QueueDuplicate | KindTag::QueueConsumerFailure => {
                 &["at", "duration", "rate"]
             }
-            KindTag::Evict => &["at", "duration", "fraction"],
+            KindTag::Evict | KindTag::Misroute => &["at", "duration", "fraction"],
         }
     }
 }
@@ -1659,7 +1679,7 @@ impl Convert<'_> {
         let Some(tag) = raw.kind else {
             return Err(self.err(
                 key("kind"),
-                "is required: expected one of system_ledger_down, system_ledger_overloaded, system_ledger_slow, partition, packet_loss, evict, alarm_failure, queue_duplicate, queue_consumer_failure",
+                "is required: expected one of system_ledger_down, system_ledger_overloaded, system_ledger_slow, partition, packet_loss, evict, alarm_failure, queue_duplicate, queue_consumer_failure, misroute",
             ));
         };
         let kind_name = tag.name();
@@ -1712,6 +1732,10 @@ impl Convert<'_> {
             },
             KindTag::Evict => match raw.fraction {
                 Some(fraction) => FaultKind::Evict { fraction },
+                None => return Err(required("fraction", "0.5")),
+            },
+            KindTag::Misroute => match raw.fraction {
+                Some(fraction) => FaultKind::Misroute { fraction },
                 None => return Err(required("fraction", "0.5")),
             },
             KindTag::Partition => {

@@ -341,6 +341,9 @@ fn summarise(file: &SweepFile, results: Vec<SeedResult>) -> FileSummary {
         let Some(report) = &result.report else {
             continue;
         };
+        for item in &report.reached {
+            *reached.entry(format!("reached:{item}")).or_insert(0) += 1;
+        }
         if let Ok(serde_json::Value::Object(counters)) = serde_json::to_value(report.counters) {
             for (name, value) in counters {
                 let count = reached.entry(name).or_insert(0);
