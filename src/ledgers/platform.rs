@@ -26,7 +26,8 @@ pub struct PlatformTotals {
 }
 
 impl PlatformTotals {
-    fn add(&mut self, payload: &TenantStatsPayload) {
+    /// Adds one payload.
+    pub fn add(&mut self, payload: &TenantStatsPayload) {
         self.payloads += 1;
         self.cache_hits += payload.cache_hits;
         self.cache_misses += payload.cache_misses;

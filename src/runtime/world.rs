@@ -639,46 +639,23 @@ impl World {
         let actor = &mut self.actors[idx];
         let counters = &mut self.recorder.counters;
         let outcome = match (&mut actor.live, &mut actor.durable, body) {
-            (
-                Some(Live::System(ledger)),
-                Durable::System(storage),
-                Body::Deliver(Message::SdkFact(fact)),
-            ) => {
+            (Some(live), durable, Body::Deliver(Message::SdkFact(fact)))
+                if matches!(live, Live::System(_) | Live::Tenant(_)) =>
+            {
                 let id = fact.id.clone();
                 let emitted_ms = fact.timestamp_ms;
                 let copy = self.observe.then(|| Box::new(fact.clone()));
-                match ledger.on_sdk_fact(now_ms, storage, fact) {
-                    Ok(Accepted::Stored) => {
-                        counters.sdk_facts_delivered += 1;
-                        if let Some(fact) = copy {
-                            self.observations.push(Observation::Stored {
-                                at_ms: now_ms,
-                                receiver: idx,
-                                fact,
-                            });
-                        }
-                        self.recorder
-                            .delivery
-                            .record(now_ms.saturating_sub(emitted_ms));
-                        actor.acknowledged.insert(id);
-                        Ok(())
+                let received = match (live, durable) {
+                    (Live::System(ledger), Durable::System(storage)) => {
+                        ledger.on_sdk_fact(now_ms, storage, fact)
                     }
-                    Ok(Accepted::Duplicate) => Ok(()),
-                    Err(_) => {
-                        counters.rejected_malformed += 1;
-                        Err(FailureKind::Error)
+                    (Live::Tenant(ledger), Durable::Tenant(storage)) => {
+                        ledger.on_fact(now_ms, storage, fact, &mut effects)
                     }
-                }
-            }
-            (
-                Some(Live::Tenant(ledger)),
-                Durable::Tenant(storage),
-                Body::Deliver(Message::SdkFact(fact)),
-            ) => {
-                let id = fact.id.clone();
-                let emitted_ms = fact.timestamp_ms;
-                let copy = self.observe.then(|| Box::new(fact.clone()));
-                match ledger.on_fact(now_ms, storage, fact, &mut effects) {
+                    // A ledger's storage always matches its kind (see `World::new`).
+                    _ => Err(FactError::MissingId),
+                };
+                match received {
                     Ok(Accepted::Stored) => {
                         counters.sdk_facts_delivered += 1;
                         if let Some(fact) = copy {

@@ -551,23 +551,13 @@ pub fn tenant_totals_match(
     let totals = || {
         let (per_tenant, overall) = output.outcome.platform.as_ref()?;
         let mut summed: BTreeMap<String, PlatformTotals> = BTreeMap::new();
-        for payload in payloads.values() {
-            let tenant = summed.entry(payload.tenant_id.clone()).or_default();
-            tenant.payloads += 1;
-            tenant.cache_hits += payload.cache_hits;
-            tenant.cache_misses += payload.cache_misses;
-            tenant.facts_count += payload.facts_count;
-            tenant.facts_appended += payload.facts_appended;
-            tenant.entity_periods += payload.entities_count;
-        }
         let mut sum = PlatformTotals::default();
-        for tenant in summed.values() {
-            sum.payloads += tenant.payloads;
-            sum.cache_hits += tenant.cache_hits;
-            sum.cache_misses += tenant.cache_misses;
-            sum.facts_count += tenant.facts_count;
-            sum.facts_appended += tenant.facts_appended;
-            sum.entity_periods += tenant.entity_periods;
+        for payload in payloads.values() {
+            summed
+                .entry(payload.tenant_id.clone())
+                .or_default()
+                .add(payload);
+            sum.add(payload);
         }
         (summed != *per_tenant || sum != *overall).then(|| {
             format!(
