@@ -1174,3 +1174,17 @@ fn the_platform_rejects_invalid_payloads_with_the_right_error_and_counts_none_of
     );
     assert_eq!(storage.overall, totals_of(&[&valid]));
 }
+
+#[test]
+fn the_tenant_aggregate_saturates_instead_of_overflowing_on_absurd_counts() {
+    // Found by the fact_ingest fuzz target: counts come from other actors and may claim anything.
+    let mut rig = TenantRig::new(0);
+    rig.at(10)
+        .receive(cache_stats(TENANT, "a", 1, 10, u64::MAX - 1, 0))
+        .expect("accepted");
+    rig.at(20)
+        .receive(cache_stats(TENANT, "b", 1, 20, 5, 0))
+        .expect("accepted");
+    let open = rig.storage.open.as_ref().expect("an open aggregate");
+    assert_eq!(open.cache_hits, u64::MAX);
+}

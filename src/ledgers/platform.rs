@@ -27,13 +27,14 @@ pub struct PlatformTotals {
 
 impl PlatformTotals {
     /// Adds one payload.
+    /// Saturates: payload counts come from other actors and may claim anything.
     pub fn add(&mut self, payload: &TenantStatsPayload) {
         self.payloads += 1;
-        self.cache_hits += payload.cache_hits;
-        self.cache_misses += payload.cache_misses;
-        self.facts_count += payload.facts_count;
-        self.facts_appended += payload.facts_appended;
-        self.entity_periods += payload.entities_count;
+        self.cache_hits = self.cache_hits.saturating_add(payload.cache_hits);
+        self.cache_misses = self.cache_misses.saturating_add(payload.cache_misses);
+        self.facts_count = self.facts_count.saturating_add(payload.facts_count);
+        self.facts_appended = self.facts_appended.saturating_add(payload.facts_appended);
+        self.entity_periods = self.entity_periods.saturating_add(payload.entities_count);
     }
 }
 

@@ -201,12 +201,16 @@ impl TenantSystemLedger {
         if !open.entities.contains(&fact.entity_id) {
             open.entities.insert(fact.entity_id.clone());
         }
+        // Counts come from other actors: a hostile or broken sender may claim anything, so the
+        // aggregate saturates instead of overflowing (found by the fact_ingest fuzz target).
         match data {
             SdkData::CacheStats(stats) => {
-                open.cache_hits += stats.hits;
-                open.cache_misses += stats.misses;
+                open.cache_hits = open.cache_hits.saturating_add(stats.hits);
+                open.cache_misses = open.cache_misses.saturating_add(stats.misses);
             }
-            SdkData::FactAppended(appended) => open.facts_appended += appended.count,
+            SdkData::FactAppended(appended) => {
+                open.facts_appended = open.facts_appended.saturating_add(appended.count)
+            }
             SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => {}
         }
         storage.seen.insert(fact.id);
