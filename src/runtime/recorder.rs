@@ -55,6 +55,9 @@ pub struct Counters {
     pub dead_lettered: u64,
     /// Extension: actor restarts (evictions, crashes).
     pub restarts: u64,
+    /// Extension: workload operations due while their entity was not running (before its node
+    /// started, or killed and not restarted); they never happen.
+    pub ops_skipped_while_down: u64,
 }
 
 /// p50 / p99 / max of a histogram, ms.

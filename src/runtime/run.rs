@@ -164,7 +164,15 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, Vec<Observation>
     let mut locked = world.lock();
     let outcome = locked.finish(end_ms);
     let observations = std::mem::take(&mut locked.observations);
-    (locked.recorder.clone(), outcome, end_ms, observations)
+    let results = (locked.recorder.clone(), outcome, end_ms, observations);
+    drop(locked);
+    // madsim never drops tasks still pending when the main future returns, and every node's
+    // tasks hold the world: without this, each run would leak its whole world (about 1 MB for
+    // smoke, gigabytes over a long sweep or fuzz run; tests/fuzz_regressions.rs).
+    for node in &nodes {
+        handle.kill(node.id());
+    }
+    results
 }
 
 async fn sleep_until_ms(at_ms: u64) {

@@ -152,6 +152,20 @@ impl WorkloadStream {
         }
     }
 
+    /// Drops every operation due before `start_ms`; returns how many. An entity that is not
+    /// running (before its node started, or killed and not yet restarted) serves nothing:
+    /// those operations never happen, and a ledger's clock never runs backwards.
+    pub fn skip_before(&mut self, start_ms: u64) -> u64 {
+        let Some(last_skipped_ms) = start_ms.checked_sub(1) else {
+            return 0;
+        };
+        let mut skipped = 0;
+        while self.next_due(last_skipped_ms).is_some() {
+            skipped += 1;
+        }
+        skipped
+    }
+
     /// The first cache get at or after `at_ms`, if there are cache gets at all.
     pub fn first_cache_get_at_or_after(&self, at_ms: u64) -> Option<u64> {
         self.cache
@@ -232,6 +246,19 @@ mod tests {
             assert_eq!(predicted, next_get);
         }
         assert_eq!(seen, drain(&mut plain, 119_000));
+    }
+
+    #[test]
+    fn skipping_drops_exactly_the_operations_before_the_start() {
+        let all = drain(&mut WorkloadStream::new(&SPEC, 5, 2), 120_000);
+        let start_ms = all[all.len() / 2].0;
+        let mut stream = WorkloadStream::new(&SPEC, 5, 2);
+        let skipped = stream.skip_before(start_ms);
+        let rest = drain(&mut stream, 120_000);
+        assert_eq!(skipped as usize + rest.len(), all.len());
+        assert!(rest.iter().all(|(at_ms, _)| *at_ms >= start_ms));
+        assert_eq!(rest[..], all[skipped as usize..]);
+        assert_eq!(WorkloadStream::new(&SPEC, 5, 2).skip_before(0), 0);
     }
 
     #[test]

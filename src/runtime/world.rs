@@ -338,6 +338,11 @@ impl World {
         actor.in_service_until_ms.clear();
         let live = match (&actor.init, &mut actor.durable) {
             (ActorInit::Entity { config, .. }, Durable::Entity(storage)) => {
+                // Operations due while the entity was not running never happened (README,
+                // "Runtime"): its ledger's clock starts now.
+                if let Some(workload) = actor.workload.as_mut() {
+                    self.recorder.counters.ops_skipped_while_down += workload.skip_before(now_ms);
+                }
                 let (ledger, report) =
                     EntityLedger::start(config.clone(), now_ms, storage, &mut effects);
                 if self.observe {

@@ -62,7 +62,7 @@ pub const MAX_FACT_APPENDS_PER_MIN: f64 = 60_000.0;
 
 /// The counters of the JSON report contract (harness.md) and the report's extension
 /// counters: the only keys allowed in `[expect]`.
-pub const EXPECT_COUNTERS: [&str; 24] = [
+pub const EXPECT_COUNTERS: [&str; 25] = [
     "cache_hits",
     "cache_misses",
     "sdk_facts_emitted",
@@ -88,6 +88,7 @@ pub const EXPECT_COUNTERS: [&str; 24] = [
     "queue_redeliveries",
     "dead_lettered",
     "restarts",
+    "ops_skipped_while_down",
 ];
 
 const DURATION_EXAMPLES: &str = r#""250ms", "30s", "5m", "1h" or "1m 30s""#;
