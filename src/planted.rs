@@ -42,11 +42,14 @@ pub enum Plant {
     ProbeSuccessReopens,
     /// The tenant ledger checks the tenant only of facts without a period (lifecycle facts).
     TenantChecksOnlyLifecycleFacts,
+    /// Receivers check the periods inside `data` against their clock, but not the fact's own
+    /// timestamp.
+    FactTimestampUnchecked,
 }
 
 impl Plant {
     /// Every plant, in a fixed order.
-    pub const ALL: [Plant; 15] = [
+    pub const ALL: [Plant; 16] = [
         Plant::BreakerSkipsHalfOpen,
         Plant::HalfOpenAdmitsAll,
         Plant::FallbackOnBlocksCaller,
@@ -62,6 +65,7 @@ impl Plant {
         Plant::ThresholdOffByOne,
         Plant::ProbeSuccessReopens,
         Plant::TenantChecksOnlyLifecycleFacts,
+        Plant::FactTimestampUnchecked,
     ];
 
     /// Its name on the command line.
@@ -82,6 +86,7 @@ impl Plant {
             Plant::ThresholdOffByOne => "threshold_off_by_one",
             Plant::ProbeSuccessReopens => "probe_success_reopens",
             Plant::TenantChecksOnlyLifecycleFacts => "tenant_checks_only_lifecycle_facts",
+            Plant::FactTimestampUnchecked => "fact_timestamp_unchecked",
         }
     }
 
@@ -103,6 +108,7 @@ impl Plant {
             Plant::ThresholdOffByOne => "breaker_opens_on_threshold",
             Plant::ProbeSuccessReopens => "breaker_recovers",
             Plant::TenantChecksOnlyLifecycleFacts => "tenant_isolation",
+            Plant::FactTimestampUnchecked => "hostile_facts_rejected",
         }
     }
 
@@ -123,6 +129,7 @@ impl Plant {
             Plant::AppendWriteDeferred => "evictions.toml",
             Plant::RollupDedupBySeq => "entity-tree.toml",
             Plant::TenantChecksOnlyLifecycleFacts => "multi-tenant-misroute.toml",
+            Plant::FactTimestampUnchecked => "hostile-facts.toml",
         }
     }
 

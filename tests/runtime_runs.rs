@@ -511,3 +511,55 @@ fn an_evicted_entity_restarts_hydrates_and_keeps_working() {
         "{text}"
     );
 }
+
+// ------------------------------------------------------------------------------------------------
+// Hostile facts
+// ------------------------------------------------------------------------------------------------
+
+#[test]
+fn hostile_facts_at_the_system_ledger_are_rejected_or_deduplicated_and_nothing_valid_is_lost() {
+    // Single mode: the SystemLedger takes every tenant, so no forged fact claims another
+    // tenant there; all the others are sent.
+    let scenario = single(
+        6,
+        "6m",
+        &format!(
+            "[workload]\nfact_appends_per_min = 6.0\n\n[sdk]\nstats_min_interval = \"10s\"\n\n{}",
+            fault("hostile_facts", "1m", "4m", "rate = 0.5")
+        ),
+    );
+    let report = run_seed(&scenario, 3);
+    let calm = run_seed(&without_faults(&scenario), 3);
+    let text = report.to_text();
+    assert!(report.passed, "{text}");
+    let counters = &report.counters;
+    assert!(counters.hostile_sent > 50, "{text}");
+    // A calm network: every forged fact is answered, rejected unless it reuses a stored id.
+    assert_eq!(
+        counters.hostile_rejected + counters.hostile_accepted,
+        counters.hostile_sent,
+        "{text}"
+    );
+    assert!(counters.hostile_accepted > 0, "{text}");
+    assert_eq!(
+        counters.rejected_malformed, counters.hostile_rejected,
+        "{text}"
+    );
+    assert_eq!(counters.rejected_cross_tenant, 0, "{text}");
+    // Nothing valid is lost: the same facts are emitted and all of them stored, as without
+    // the fault; forged facts reach no client, so no breaker moves.
+    assert_eq!(
+        counters.sdk_facts_emitted, calm.counters.sdk_facts_emitted,
+        "{text}"
+    );
+    assert_eq!(
+        counters.sdk_facts_delivered, counters.sdk_facts_emitted,
+        "{text}"
+    );
+    assert_eq!(
+        facts_stored_by_system(&report),
+        facts_stored_by_system(&calm),
+        "{text}"
+    );
+    assert_eq!(counters.breaker_opened, 0, "{text}");
+}

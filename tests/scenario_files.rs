@@ -1616,6 +1616,7 @@ fn fault_kind() -> impl Strategy<Value = FaultKind> {
         ratio().prop_map(|rate| FaultKind::AlarmFailure { rate }),
         ratio().prop_map(|rate| FaultKind::QueueDuplicate { rate }),
         ratio().prop_map(|rate| FaultKind::QueueConsumerFailure { rate }),
+        ratio().prop_map(|rate| FaultKind::HostileFacts { rate }),
     ]
 }
 

@@ -89,6 +89,7 @@ fn scenario(input: &Input) -> Scenario {
             FaultKind::PacketLoss { rate },
             FaultKind::Evict { fraction: rate },
             FaultKind::AlarmFailure { rate },
+            FaultKind::HostileFacts { rate },
         ];
         if queue {
             kinds.push(FaultKind::QueueDuplicate { rate });

@@ -8,6 +8,7 @@
 //! something happens to the entity or when an operation with an effect is due (see
 //! [`workload`]).
 
+pub mod hostile;
 pub mod node;
 pub mod observe;
 pub mod recorder;

@@ -4,6 +4,7 @@
 
 use crate::ledgers::{BreakerState, DropReason, MessageKey};
 use crate::model::{Fact, FactId, TenantStatsPayload};
+use crate::runtime::hostile::HostileKind;
 use crate::runtime::spec::ActorIdx;
 
 /// One observed event.
@@ -129,6 +130,19 @@ pub enum Observation {
         at_ms: u64,
         /// The payload.
         payload: Box<TenantStatsPayload>,
+    },
+    /// An entity sent a forged fact (the `hostile_facts` fault).
+    HostileSent {
+        /// When, ms.
+        at_ms: u64,
+        /// The entity.
+        sender: ActorIdx,
+        /// Where it went.
+        receiver: ActorIdx,
+        /// What is wrong with it.
+        kind: HostileKind,
+        /// The forged fact.
+        fact: Box<Fact>,
     },
     /// A tenant ledger's state after it handled something.
     TenantState {

@@ -58,6 +58,14 @@ pub struct Counters {
     /// Extension: workload operations due while their entity was not running (before its node
     /// started, or killed and not restarted); they never happen.
     pub ops_skipped_while_down: u64,
+    /// Extension: forged facts sent by the `hostile_facts` fault (`runtime::hostile`).
+    pub hostile_sent: u64,
+    /// Extension: forged facts a receiver answered with an error (rejected).
+    pub hostile_rejected: u64,
+    /// Extension: forged facts a receiver answered as accepted (stored or duplicate): right
+    /// only for a stored fact's id, which it must de-duplicate; the oracle checks nothing
+    /// forged was stored (`hostile_facts_rejected`).
+    pub hostile_accepted: u64,
 }
 
 /// p50 / p99 / max of a histogram, ms.

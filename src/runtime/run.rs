@@ -229,6 +229,7 @@ fn apply(
         FaultAction::AlarmFailure(actors, rate) => world.lock().set_alarm_failure(actors, *rate),
         FaultAction::QueueDuplicate(rate) => world.lock().set_queue_duplicate(*rate),
         FaultAction::QueueConsumerFailure(rate) => world.lock().set_queue_consumer_failure(*rate),
+        FaultAction::HostileFacts(rate) => world.lock().set_hostile_rate(*rate),
         FaultAction::Misroute {
             entities,
             fraction,

@@ -98,6 +98,9 @@ pub enum FaultAction {
         /// The wrong target.
         to: Option<ActorIdx>,
     },
+    /// Entities follow each SDK fact to their observability target with a forged one at this
+    /// rate (`runtime::hostile`); 0 ends the fault.
+    HostileFacts(f64),
 }
 
 /// A fault action and when it happens.

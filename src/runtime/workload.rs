@@ -114,6 +114,8 @@ pub mod purpose {
     pub const QUEUE: u64 = 5;
     /// Alarm retry jitter.
     pub const ALARMS: u64 = 6;
+    /// Hostile facts (`runtime::hostile`).
+    pub const HOSTILE: u64 = 7;
 }
 
 impl WorkloadStream {

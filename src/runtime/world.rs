@@ -12,6 +12,7 @@ use crate::ledgers::{
 use crate::ledgers::{BreakerState, CallId};
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
+use crate::runtime::hostile::{HostileInjector, HostileKind, Receiver};
 use crate::runtime::observe::Observation;
 use crate::runtime::recorder::{EventKind, Recorder};
 use crate::runtime::rpc::{Body, Reply};
@@ -61,6 +62,9 @@ pub struct Call {
     pub key: Option<MessageKey>,
     /// No answer within this counts as a timeout, ms.
     pub timeout_ms: u64,
+    /// A forged fact (the `hostile_facts` fault): its outcome only counts, it reaches no
+    /// client.
+    pub hostile: Option<HostileKind>,
 }
 
 /// What a receiver answers, and when.
@@ -179,6 +183,7 @@ pub struct World {
     fault_rng: SmallRng,
     queue_rng: SmallRng,
     alarm_rng: SmallRng,
+    hostile: HostileInjector,
     next_reply_tag: u64,
     open_since_ms: BTreeMap<(ActorIdx, ActorId), u64>,
     /// What was observed.
@@ -254,6 +259,7 @@ impl World {
             fault_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::FAULTS, 0)),
             queue_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::QUEUE, 0)),
             alarm_rng: SmallRng::seed_from_u64(derive_seed(spec.seed, purpose::ALARMS, 0)),
+            hostile: HostileInjector::new(derive_seed(spec.seed, purpose::HOSTILE, 0)),
             next_reply_tag: 1 << 32,
             open_since_ms: BTreeMap::new(),
             recorder: Recorder::default(),
@@ -789,6 +795,15 @@ impl World {
             caller,
             u64::from(outcome.is_ok()),
         );
+        if call.hostile.is_some() {
+            self.hostile_result(outcome);
+            return Vec::new();
+        }
+        if let (Ok(()), Some(key)) = (outcome, &call.key) {
+            if self.is_observability_call(call) {
+                self.hostile.on_acknowledged(caller, key);
+            }
+        }
         if let Some(key) = &call.key {
             self.note(|| Observation::Outcome {
                 at_ms: now_ms,
@@ -852,6 +867,15 @@ impl World {
                         observations: observations_in(&message),
                     });
                     tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, call_id, message = %message.key(), "send");
+                    if is_entity && self.hostile.active() {
+                        calls.extend(self.hostile_call(
+                            idx,
+                            destination,
+                            &target,
+                            &message,
+                            now_ms,
+                        ));
+                    }
                     calls.push(Call {
                         caller: idx,
                         incarnation: self.actors[idx].incarnation,
@@ -861,6 +885,7 @@ impl World {
                         body: Body::Deliver(message),
                         key: Some(key),
                         timeout_ms: self.rpc_timeout_ms,
+                        hostile: None,
                     });
                 }
                 Effect::Dropped {
@@ -1011,6 +1036,7 @@ impl World {
             body: Body::Batch(batch.messages.clone()),
             key: None,
             timeout_ms: self.rpc_timeout_ms,
+            hostile: None,
         }]
     }
 
@@ -1098,6 +1124,86 @@ impl World {
                 }
             }
             None => self.faults.misrouted.clear(),
+        }
+    }
+
+    /// Starts (rate > 0) or ends the `hostile_facts` fault.
+    pub fn set_hostile_rate(&mut self, rate: f64) {
+        self.hostile.set_rate(rate);
+    }
+
+    /// Whether `call` carries an entity's SDK fact to its own observability target.
+    fn is_observability_call(&self, call: &Call) -> bool {
+        matches!(&self.actors[call.caller].init, ActorInit::Entity { config, .. }
+            if config.observability_target.as_ref() == Some(&call.target_id))
+    }
+
+    /// Maybe a forged fact to follow `message` (an entity's send) to `destination`.
+    fn hostile_call(
+        &mut self,
+        idx: ActorIdx,
+        destination: Option<ActorIdx>,
+        target_id: &ActorId,
+        message: &Message,
+        now_ms: u64,
+    ) -> Option<Call> {
+        let (Message::SdkFact(real), Some(receiver_idx)) = (message, destination) else {
+            return None;
+        };
+        let (limits, own_tenant) = match &self.actors[receiver_idx].init {
+            ActorInit::System { limits } => (*limits, None),
+            ActorInit::Tenant { config } => (config.limits, Some(config.tenant_id.as_str())),
+            _ => return None,
+        };
+        // Another real tenant's id (the first other one, in actor order); a made-up one when
+        // there is a single tenant.
+        let other_tenant = own_tenant.map(|own| {
+            self.actors
+                .iter()
+                .find_map(|actor| match &actor.init {
+                    ActorInit::Tenant { config } if config.tenant_id != own => {
+                        Some(config.tenant_id.clone())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| format!("{own}-intruder"))
+        });
+        let receiver = Receiver {
+            limits,
+            now_ms,
+            other_tenant: other_tenant.as_deref(),
+            stored_id: None,
+        };
+        let (kind, fact) = self.hostile.maybe_forge(idx, real, &receiver)?;
+        self.recorder.counters.hostile_sent += 1;
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, kind = kind.name(), fact = %fact.id, "hostile fact");
+        self.note(|| Observation::HostileSent {
+            at_ms: now_ms,
+            sender: idx,
+            receiver: receiver_idx,
+            kind,
+            fact: Box::new(fact.clone()),
+        });
+        Some(Call {
+            caller: idx,
+            incarnation: self.actors[idx].incarnation,
+            target: Some(receiver_idx),
+            target_id: target_id.clone(),
+            call_id: CallId::MAX,
+            body: Body::Deliver(Message::SdkFact(fact)),
+            key: None,
+            timeout_ms: self.rpc_timeout_ms,
+            hostile: Some(kind),
+        })
+    }
+
+    /// Counts how a receiver answered a forged fact.
+    fn hostile_result(&mut self, outcome: Result<(), FailureKind>) {
+        let counters = &mut self.recorder.counters;
+        match outcome {
+            Err(FailureKind::Error) => counters.hostile_rejected += 1,
+            Ok(()) => counters.hostile_accepted += 1,
+            Err(_) => {}
         }
     }
 

@@ -352,6 +352,10 @@ fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Ve
             FaultAction::QueueConsumerFailure(*rate),
             Some(FaultAction::QueueConsumerFailure(0.0)),
         ),
+        FaultKind::HostileFacts { rate } => (
+            FaultAction::HostileFacts(*rate),
+            Some(FaultAction::HostileFacts(0.0)),
+        ),
     };
     let mut actions = vec![TimedAction {
         at_ms: fault.at_ms,

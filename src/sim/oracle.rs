@@ -9,7 +9,7 @@
 use crate::ledgers::PlatformTotals;
 use crate::ledgers::{BreakerState, DropReason, MessageKey, Transition};
 use crate::model::validate::validate_sdk_fact;
-use crate::model::{FactId, Limits, SdkData, TenantStatsPayload};
+use crate::model::{Fact, FactId, Limits, SdkData, TenantStatsPayload};
 use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
 use crate::runtime::observe::Observation;
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
@@ -84,6 +84,7 @@ pub fn judge(scenario: &Scenario, roles: &Roles, output: &RunOutput) -> Vec<Inva
         tenant_flush_cadence(scenario, log),
         primary_facts_durable(output),
         rollup_consistent(output),
+        hostile_facts_rejected(output),
     ]
 }
 
@@ -995,5 +996,43 @@ pub fn tenant_isolation(roles: &Roles, output: &RunOutput) -> InvariantResult {
             }
             _ => None,
         });
+    verdict(NAME, violation)
+}
+
+/// Extension (the `hostile_facts` fault): no receiver stores a forged fact. Forged facts are
+/// malformed, claim another tenant, or reuse the id of a fact the receiver already stored with
+/// other content; any `Stored` observation equal to one sent before it is a violation. (That
+/// the rest of the run goes on, and nothing valid is lost, is what the other invariants check
+/// on the same run.)
+pub fn hostile_facts_rejected(output: &RunOutput) -> InvariantResult {
+    const NAME: &str = "hostile_facts_rejected";
+    let mut forged: BTreeMap<&FactId, Vec<&Fact>> = BTreeMap::new();
+    let violation = output
+        .observations
+        .iter()
+        .find_map(|observation| match observation {
+            Observation::HostileSent { fact, .. } => {
+                forged.entry(&fact.id).or_default().push(fact);
+                None
+            }
+            Observation::Stored {
+                at_ms,
+                receiver,
+                fact,
+            } => forged.get(&fact.id)?.contains(&&**fact).then(|| {
+                format!(
+                    "at {at_ms} ms receiver #{receiver} stored the forged fact {} (tenant {:?}, subtype {:?}, {} bytes of data, timestamp {} ms)",
+                    fact.id,
+                    fact.tenant_id,
+                    fact.subtype,
+                    fact.data.to_string().len(),
+                    fact.timestamp_ms
+                )
+            }),
+            _ => None,
+        });
+    if violation.is_none() && forged.is_empty() {
+        return not_applicable(NAME, "no forged facts were sent");
+    }
     verdict(NAME, violation)
 }

@@ -62,7 +62,7 @@ pub const MAX_FACT_APPENDS_PER_MIN: f64 = 60_000.0;
 
 /// The counters of the JSON report contract (harness.md) and the report's extension
 /// counters: the only keys allowed in `[expect]`.
-pub const EXPECT_COUNTERS: [&str; 25] = [
+pub const EXPECT_COUNTERS: [&str; 28] = [
     "cache_hits",
     "cache_misses",
     "sdk_facts_emitted",
@@ -89,6 +89,9 @@ pub const EXPECT_COUNTERS: [&str; 25] = [
     "dead_lettered",
     "restarts",
     "ops_skipped_while_down",
+    "hostile_sent",
+    "hostile_rejected",
+    "hostile_accepted",
 ];
 
 const DURATION_EXAMPLES: &str = r#""250ms", "30s", "5m", "1h" or "1m 30s""#;
@@ -274,6 +277,14 @@ pub enum FaultKind {
     },
     /// `"queue_consumer_failure"`: `rate` of consumer batch runs fail.
     QueueConsumerFailure {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"hostile_facts"` (extension): each SDK fact an entity sends to its observability
+    /// target is followed, with probability `rate`, by a forged one (oversized data, missing
+    /// tenant, unknown subtype, another tenant's id, a stored fact's id, a timestamp far in the
+    /// future; see `runtime::hostile`), which the receiver must reject or de-duplicate.
+    HostileFacts {
         /// `rate`, in [0, 1].
         rate: f64,
     },
@@ -615,6 +626,7 @@ impl FaultKind {
             FaultKind::QueueDuplicate { .. } => KindTag::QueueDuplicate,
             FaultKind::QueueConsumerFailure { .. } => KindTag::QueueConsumerFailure,
             FaultKind::Misroute { .. } => KindTag::Misroute,
+            FaultKind::HostileFacts { .. } => KindTag::HostileFacts,
         }
     }
 
@@ -953,7 +965,8 @@ impl Scenario {
             FaultKind::SystemLedgerDown => {}
             FaultKind::SystemLedgerOverloaded { rate }
             | FaultKind::PacketLoss { rate }
-            | FaultKind::AlarmFailure { rate } => check_ratio(origin, &key("rate"), *rate)?,
+            | FaultKind::AlarmFailure { rate }
+            | FaultKind::HostileFacts { rate } => check_ratio(origin, &key("rate"), *rate)?,
             FaultKind::QueueDuplicate { rate } | FaultKind::QueueConsumerFailure { rate } => {
                 if !multi_tenant || self.topology.platform_sink != PlatformSink::Queue {
                     return err(
@@ -1166,7 +1179,8 @@ impl Scenario {
                 | FaultKind::PacketLoss { rate }
                 | FaultKind::AlarmFailure { rate }
                 | FaultKind::QueueDuplicate { rate }
-                | FaultKind::QueueConsumerFailure { rate } => {
+                | FaultKind::QueueConsumerFailure { rate }
+                | FaultKind::HostileFacts { rate } => {
                     push_line(&mut out, "rate", toml_float(*rate));
                 }
                 FaultKind::SystemLedgerSlow { extra_latency_ms } => {
@@ -1423,6 +1437,7 @@ enum KindTag {
     QueueDuplicate,
     QueueConsumerFailure,
     Misroute,
+    HostileFacts,
 }
 
 impl KindTag {
@@ -1438,6 +1453,7 @@ impl KindTag {
             KindTag::QueueDuplicate => "queue_duplicate",
             KindTag::QueueConsumerFailure => "queue_consumer_failure",
             KindTag::Misroute => "misroute",
+            KindTag::HostileFacts => "hostile_facts",
         }
     }
 
@@ -1450,9 +1466,10 @@ impl KindTag {
             }
             KindTag::SystemLedgerSlow => &["at", "duration", "extra_latency", "target"],
             KindTag::Partition => &["at", "duration", "between"],
-            KindTag::PacketLoss | KindTag::QueueDuplicate | KindTag::QueueConsumerFailure => {
-                &["at", "duration", "rate"]
-            }
+            KindTag::PacketLoss
+            | KindTag::QueueDuplicate
+            | KindTag::QueueConsumerFailure
+            | KindTag::HostileFacts => &["at", "duration", "rate"],
             KindTag::Evict | KindTag::Misroute => &["at", "duration", "fraction"],
         }
     }
@@ -1727,6 +1744,7 @@ impl Convert<'_> {
             KindTag::AlarmFailure => FaultKind::AlarmFailure { rate: rate()? },
             KindTag::QueueDuplicate => FaultKind::QueueDuplicate { rate: rate()? },
             KindTag::QueueConsumerFailure => FaultKind::QueueConsumerFailure { rate: rate()? },
+            KindTag::HostileFacts => FaultKind::HostileFacts { rate: rate()? },
             KindTag::SystemLedgerSlow => match raw.extra_latency {
                 Some(extra) => FaultKind::SystemLedgerSlow {
                     extra_latency_ms: self.duration(&key("extra_latency"), extra)?,
