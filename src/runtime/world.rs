@@ -154,9 +154,11 @@ pub struct Outcome {
     pub tenant_payloads_pending: u64,
     /// Messages in the dead-letter queue.
     pub dead_letters: u64,
-    /// SDK facts still held by entities' observability clients (fallback off), with the
-    /// observations they carry.
-    pub buffered_keys: Vec<(MessageKey, u64)>,
+    /// SDK facts still held by entities' observability clients (fallback off): the entity,
+    /// the fact, and the observations it carries. Some never left the client (emitted while
+    /// the breaker was OPEN, or queued behind the one in flight), so nothing else names their
+    /// entity.
+    pub buffered_keys: Vec<(ActorIdx, MessageKey, u64)>,
     /// Per tracked entity (stats on): observations the workload generated and it counted.
     pub generated: BTreeMap<ActorIdx, u64>,
     /// Per tracked entity: observations in its open stats periods at the end.
@@ -1254,7 +1256,7 @@ impl World {
                         outcome.buffered_keys.extend(
                             client
                                 .backlog()
-                                .map(|message| (message.key(), observations_in(message))),
+                                .map(|message| (idx, message.key(), observations_in(message))),
                         );
                     }
                     if ledger.stats_due_at_ms().is_some() {

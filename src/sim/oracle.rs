@@ -290,7 +290,7 @@ pub fn fallback_false_propagates(
         .outcome
         .buffered_keys
         .iter()
-        .map(|(key, _)| key)
+        .map(|(_, key, _)| key)
         .collect();
     let lost = errored.iter().find(|(id, (caller, at_ms))| {
         let restarted_since = restarted_at
@@ -674,9 +674,11 @@ pub fn observability_conserved(roles: &Roles, output: &RunOutput) -> InvariantRe
     for id in in_flight.into_values().flatten() {
         facts.entry(id).or_default().settle(Fate::Buffered);
     }
-    for (key, observations) in &output.outcome.buffered_keys {
+    for (entity, key, observations) in &output.outcome.buffered_keys {
         if let MessageKey::Fact(id) = key {
             let fact = facts.entry(id.clone()).or_default();
+            // A fact that never left its client is known from here only.
+            fact.entity = Some(*entity);
             fact.observations = fact.observations.max(*observations);
             fact.settle(Fate::Buffered);
         }
