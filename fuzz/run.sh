@@ -8,11 +8,6 @@
 # bundled scenarios (../scenarios). New inputs go to fuzz/corpus/<target>/ and crashes to
 # fuzz/artifacts/<target>/ (both ignored by git). Reproduce a crash with the command libFuzzer
 # prints, from fuzz/, with RUSTFLAGS="--cfg madsim".
-#
-# fuzz/open-bugs lists the regression inputs of bugs in z0sim that are not fixed yet (their tests
-# in tests/fuzz_regressions.rs are ignored, "BUG: ..."): each must still crash (else the bug is
-# fixed: delete its line and the test's ignore), and a crash while fuzzing a target with open
-# bugs is shown but not counted, since it is most likely one of them.
 set -euo pipefail
 
 seconds=${1:-20}
@@ -33,16 +28,6 @@ fi
 cargo fuzz build -s none
 targets=$(cargo fuzz list)
 
-# `TARGET INPUT` lines, without comments and blank lines.
-open_bug_lines=$(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' open-bugs 2>/dev/null || true)
-while read -r target input; do
-  [[ -z $target ]] && continue
-  if [[ ! -f seeds/$target/$input ]] || ! grep -qx "$target" <<<"$targets"; then
-    echo "fuzz/open-bugs: no input seeds/$target/$input of a fuzz target" >&2
-    exit 2
-  fi
-done <<<"$open_bug_lines"
-
 work=$(mktemp -d)
 failed=()
 
@@ -59,18 +44,8 @@ crash_summary() {
 }
 
 for target in $targets; do
-  mkdir -p "corpus/$target"
-  open_inputs=$(awk -v target="$target" '$1 == target { print $2 }' <<<"$open_bug_lines")
-  # The committed seeds, without the inputs of open bugs (those are replayed on their own).
-  seeds="$work/seeds/$target"
-  mkdir -p "$seeds"
-  if [[ -d seeds/$target ]]; then
-    find "seeds/$target" -maxdepth 1 -type f -exec cp {} "$seeds/" \;
-  fi
-  for input in $open_inputs; do
-    rm -f "$seeds/$input"
-  done
-  inputs=("$seeds")
+  mkdir -p "corpus/$target" "seeds/$target"
+  inputs=("seeds/$target")
   # An input that runs 30 s is a hang: the slowest target needs milliseconds per input.
   options=(-timeout=30)
   case $target in
@@ -95,31 +70,11 @@ for target in $targets; do
     failed+=("$target")
     continue
   fi
-  fixed=()
-  for input in $open_inputs; do
-    if cargo fuzz run -s none "$target" "seeds/$target/$input" -- \
-      -timeout=30 -artifact_prefix="$work/" >>"$log" 2>&1; then
-      fixed+=("seeds/$target/$input")
-    fi
-  done
-  if ((${#fixed[@]} > 0)); then
-    echo "FAILED $target: ${fixed[*]} no longer crashes: if its bug is fixed, delete its line" \
-      "from fuzz/open-bugs and the ignore of its test in tests/fuzz_regressions.rs"
-    failed+=("$target")
-    continue
-  fi
   fuzz_log="$work/$target.fuzz.log"
   if cargo fuzz run -s none "$target" "corpus/$target" "${inputs[@]}" -- \
     -max_total_time="$seconds" "${options[@]}" >"$fuzz_log" 2>&1; then
     summary=$(grep -E '^#[0-9]+:?[[:space:]]+(DONE|cov:)' "$fuzz_log" | tail -n 1)
     echo "ok     $target: ${summary:-no summary from libFuzzer}"
-  elif [[ -n $open_inputs ]]; then
-    # The failed invariant (fault_schedule) or else the panic.
-    verdict=$(grep -E -m 1 '^[[:space:]]+FAIL ' "$fuzz_log" ||
-      grep -E -m 1 'panicked at|==[0-9]+== ERROR' "$fuzz_log" || true)
-    verdict=${verdict#"${verdict%%[![:space:]]*}"}
-    echo "open   $target: crashed, not counted (open bugs in fuzz/open-bugs):" \
-      "${verdict:-no panic found}"
   else
     echo "FAILED $target: crashed while fuzzing"
     crash_summary "$fuzz_log"
