@@ -649,16 +649,19 @@ impl World {
             {
                 let id = fact.id.clone();
                 let emitted_ms = fact.timestamp_ms;
-                let copy = self.observe.then(|| Box::new(fact.clone()));
-                let received = match (live, durable) {
+                // The observation log keeps the fact: a tenant ledger only borrows it, the
+                // SystemLedger stores its own copy.
+                let (received, copy) = match (live, durable) {
                     (Live::System(ledger), Durable::System(storage)) => {
-                        ledger.on_sdk_fact(now_ms, storage, fact)
+                        let copy = self.observe.then(|| Box::new(fact.clone()));
+                        (ledger.on_sdk_fact(now_ms, storage, fact), copy)
                     }
-                    (Live::Tenant(ledger), Durable::Tenant(storage)) => {
-                        ledger.on_fact(now_ms, storage, fact, &mut effects)
-                    }
+                    (Live::Tenant(ledger), Durable::Tenant(storage)) => (
+                        ledger.on_fact_ref(now_ms, storage, &fact, &mut effects),
+                        self.observe.then(|| Box::new(fact)),
+                    ),
                     // A ledger's storage always matches its kind (see `World::new`).
-                    _ => Err(FactError::MissingId),
+                    _ => (Err(FactError::MissingId), None),
                 };
                 match received {
                     Ok(Accepted::Stored) => {
