@@ -623,7 +623,11 @@ impl World {
         let done_ms = busy_from_ms + self.service_time_ms;
         actor.in_service_until_ms.push_back(done_ms);
         let extra_ms = self.faults.extra_latency_ms.get(&idx).copied().unwrap_or(0);
-        if let Some(waker) = &actor.waker {
+        // A request can move an entity's or the queue's next timer. A tenant's timer is its
+        // alarm, which only moves through `SetAlarm` (that wakes its node itself); system and
+        // platform ledgers have none.
+        let timer_may_move = matches!(actor.live, Some(Live::Entity(_) | Live::Queue));
+        if let (true, Some(waker)) = (timer_may_move, &actor.waker) {
             let _ = waker.unbounded_send(());
         }
         Handled {
