@@ -16,6 +16,7 @@ use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
 use crate::sim::build::liveness_window_ms;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
+use rustc_hash::FxHashMap;
 use std::collections::VecDeque;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -784,7 +785,8 @@ pub fn rollup_consistent(output: &RunOutput) -> InvariantResult {
 struct ReferenceClient {
     breaker: ReferenceBreaker,
     /// Admitted calls by message, oldest first (a message is re-sent only after its outcome).
-    calls: BTreeMap<MessageKey, VecDeque<ReferenceCall>>,
+    /// Lookup only (never iterated), so a fixed-hasher map keeps the verdict deterministic.
+    calls: FxHashMap<MessageKey, VecDeque<ReferenceCall>>,
     /// When the implementation opened.
     opened_ms: Vec<u64>,
 }
@@ -798,10 +800,11 @@ pub fn breaker_opens_on_threshold(scenario: &Scenario, log: &[Observation]) -> I
         return not_applicable(NAME, "the reference breaker models no jitter and no growth");
     }
     let mut clients: BTreeMap<ClientKey, ReferenceClient> = BTreeMap::new();
-    let mut target_of: BTreeMap<(ActorIdx, MessageKey), Option<ActorIdx>> = BTreeMap::new();
+    // Lookup only, like `ReferenceClient::calls`.
+    let mut target_of: FxHashMap<(ActorIdx, MessageKey), Option<ActorIdx>> = FxHashMap::default();
     let new_client = || ReferenceClient {
         breaker: ReferenceBreaker::new(&config),
-        calls: BTreeMap::new(),
+        calls: FxHashMap::default(),
         opened_ms: Vec::new(),
     };
     let mut violation = None;
