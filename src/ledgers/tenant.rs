@@ -169,13 +169,25 @@ impl TenantSystemLedger {
         fact: Fact,
         effects: &mut Vec<Effect>,
     ) -> Result<Accepted, FactError> {
-        let data = validate_sdk_fact(&fact, now_ms, &self.config.limits)
+        self.on_fact_ref(now_ms, storage, &fact, effects)
+    }
+
+    /// [`Self::on_fact`] on a borrowed fact: the ledger keeps only its id, so a caller that
+    /// needs the fact afterwards (the runtime's observation log) does not have to copy it.
+    pub fn on_fact_ref(
+        &mut self,
+        now_ms: u64,
+        storage: &mut TenantStorage,
+        fact: &Fact,
+        effects: &mut Vec<Effect>,
+    ) -> Result<Accepted, FactError> {
+        let data = validate_sdk_fact(fact, now_ms, &self.config.limits)
             .and_then(|data| {
                 let has_period = matches!(data, SdkData::CacheStats(_) | SdkData::FactAppended(_));
                 if has_period && planted::active(Plant::TenantChecksOnlyLifecycleFacts) {
                     return Ok(data);
                 }
-                check_tenant(&fact, &self.config.tenant_id).map(|()| data)
+                check_tenant(fact, &self.config.tenant_id).map(|()| data)
             })
             .inspect_err(|error| {
                 self.counters.received.reject(error.kind());
@@ -213,7 +225,7 @@ impl TenantSystemLedger {
             }
             SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => {}
         }
-        storage.seen.insert(fact.id);
+        storage.seen.insert(fact.id.clone());
         self.counters.received.stored += 1;
         self.ensure_alarm(now_ms, storage, effects);
         Ok(Accepted::Stored)

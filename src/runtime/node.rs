@@ -10,9 +10,12 @@ use futures::channel::mpsc::{unbounded, UnboundedReceiver};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use madsim::net::Endpoint;
-use madsim::time::{sleep, Duration, TimeHandle};
+use madsim::time::{sleep, Duration, Sleep, TimeHandle};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::{Context, Poll};
 
 /// The world shared by every node's tasks.
 #[derive(Clone)]
@@ -66,6 +69,9 @@ async fn timer_loop(
     idx: ActorIdx,
     mut wakeups: UnboundedReceiver<()>,
 ) {
+    // The timer of the deadline being waited for, kept across wakeups that leave it unchanged
+    // (a tenant is woken by every fact it receives; its alarm rarely moves).
+    let mut armed: Option<(u64, Deadline)> = None;
     loop {
         let next_ms = world.lock().next_timer_ms(idx);
         let fired = match next_ms {
@@ -74,11 +80,21 @@ async fn timer_loop(
                 if at_ms <= now {
                     true
                 } else {
-                    let sleeping = Box::pin(sleep(Duration::from_millis(at_ms - now)));
-                    match select(sleeping, wakeups.next()).await {
+                    let deadline = match &mut armed {
+                        Some((armed_ms, deadline)) if *armed_ms == at_ms => deadline,
+                        _ => {
+                            let deadline = Deadline::after(Duration::from_millis(at_ms - now));
+                            &mut armed.insert((at_ms, deadline)).1
+                        }
+                    };
+                    match select(deadline, wakeups.next()).await {
                         Either::Left(_) => true,
                         Either::Right((None, _)) => return,
-                        Either::Right((Some(()), _)) => false,
+                        Either::Right((Some(()), _)) => {
+                            // Several wakeups in a row need one look at the world.
+                            while wakeups.try_recv().is_ok() {}
+                            false
+                        }
                     }
                 }
             }
@@ -88,6 +104,7 @@ async fn timer_loop(
             },
         };
         if fired {
+            armed = None;
             let calls = world.lock().on_timer(idx, now_ms());
             spawn_calls(&world, &endpoint, calls);
         }
@@ -151,12 +168,47 @@ async fn deliver(
     {
         return Err(FailureKind::Error);
     }
-    let waiting = endpoint.recv_from_raw(reply_tag);
-    match madsim::time::timeout(Duration::from_millis(call.timeout_ms), waiting).await {
-        Err(_elapsed) => Err(FailureKind::Timeout),
-        Ok(Err(_)) => Err(FailureKind::Error),
-        Ok(Ok((payload, _))) => payload
+    // Like `madsim::time::timeout` (the reply wins a tie), with one timer per call.
+    let waiting = pin!(endpoint.recv_from_raw(reply_tag));
+    let timeout = Deadline::after(Duration::from_millis(call.timeout_ms));
+    match select(waiting, timeout).await {
+        Either::Right(_) => Err(FailureKind::Timeout),
+        Either::Left((Err(_), _)) => Err(FailureKind::Error),
+        Either::Left((Ok((payload, _)), _)) => payload
             .downcast::<Reply>()
             .map_or(Err(FailureKind::Error), |reply| reply.outcome),
+    }
+}
+
+/// A sleep that registers its madsim timer once. madsim's `Sleep` adds a timer (holding a
+/// waker) every time it is polled before its deadline, and a task waiting on several futures is
+/// polled on every wake of any of them: each such poll left one more timer to fire, and wake the
+/// task again, later. Only for a future polled by one task, which one registration wakes.
+struct Deadline {
+    sleep: Sleep,
+    registered: bool,
+}
+
+impl Deadline {
+    fn after(duration: Duration) -> Self {
+        Self {
+            sleep: sleep(duration),
+            registered: false,
+        }
+    }
+}
+
+impl Future for Deadline {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.sleep.is_elapsed() {
+            return Poll::Ready(());
+        }
+        if !self.registered {
+            self.registered = true;
+            return Pin::new(&mut self.sleep).poll(cx);
+        }
+        Poll::Pending
     }
 }

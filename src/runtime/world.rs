@@ -631,7 +631,11 @@ impl World {
         let done_ms = busy_from_ms + self.service_time_ms;
         actor.in_service_until_ms.push_back(done_ms);
         let extra_ms = self.faults.extra_latency_ms.get(&idx).copied().unwrap_or(0);
-        if let Some(waker) = &actor.waker {
+        // A request can move an entity's or the queue's next timer. A tenant's timer is its
+        // alarm, which only moves through `SetAlarm` (that wakes its node itself); system and
+        // platform ledgers have none.
+        let timer_may_move = matches!(actor.live, Some(Live::Entity(_) | Live::Queue));
+        if let (true, Some(waker)) = (timer_may_move, &actor.waker) {
             let _ = waker.unbounded_send(());
         }
         Handled {
@@ -657,16 +661,19 @@ impl World {
             {
                 let id = fact.id.clone();
                 let emitted_ms = fact.timestamp_ms;
-                let copy = self.observe.then(|| Box::new(fact.clone()));
-                let received = match (live, durable) {
+                // The observation log keeps the fact: a tenant ledger only borrows it, the
+                // SystemLedger stores its own copy.
+                let (received, copy) = match (live, durable) {
                     (Live::System(ledger), Durable::System(storage)) => {
-                        ledger.on_sdk_fact(now_ms, storage, fact)
+                        let copy = self.observe.then(|| Box::new(fact.clone()));
+                        (ledger.on_sdk_fact(now_ms, storage, fact), copy)
                     }
-                    (Live::Tenant(ledger), Durable::Tenant(storage)) => {
-                        ledger.on_fact(now_ms, storage, fact, &mut effects)
-                    }
+                    (Live::Tenant(ledger), Durable::Tenant(storage)) => (
+                        ledger.on_fact_ref(now_ms, storage, &fact, &mut effects),
+                        self.observe.then(|| Box::new(fact)),
+                    ),
                     // A ledger's storage always matches its kind (see `World::new`).
-                    _ => Err(FactError::MissingId),
+                    _ => (Err(FactError::MissingId), None),
                 };
                 match received {
                     Ok(Accepted::Stored) => {
