@@ -14,7 +14,7 @@ use crate::model::validate::validate_sdk_fact;
 use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
 use crate::runtime::hostile::{HostileInjector, HostileKind, Receiver};
 use crate::runtime::observe::Observation;
-use crate::runtime::recorder::{EventKind, Recorder};
+use crate::runtime::recorder::{Counters, EventKind, Recorder};
 use crate::runtime::rpc::{Body, Reply};
 use crate::runtime::spec::{ActorIdx, ActorInit, WorldSpec};
 use crate::runtime::workload::{derive_seed, purpose, LocalOp, WorkloadStream};
@@ -692,14 +692,7 @@ impl World {
                         Ok(())
                     }
                     Ok(Accepted::Duplicate) => Ok(()),
-                    Err(FactError::ForeignTenant { .. }) => {
-                        counters.rejected_cross_tenant += 1;
-                        Err(FailureKind::Error)
-                    }
-                    Err(_) => {
-                        counters.rejected_malformed += 1;
-                        Err(FailureKind::Error)
-                    }
+                    Err(error) => Err(count_rejection(counters, &error)),
                 }
             }
             (
@@ -769,14 +762,7 @@ impl World {
                         Ok(())
                     }
                     Ok(ChildFactOutcome::Duplicate) => Ok(()),
-                    Err(FactError::ForeignTenant { .. }) => {
-                        counters.rejected_cross_tenant += 1;
-                        Err(FailureKind::Error)
-                    }
-                    Err(_) => {
-                        counters.rejected_malformed += 1;
-                        Err(FailureKind::Error)
-                    }
+                    Err(error) => Err(count_rejection(counters, &error)),
                 }
             }
             _ => Err(FailureKind::Error),
@@ -1337,6 +1323,16 @@ impl World {
         }
         outcome
     }
+}
+
+/// Counts a fact a receiver rejected (another tenant's, or malformed) and gives the answer the
+/// sender gets: an error, which its breaker counts as a failure.
+fn count_rejection(counters: &mut Counters, error: &FactError) -> FailureKind {
+    match error {
+        FactError::ForeignTenant { .. } => counters.rejected_cross_tenant += 1,
+        _ => counters.rejected_malformed += 1,
+    }
+    FailureKind::Error
 }
 
 fn store_payload(
