@@ -6,7 +6,7 @@
 //! test needs "the same run, but ..." it changes one field of the parsed scenario, so that
 //! everything else (the workload, drawn from per-purpose seeded streams) stays the same.
 
-use z0sim::runtime::{run_world, Counters};
+use z0sim::runtime::{run_world, Counters, Transport};
 use z0sim::sim::build::build_world;
 use z0sim::sim::{parse_scenario, run, Report, RunOptions, Scenario};
 
@@ -60,6 +60,13 @@ fn without_faults(scenario: &Scenario) -> Scenario {
         faults: Vec::new(),
         ..scenario.clone()
     }
+}
+
+/// The same scenario on `transport`.
+fn on(transport: Transport, scenario: Scenario) -> Scenario {
+    let mut scenario = scenario;
+    scenario.network.transport = transport;
+    scenario
 }
 
 fn cache_ops(counters: &Counters) -> u64 {
@@ -125,21 +132,44 @@ fn assert_deterministic(scenario: &Scenario) {
 
 #[test]
 fn the_same_seed_replays_a_system_ledger_outage_byte_for_byte_and_another_seed_does_not() {
-    assert_deterministic(&outage_scenario(""));
+    check_outage_determinism(Transport::Madsim);
+}
+
+#[test]
+fn the_same_seed_replays_a_system_ledger_outage_byte_for_byte_and_another_seed_does_not_on_the_direct_transport(
+) {
+    check_outage_determinism(Transport::Direct);
+}
+
+fn check_outage_determinism(transport: Transport) {
+    assert_deterministic(&on(transport, outage_scenario("")));
 }
 
 #[test]
 fn the_same_seed_replays_a_faulty_multi_tenant_queue_run_byte_for_byte_and_another_seed_does_not() {
-    let scenario = multi_tenant(
-        2,
-        3,
-        "6m 30s",
-        &[
-            fault("queue_duplicate", "30s", "5m", "rate = 0.5"),
-            fault("queue_consumer_failure", "1m", "2m", "rate = 0.5"),
-            fault("evict", "2m 10s", "1s", "fraction = 0.5"),
-        ]
-        .concat(),
+    check_queue_determinism(Transport::Madsim);
+}
+
+#[test]
+fn the_same_seed_replays_a_faulty_multi_tenant_queue_run_byte_for_byte_and_another_seed_does_not_on_the_direct_transport(
+) {
+    check_queue_determinism(Transport::Direct);
+}
+
+fn check_queue_determinism(transport: Transport) {
+    let scenario = on(
+        transport,
+        multi_tenant(
+            2,
+            3,
+            "6m 30s",
+            &[
+                fault("queue_duplicate", "30s", "5m", "rate = 0.5"),
+                fault("queue_consumer_failure", "1m", "2m", "rate = 0.5"),
+                fault("evict", "2m 10s", "1s", "fraction = 0.5"),
+            ]
+            .concat(),
+        ),
     );
     let report = run_seed(&scenario, 7);
     // The faults must have reached their code, or the comparison proves little.
@@ -160,7 +190,17 @@ fn the_same_seed_replays_a_faulty_multi_tenant_queue_run_byte_for_byte_and_anoth
 #[test]
 fn with_fallback_on_an_outage_opens_breakers_drops_with_warnings_spares_primary_work_and_recovers()
 {
-    let scenario = outage_scenario("");
+    check_outage_with_fallback_on(Transport::Madsim);
+}
+
+#[test]
+fn with_fallback_on_an_outage_opens_breakers_drops_with_warnings_spares_primary_work_and_recovers_on_the_direct_transport(
+) {
+    check_outage_with_fallback_on(Transport::Direct);
+}
+
+fn check_outage_with_fallback_on(transport: Transport) {
+    let scenario = on(transport, outage_scenario(""));
     for seed in 1..=4 {
         let report = run_seed(&scenario, seed);
         let c = &report.counters;
@@ -206,7 +246,17 @@ fn with_warn_on_fallback_off_an_outage_drops_the_same_facts_without_a_warning() 
 #[test]
 fn with_fallback_off_an_outage_surfaces_errors_drops_nothing_and_delivers_the_backlog_after_recovery(
 ) {
-    let scenario = outage_scenario("fallback_on_failure = false");
+    check_outage_with_fallback_off(Transport::Madsim);
+}
+
+#[test]
+fn with_fallback_off_an_outage_surfaces_errors_drops_nothing_and_delivers_the_backlog_after_recovery_on_the_direct_transport(
+) {
+    check_outage_with_fallback_off(Transport::Direct);
+}
+
+fn check_outage_with_fallback_off(transport: Transport) {
+    let scenario = on(transport, outage_scenario("fallback_on_failure = false"));
     let entities = u64::from(scenario.topology.entities_per_tenant);
     let seed = 5;
     let report = run_seed(&scenario, seed);
@@ -246,7 +296,7 @@ fn with_fallback_off_an_outage_surfaces_errors_drops_nothing_and_delivers_the_ba
 
     // After recovery everything buffered is delivered: more than fallback on delivers (it
     // dropped), and at most the head of each entity's backlog (one call in flight) is missing.
-    let fallback_on = run_seed(&outage_scenario(""), seed);
+    let fallback_on = run_seed(&on(transport, outage_scenario("")), seed);
     // (Strictly more: fallback on dropped facts during the outage, fallback off keeps them.)
     assert!(
         c.sdk_facts_delivered > fallback_on.counters.sdk_facts_delivered,
@@ -283,12 +333,25 @@ fn with_fallback_off_an_outage_surfaces_errors_drops_nothing_and_delivers_the_ba
 
 #[test]
 fn killing_and_restarting_the_system_ledger_loses_none_of_its_stored_facts() {
-    let scenario = single(
-        4,
-        "6m",
-        &format!(
-            "[sdk]\nstats_min_interval = \"30s\"\n\n{}",
-            fault("system_ledger_down", "3m", "1m", "")
+    check_kill_and_restart(Transport::Madsim);
+}
+
+#[test]
+fn killing_and_restarting_the_system_ledger_loses_none_of_its_stored_facts_on_the_direct_transport()
+{
+    check_kill_and_restart(Transport::Direct);
+}
+
+fn check_kill_and_restart(transport: Transport) {
+    let scenario = on(
+        transport,
+        single(
+            4,
+            "6m",
+            &format!(
+                "[sdk]\nstats_min_interval = \"30s\"\n\n{}",
+                fault("system_ledger_down", "3m", "1m", "")
+            ),
         ),
     );
     let kill_ms = scenario.faults[0].at_ms;

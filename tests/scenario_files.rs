@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
 use z0sim::model::BreakerConfig;
+use z0sim::runtime::Transport;
 use z0sim::sim::scenario::{
     load_scenario, parse_scenario, Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink,
     Runtime, Scenario, ScenarioError, Sdk, Target, Topology, Workload, EXPECT_COUNTERS,
@@ -112,6 +113,7 @@ fact_appends_per_min = 12
 [network]
 latency = ["2ms", "20ms"]
 packet_loss = 0.01
+transport = "direct"
 
 [runtime]
 max_in_flight = 50
@@ -317,6 +319,7 @@ fn a_minimal_file_gets_every_default() {
             latency_min_ms: 1,
             latency_max_ms: 10,
             packet_loss: 0.0,
+            transport: Transport::Madsim,
         },
         runtime: Runtime {
             max_in_flight: 1_000,
@@ -384,6 +387,7 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             latency_min_ms: 2,
             latency_max_ms: 20,
             packet_loss: 0.01,
+            transport: Transport::Direct,
         }
     );
     assert_eq!(
@@ -682,6 +686,12 @@ fn an_unknown_enum_value_lists_the_allowed_ones() {
         4,
         17,
         &["unknown variant `kafka`", "`queue`", "`ledger`"],
+    );
+    assert_position_error(
+        &with("[network]\ntransport = \"tcp\"\n"),
+        4,
+        13,
+        &["unknown variant `tcp`", "`madsim`", "`direct`"],
     );
     assert_position_error(
         &with(&fault("ledger_down", "")),
@@ -1485,6 +1495,7 @@ const KEYS: &[&str] = &[
     "fact_appends_per_min",
     "latency",
     "packet_loss",
+    "transport",
     "max_in_flight",
     "service_time",
     "kind",
@@ -1548,6 +1559,8 @@ const VALUES: &[&str] = &[
     "\"multi_tenant\"",
     "\"queue\"",
     "\"ledger\"",
+    "\"direct\"",
+    "\"madsim\"",
     "\"system_ledger_down\"",
     "\"partition\"",
     "\"packet_loss\"",
@@ -1737,6 +1750,11 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     latency_min_ms: lat_a.min(lat_b),
                     latency_max_ms: lat_a.max(lat_b),
                     packet_loss: loss,
+                    transport: if bits & (1 << 15) != 0 {
+                        Transport::Direct
+                    } else {
+                        Transport::Madsim
+                    },
                 },
                 runtime: Runtime {
                     max_in_flight: in_flight,

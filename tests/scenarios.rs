@@ -16,6 +16,7 @@
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::PathBuf;
+use z0sim::runtime::Transport;
 use z0sim::sim::sweep::{sweep, SeedRange, SweepFile};
 use z0sim::sim::{load_scenario, run, Report, RunOptions, Scenario};
 
@@ -122,6 +123,44 @@ fn every_scenario_passes_its_seeds() {
         failures.join("\n")
     );
     assert!(summary.runs() > 0, "no seed was run");
+}
+
+/// The `direct` transport keeps every promise the default one does: each scenario passes (every
+/// invariant holds, every expectation is reached) on it too, for its first two seeds.
+#[test]
+fn every_scenario_passes_on_the_direct_transport_too() {
+    let files: Vec<SweepFile> = scenario_files(false)
+        .into_iter()
+        .filter(|file| file.scenario.network.transport != Transport::Direct)
+        .map(|file| {
+            let mut scenario = file.scenario;
+            scenario.network.transport = Transport::Direct;
+            SweepFile::new(
+                format!("{} (direct)", file.relative_path),
+                scenario,
+                SeedRange::new(1, 2),
+            )
+        })
+        .collect();
+    assert!(!files.is_empty());
+    let jobs = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
+    let summary = sweep(&files, jobs, &|_| {});
+    let failures: Vec<String> = summary
+        .files
+        .iter()
+        .flat_map(|file| {
+            file.failures().map(|result| {
+                format!(
+                    "{} seed {}: {}",
+                    file.path,
+                    result.seed,
+                    result.failures.join("; ")
+                )
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(summary.runs(), 2 * files.len() as u64);
 }
 
 #[test]

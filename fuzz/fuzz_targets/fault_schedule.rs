@@ -1,7 +1,8 @@
 //! Bytes decoded into a small scenario (single, or multi_tenant with 1-3 tenants; 1-6 entities
-//! per tenant; 2-8 simulated minutes; stats interval 10-60 s; fallback on or off; 0-4 faults of
-//! the kinds valid for the topology, with times, durations and rates from the bytes) and a seed,
-//! run through `z0sim::sim::run`: every invariant of the report must hold.
+//! per tenant; 2-8 simulated minutes; stats interval 10-60 s; fallback on or off; either
+//! transport; 0-4 faults of the kinds valid for the topology, with times, durations and rates
+//! from the bytes) and a seed, run through `z0sim::sim::run`: every invariant of the report must
+//! hold.
 //!
 //! A failure panics with the report and the scenario file, so it reproduces without the fuzzer:
 //! save the TOML and run `cargo run --release -- run FILE --seed SEED`.
@@ -11,6 +12,7 @@
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use z0sim::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Target};
+use z0sim::runtime::Transport;
 use z0sim::sim::{run, RunOptions, Scenario};
 
 #[derive(Arbitrary, Debug)]
@@ -62,6 +64,10 @@ fn scenario(input: &Input) -> Scenario {
     topology.entities_per_tenant = u32::from(input.entities_per_tenant % 6) + 1;
     scenario.sdk.stats_min_interval_ms = (u64::from(input.stats_interval_s % 51) + 10) * 1_000;
     scenario.sdk.fallback_on_failure = input.fallback_on_failure;
+    // The high bit of `tenants` (unused by its `% 3`) picks the transport.
+    if input.tenants & 0x80 != 0 {
+        scenario.network.transport = Transport::Direct;
+    }
 
     let multi_tenant = input.multi_tenant;
     let tenants = scenario.topology.tenants;

@@ -1,6 +1,6 @@
 //! The simulated Durable Objects runtime on madsim: one node per actor, durable storage held
 //! outside the nodes (in the [`world::World`]) so it survives a kill, RPC over `madsim::net`
-//! with a timeout per call, alarms with Cloudflare's retry rules, overload answers, the
+//! (or the faster [`direct`] transport on madsim's clock) with a timeout per call, alarms with Cloudflare's retry rules, overload answers, the
 //! platform metrics queue, and lazily applied local operations.
 //!
 //! Only messages and timers with effects are simulator events: each entity's cache gets and
@@ -8,6 +8,7 @@
 //! something happens to the entity or when an operation with an effect is due (see
 //! [`workload`]).
 
+pub mod direct;
 pub mod hostile;
 pub mod node;
 pub mod observe;
@@ -21,5 +22,5 @@ pub mod world;
 pub use observe::Observation;
 pub use recorder::{Counters, LatencySummary, Recorder};
 pub use run::{run_world, RunError, RunOutput};
-pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};
+pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, Transport, WorldSpec};
 pub use workload::{WorkloadSpec, WorkloadStream};

@@ -3,6 +3,7 @@
 //! tasks of a node die with it, so a killed actor's in-flight calls and timers vanish.
 
 use crate::ledgers::FailureKind;
+use crate::runtime::direct::{NetEvent, NS_PER_MS};
 use crate::runtime::rpc::{Body, Reply, Request, REQUEST_TAG};
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::world::{Call, World};
@@ -41,34 +42,50 @@ pub fn now_ms() -> u64 {
     TimeHandle::current().elapsed().as_millis() as u64
 }
 
+/// Simulated nanoseconds since the run started.
+pub fn now_ns() -> u64 {
+    TimeHandle::current().elapsed().as_nanos() as u64
+}
+
 /// The address of actor `idx`: one IP per actor, port 1.
 pub fn actor_addr(idx: ActorIdx) -> SocketAddr {
     let idx = idx as u32 + 1;
     SocketAddr::from(([10, (idx >> 16) as u8, (idx >> 8) as u8, idx as u8], 1))
 }
 
+/// How a node sends its calls.
+#[derive(Clone)]
+pub enum Wire {
+    /// Over its `madsim::net` endpoint, a task per call.
+    Madsim(Endpoint),
+    /// Through the world's [`DirectNet`] (the pump delivers).
+    Direct,
+}
+
 /// The initial task of actor `idx`'s node (run again on every restart).
 pub async fn actor_main(world: Shared, idx: ActorIdx) {
-    let endpoint = match Endpoint::bind(actor_addr(idx)).await {
-        Ok(endpoint) => endpoint,
-        Err(error) => {
-            tracing::error!(target: "z0sim::trace", actor = idx, %error, "cannot bind the actor's endpoint");
-            return;
+    let direct = world.lock().net.is_some();
+    let wire = if direct {
+        Wire::Direct
+    } else {
+        match Endpoint::bind(actor_addr(idx)).await {
+            Ok(endpoint) => Wire::Madsim(endpoint),
+            Err(error) => {
+                tracing::error!(target: "z0sim::trace", actor = idx, %error, "cannot bind the actor's endpoint");
+                return;
+            }
         }
     };
     let (waker, wakeups) = unbounded();
     let calls = world.lock().start_actor(idx, now_ms(), waker);
-    spawn_calls(&world, &endpoint, calls);
-    madsim::task::spawn(serve(world.clone(), endpoint.clone(), idx));
-    timer_loop(world, endpoint, idx, wakeups).await;
+    send_calls(&world, &wire, calls);
+    if let Wire::Madsim(endpoint) = &wire {
+        madsim::task::spawn(serve(world.clone(), endpoint.clone(), idx));
+    }
+    timer_loop(world, wire, idx, wakeups).await;
 }
 
-async fn timer_loop(
-    world: Shared,
-    endpoint: Endpoint,
-    idx: ActorIdx,
-    mut wakeups: UnboundedReceiver<()>,
-) {
+async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, mut wakeups: UnboundedReceiver<()>) {
     // The timer of the deadline being waited for, kept across wakeups that leave it unchanged
     // (a tenant is woken by every fact it receives; its alarm rarely moves).
     let mut armed: Option<(u64, Deadline)> = None;
@@ -106,7 +123,115 @@ async fn timer_loop(
         if fired {
             armed = None;
             let calls = world.lock().on_timer(idx, now_ms());
-            spawn_calls(&world, &endpoint, calls);
+            send_calls(&world, &wire, calls);
+        }
+    }
+}
+
+/// The direct transport's pump (a task of the supervisor's node): sleeps until the network's
+/// next event, hands every due one to the world, and sends the calls that causes.
+pub async fn pump(world: Shared) {
+    let (notify, mut notified) = unbounded();
+    if let Some(net) = world.lock().net.as_mut() {
+        net.attach_pump(notify);
+    } else {
+        return;
+    }
+    let mut armed: Option<(u64, Deadline)> = None;
+    loop {
+        let next_ns = run_due(&mut world.lock(), now_ns());
+        let Some(at_ns) = next_ns else {
+            armed = None;
+            if notified.next().await.is_none() {
+                return;
+            }
+            continue;
+        };
+        let deadline = match &mut armed {
+            Some((armed_ns, deadline)) if *armed_ns == at_ns => deadline,
+            _ => {
+                let deadline = Deadline::after(Duration::from_nanos(at_ns - now_ns()));
+                &mut armed.insert((at_ns, deadline)).1
+            }
+        };
+        match select(deadline, notified.next()).await {
+            Either::Left(_) => armed = None,
+            Either::Right((None, _)) => return,
+            Either::Right((Some(()), _)) => while notified.try_recv().is_ok() {},
+        }
+    }
+}
+
+/// Handles every network event due at `now_ns`; returns when the next one is due and tells the
+/// network the pump sleeps until then.
+fn run_due(world: &mut World, now_ns: u64) -> Option<u64> {
+    let now_ms = now_ns / NS_PER_MS;
+    world.net.as_mut()?.pump_runs();
+    while let Some(event) = world.net.as_mut().and_then(|net| net.pop_due(now_ns)) {
+        match event {
+            NetEvent::Request {
+                wire_id,
+                from,
+                to,
+                incarnation,
+            } => {
+                let receiver_runs = world.live_incarnation(to) == Some(incarnation);
+                let net = world.net.as_mut()?;
+                let Some(body) = net.take_body(wire_id) else {
+                    continue;
+                };
+                if !receiver_runs {
+                    net.count_dropped_at_receiver();
+                    continue;
+                }
+                let handled = world.on_request(to, body, now_ms);
+                start_direct_calls(world, now_ns, handled.calls);
+                let leaves = NetEvent::ReplyLeaves {
+                    wire_id,
+                    from: to,
+                    incarnation,
+                    to: from,
+                    outcome: handled.reply.outcome,
+                };
+                let delay_ns = handled.reply_delay_ms.saturating_mul(NS_PER_MS);
+                world.net.as_mut()?.answer(now_ns, delay_ns, leaves);
+            }
+            NetEvent::ReplyLeaves {
+                from, incarnation, ..
+            } => {
+                // A reply dies with the receiver that was serving it.
+                if world.live_incarnation(from) == Some(incarnation) {
+                    world.net.as_mut()?.reply_leaves(now_ns, event);
+                }
+            }
+            NetEvent::Reply { wire_id, outcome } => settle(world, now_ns, wire_id, outcome),
+            NetEvent::Timeout { wire_id } => {
+                settle(world, now_ns, wire_id, Err(FailureKind::Timeout))
+            }
+        }
+    }
+    let net = world.net.as_mut()?;
+    let next_ns = net.next_at_ns();
+    net.pump_sleeps_until(next_ns);
+    next_ns
+}
+
+/// A call's outcome reaches its caller (the first of reply and timeout; the world drops it
+/// if the caller has been killed since).
+fn settle(world: &mut World, now_ns: u64, wire_id: u64, outcome: Result<(), FailureKind>) {
+    let Some(call) = world.net.as_mut().and_then(|net| net.settle(wire_id)) else {
+        return;
+    };
+    let calls = world.on_call_result(&call, outcome, now_ns / NS_PER_MS);
+    start_direct_calls(world, now_ns, calls);
+}
+
+/// Puts calls on the direct network.
+fn start_direct_calls(world: &mut World, now_ns: u64, calls: Vec<Call>) {
+    for call in calls {
+        let target_incarnation = call.target.map_or(0, |to| world.incarnation(to));
+        if let Some(net) = world.net.as_mut() {
+            net.start_call(now_ns, call, target_incarnation);
         }
     }
 }
@@ -135,8 +260,19 @@ async fn serve(world: Shared, endpoint: Endpoint, idx: ActorIdx) {
     }
 }
 
+/// Starts each call: as a task of the current node, or on the direct network.
+pub fn send_calls(world: &Shared, wire: &Wire, calls: Vec<Call>) {
+    if calls.is_empty() {
+        return;
+    }
+    match wire {
+        Wire::Madsim(endpoint) => spawn_calls(world, endpoint, calls),
+        Wire::Direct => start_direct_calls(&mut world.lock(), now_ns(), calls),
+    }
+}
+
 /// Starts each call as a task of the current node.
-pub fn spawn_calls(world: &Shared, endpoint: &Endpoint, calls: Vec<Call>) {
+fn spawn_calls(world: &Shared, endpoint: &Endpoint, calls: Vec<Call>) {
     for call in calls {
         madsim::task::spawn(run_call(world.clone(), endpoint.clone(), call));
     }

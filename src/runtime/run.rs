@@ -3,7 +3,7 @@
 
 use crate::ledgers::client::FALLBACK_TARGET;
 use crate::planted;
-use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
+use crate::runtime::node::{actor_addr, actor_main, now_ms, pump, Shared};
 use crate::runtime::observe::Observation;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
@@ -149,6 +149,9 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, Vec<Observation>
                 .build()
         })
         .collect();
+    if world.lock().net.is_some() {
+        madsim::task::spawn(pump(world.clone()));
+    }
     let mut actions: Vec<&TimedAction> = spec
         .actions
         .iter()
@@ -208,6 +211,15 @@ fn apply(
             world.lock().set_extra_latency(actors, *extra_ms)
         }
         FaultAction::Partition(side_a, side_b, clog) => {
+            if let Some(net) = world.lock().net.as_mut() {
+                for a in side_a {
+                    for b in side_b {
+                        net.set_clogged(*a, *b, *clog);
+                        net.set_clogged(*b, *a, *clog);
+                    }
+                }
+                return;
+            }
             let net = NetSim::current();
             for a in side_a {
                 for b in side_b {
@@ -224,7 +236,10 @@ fn apply(
         }
         FaultAction::PacketLoss(rate) => {
             let rate = if *rate > 0.0 { *rate } else { base_packet_loss };
-            NetSim::current().update_config(|config| config.packet_loss_rate = rate);
+            match world.lock().net.as_mut() {
+                Some(net) => net.set_packet_loss(rate),
+                None => NetSim::current().update_config(|config| config.packet_loss_rate = rate),
+            }
         }
         FaultAction::AlarmFailure(actors, rate) => world.lock().set_alarm_failure(actors, *rate),
         FaultAction::QueueDuplicate(rate) => world.lock().set_queue_duplicate(*rate),

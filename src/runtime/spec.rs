@@ -5,6 +5,28 @@ use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::{ActorId, Limits};
 use crate::runtime::workload::WorkloadSpec;
 
+/// What carries messages between actors (`[network] transport`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    /// `madsim::net`: one endpoint per actor node, a task per call (the default).
+    #[default]
+    Madsim,
+    /// [`crate::runtime::direct`]: the same network model as a state machine driven by one
+    /// pump task on madsim's clock; much faster.
+    Direct,
+}
+
+impl Transport {
+    /// The name used in scenario files.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Madsim => "madsim",
+            Self::Direct => "direct",
+        }
+    }
+}
+
 /// Index of an actor in [`WorldSpec::actors`].
 pub type ActorIdx = usize;
 
@@ -133,6 +155,8 @@ pub struct WorldSpec {
     pub latency_ms: (u64, u64),
     /// Base packet loss rate.
     pub packet_loss: f64,
+    /// What carries the messages.
+    pub transport: Transport,
     /// Fault actions, in any order (executed in time order, ties in list order).
     pub actions: Vec<TimedAction>,
     /// Keep the observation log for the oracle.

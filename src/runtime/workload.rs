@@ -116,6 +116,8 @@ pub mod purpose {
     pub const ALARMS: u64 = 6;
     /// Hostile facts (`runtime::hostile`).
     pub const HOSTILE: u64 = 7;
+    /// Latencies and losses of the `direct` transport (`runtime::direct`).
+    pub const NETWORK: u64 = 8;
 }
 
 impl WorkloadStream {

@@ -12,11 +12,12 @@ use crate::ledgers::{
 use crate::ledgers::{BreakerState, CallId};
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
+use crate::runtime::direct::DirectNet;
 use crate::runtime::hostile::{HostileInjector, HostileKind, Receiver};
 use crate::runtime::observe::Observation;
 use crate::runtime::recorder::{Counters, EventKind, Recorder};
 use crate::runtime::rpc::{Body, Reply};
-use crate::runtime::spec::{ActorIdx, ActorInit, WorldSpec};
+use crate::runtime::spec::{ActorIdx, ActorInit, Transport, WorldSpec};
 use crate::runtime::workload::{derive_seed, purpose, LocalOp, WorkloadStream};
 use futures::channel::mpsc::UnboundedSender;
 use rand::rngs::SmallRng;
@@ -127,7 +128,7 @@ struct Actor {
     acknowledged: FxHashSet<FactId>,
 }
 
-/// Faults currently in force (the network-level ones live in madsim's NetSim).
+/// Faults currently in force (the network-level ones live in madsim's NetSim or the `direct` network).
 #[derive(Default)]
 struct ActiveFaults {
     overload_rate: BTreeMap<ActorIdx, f64>,
@@ -199,6 +200,8 @@ pub struct World {
     acknowledged_appends: BTreeMap<ActorIdx, u64>,
     /// Everything observed, in order (see [`Observation`]).
     pub observations: Vec<Observation>,
+    /// The network of the `direct` transport (none with `madsim::net`).
+    pub net: Option<DirectNet>,
 }
 
 fn observations_in(message: &Message) -> u64 {
@@ -269,6 +272,13 @@ impl World {
             generated: BTreeMap::new(),
             acknowledged_appends: BTreeMap::new(),
             observations: Vec::new(),
+            net: (spec.transport == Transport::Direct).then(|| {
+                DirectNet::new(
+                    derive_seed(spec.seed, purpose::NETWORK, 0),
+                    spec.latency_ms,
+                    spec.packet_loss,
+                )
+            }),
         }
     }
 
@@ -309,6 +319,17 @@ impl World {
     /// Whether the actor is running.
     pub fn is_live(&self, idx: ActorIdx) -> bool {
         self.actors[idx].live.is_some()
+    }
+
+    /// The actor's incarnation, if it is running.
+    pub fn live_incarnation(&self, idx: ActorIdx) -> Option<u64> {
+        let actor = &self.actors[idx];
+        actor.live.as_ref().map(|_| actor.incarnation)
+    }
+
+    /// The actor's current incarnation (the next one while it is down: a kill moves it on).
+    pub fn incarnation(&self, idx: ActorIdx) -> u64 {
+        self.actors[idx].incarnation
     }
 
     /// A fresh reply tag for a call (deterministic: a counter).

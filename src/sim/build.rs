@@ -60,6 +60,7 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
             scenario.network.latency_max_ms,
         ),
         packet_loss: scenario.network.packet_loss,
+        transport: scenario.network.transport,
         actions,
         observe: true,
         trace_filter: None,

@@ -42,6 +42,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
+use crate::runtime::Transport;
 
 /// Longest duration anywhere in a scenario: 30 days, in ms.
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
@@ -203,6 +204,9 @@ pub struct Network {
     pub latency_max_ms: u64,
     /// `packet_loss` outside of faults (default 0.0).
     pub packet_loss: f64,
+    /// `transport` (an extension): `"madsim"` (default, `madsim::net`) or `"direct"` (the same
+    /// network model on madsim's clock without its endpoints; README, "Transports").
+    pub transport: Transport,
 }
 
 /// `[runtime]` (an extension of the contract): the simulated Durable Objects runtime.
@@ -563,6 +567,7 @@ impl Default for Network {
             latency_min_ms: 1,
             latency_max_ms: 10,
             packet_loss: 0.0,
+            transport: Transport::Madsim,
         }
     }
 }
@@ -1155,6 +1160,7 @@ impl Scenario {
             ),
         );
         push_line(&mut out, "packet_loss", toml_float(n.packet_loss));
+        push_line(&mut out, "transport", format!("\"{}\"", n.transport.name()));
 
         out.push_str("\n[runtime]\n");
         push_line(
@@ -1389,6 +1395,7 @@ struct RawWorkload {
 struct RawNetwork {
     latency: Option<Vec<RawDuration>>,
     packet_loss: Option<f64>,
+    transport: Option<Transport>,
 }
 
 #[derive(Deserialize)]
@@ -1588,6 +1595,7 @@ impl Convert<'_> {
                 }
             }
             n.packet_loss = network.packet_loss.unwrap_or(n.packet_loss);
+            n.transport = network.transport.unwrap_or(n.transport);
         }
         if let Some(runtime) = raw.runtime {
             let r = &mut scenario.runtime;

@@ -1,0 +1,539 @@
+//! The `direct` transport (`[network] transport = "direct"`): the simulated network as a plain
+//! state machine, `now_ns` and a message in, scheduled deliveries out. One pump task (in
+//! [`crate::runtime::node`]) sleeps on madsim's clock until the next delivery and hands it to
+//! the world; no endpoint, no task per call.
+//!
+//! It keeps what the scenario can see of `madsim::net` (the default transport): each message
+//! takes a latency drawn uniformly from the configured range (nanosecond resolution, like
+//! madsim's), is lost with the packet-loss rate, is dropped when its link is clogged (a
+//! `partition`), and is dropped unless the receiver's incarnation that was current when it left
+//! runs when it arrives: a kill, even one followed by a restart, loses what was in flight to
+//! the actor, as madsim's closed socket does. One difference: madsim also drops a message sent
+//! while its receiver is down; here it arrives if the receiver is back up by then (a restart
+//! within the latency, or a node not started yet at time 0). A call's outcome is its reply or, failing that, its timeout; the reply wins a tie.
+//! What it leaves out is madsim's own 0 to 5 microsecond "processing" delays before each send
+//! and after each receive: they move nothing by a millisecond, the unit of every ledger clock,
+//! except a reply racing its timeout to the same nanosecond.
+//!
+//! Its random stream is derived from the run seed (`purpose::NETWORK`), so a run is exactly as
+//! reproducible as with madsim's network, and cheaper: a call costs two timer wakeups of one
+//! task instead of about seven timers and a spawned task (README, "Speed").
+
+use crate::ledgers::FailureKind;
+use crate::runtime::rpc::Body;
+use crate::runtime::spec::ActorIdx;
+use crate::runtime::world::Call;
+use futures::channel::mpsc::UnboundedSender;
+use rand::rngs::SmallRng;
+use rand::{Rng, SeedableRng};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// Nanoseconds per millisecond.
+pub const NS_PER_MS: u64 = 1_000_000;
+
+/// What happens at a scheduled time.
+#[derive(Debug)]
+pub enum NetEvent {
+    /// A request reaches its target, if that incarnation still runs.
+    Request {
+        /// The call it belongs to.
+        wire_id: u64,
+        /// The caller.
+        from: ActorIdx,
+        /// The target.
+        to: ActorIdx,
+        /// The target's incarnation when the request left.
+        incarnation: u64,
+    },
+    /// A receiver's answer leaves it, after its service time and any injected slowness, if
+    /// that incarnation still runs.
+    ReplyLeaves {
+        /// The call it answers.
+        wire_id: u64,
+        /// The receiver.
+        from: ActorIdx,
+        /// Its incarnation when it took the request.
+        incarnation: u64,
+        /// The caller.
+        to: ActorIdx,
+        /// The answer.
+        outcome: Result<(), FailureKind>,
+    },
+    /// An answer reaches its caller.
+    Reply {
+        /// The call it answers.
+        wire_id: u64,
+        /// The answer.
+        outcome: Result<(), FailureKind>,
+    },
+    /// The caller stops waiting.
+    Timeout {
+        /// The call.
+        wire_id: u64,
+    },
+}
+
+impl NetEvent {
+    /// At one instant, deliveries come before timeouts (the reply wins a tie).
+    fn rank(&self) -> u8 {
+        match self {
+            Self::Timeout { .. } => 1,
+            _ => 0,
+        }
+    }
+}
+
+/// A scheduled event: ordered by time, then deliveries before timeouts, then scheduling order.
+#[derive(Debug)]
+struct Scheduled {
+    at_ns: u64,
+    rank: u8,
+    seq: u64,
+    event: NetEvent,
+}
+
+impl Scheduled {
+    fn key(&self) -> (u64, u8, u64) {
+        (self.at_ns, self.rank, self.seq)
+    }
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Scheduled {}
+
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Scheduled {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.key().cmp(&other.key())
+    }
+}
+
+/// The network: messages in flight, calls waiting for their outcome, link states.
+pub struct DirectNet {
+    scheduled: BinaryHeap<Reverse<Scheduled>>,
+    next_seq: u64,
+    rng: SmallRng,
+    /// Latency range, ns: `min..max_exclusive`.
+    latency_min_ns: u64,
+    latency_max_exclusive_ns: u64,
+    packet_loss: f64,
+    /// Clogged (from, to) links. Lookup only, never iterated.
+    clogged: FxHashSet<(ActorIdx, ActorIdx)>,
+    /// Calls without an outcome yet, by wire id. Lookup only, never iterated.
+    waiting: FxHashMap<u64, Call>,
+    /// Bodies of requests in flight, by wire id (kept out of the schedule, whose entries stay
+    /// small). Lookup only, never iterated.
+    bodies: FxHashMap<u64, Body>,
+    next_wire_id: u64,
+    messages_sent: u64,
+    messages_lost: u64,
+    /// The pump task's wakeup channel.
+    pump: Option<UnboundedSender<()>>,
+    /// When the pump sleeps until, ns (`None`: until woken).
+    pump_armed_ns: Option<u64>,
+    /// Whether the pump is handling due events (it looks at the schedule again afterwards).
+    pumping: bool,
+}
+
+/// Messages counted by the network (for the tests; the report counts at the ledgers).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Messages that left a sender.
+    pub sent: u64,
+    /// Of those, dropped: lost, clogged, or no running receiver.
+    pub lost: u64,
+}
+
+impl DirectNet {
+    /// A network with latencies in `latency_ms.0 ..= latency_ms.1` ms (uniform over
+    /// `[min, max + 1 ms)`, as the madsim transport configures madsim) and a base loss rate.
+    pub fn new(seed: u64, latency_ms: (u64, u64), packet_loss: f64) -> Self {
+        let latency_min_ns = latency_ms.0.saturating_mul(NS_PER_MS);
+        let latency_max_exclusive_ns = latency_ms
+            .1
+            .max(latency_ms.0)
+            .saturating_add(1)
+            .saturating_mul(NS_PER_MS);
+        Self {
+            scheduled: BinaryHeap::new(),
+            next_seq: 0,
+            rng: SmallRng::seed_from_u64(seed),
+            latency_min_ns,
+            latency_max_exclusive_ns,
+            packet_loss,
+            clogged: FxHashSet::default(),
+            waiting: FxHashMap::default(),
+            bodies: FxHashMap::default(),
+            next_wire_id: 0,
+            messages_sent: 0,
+            messages_lost: 0,
+            pump: None,
+            pump_armed_ns: None,
+            pumping: false,
+        }
+    }
+
+    /// Connects the pump task, woken whenever an event is scheduled before its deadline.
+    pub fn attach_pump(&mut self, pump: UnboundedSender<()>) {
+        self.pump = Some(pump);
+    }
+
+    /// The pump starts handling due events.
+    pub fn pump_runs(&mut self) {
+        self.pumping = true;
+    }
+
+    /// The pump goes to sleep until `at_ns` (`None`: until woken).
+    pub fn pump_sleeps_until(&mut self, at_ns: Option<u64>) {
+        self.pumping = false;
+        self.pump_armed_ns = at_ns;
+    }
+
+    /// Sets the loss rate (a `packet_loss` fault and its end).
+    pub fn set_packet_loss(&mut self, rate: f64) {
+        self.packet_loss = rate;
+    }
+
+    /// Clogs or unclogs the link from `from` to `to`.
+    pub fn set_clogged(&mut self, from: ActorIdx, to: ActorIdx, clogged: bool) {
+        if clogged {
+            self.clogged.insert((from, to));
+        } else {
+            self.clogged.remove(&(from, to));
+        }
+    }
+
+    /// What the network carried so far.
+    pub fn stats(&self) -> NetStats {
+        NetStats {
+            sent: self.messages_sent,
+            lost: self.messages_lost,
+        }
+    }
+
+    /// When the next event is due, ns.
+    pub fn next_at_ns(&self) -> Option<u64> {
+        self.scheduled.peek().map(|Reverse(next)| next.at_ns)
+    }
+
+    /// The next event due at or before `now_ns`, if any.
+    pub fn pop_due(&mut self, now_ns: u64) -> Option<NetEvent> {
+        if self.next_at_ns()? > now_ns {
+            return None;
+        }
+        self.scheduled.pop().map(|Reverse(due)| due.event)
+    }
+
+    /// Starts `call` at `now_ns`. `target_incarnation` is the target's current incarnation
+    /// (running or not: the request is delivered if that incarnation runs when it arrives).
+    /// The call's outcome comes back as a [`NetEvent::Reply`] or
+    /// [`NetEvent::Timeout`]; [`Self::settle`] hands the call back exactly once.
+    pub fn start_call(&mut self, now_ns: u64, mut call: Call, target_incarnation: u64) {
+        self.next_wire_id += 1;
+        let wire_id = self.next_wire_id;
+        let timeout_ns = call.timeout_ms.saturating_mul(NS_PER_MS);
+        self.schedule(
+            now_ns.saturating_add(timeout_ns),
+            NetEvent::Timeout { wire_id },
+        );
+        // The body travels; the rest of the call stays to route the outcome.
+        let body = std::mem::replace(&mut call.body, Body::Batch(Vec::new()));
+        let (caller, target) = (call.caller, call.target);
+        self.waiting.insert(wire_id, call);
+        let Some(to) = target else {
+            // No such actor: the stub's call fails at once.
+            self.schedule(
+                now_ns,
+                NetEvent::Reply {
+                    wire_id,
+                    outcome: Err(FailureKind::Error),
+                },
+            );
+            return;
+        };
+        let request = NetEvent::Request {
+            wire_id,
+            from: caller,
+            to,
+            incarnation: target_incarnation,
+        };
+        if self.transmit(now_ns, caller, to, request) {
+            self.bodies.insert(wire_id, body);
+        }
+    }
+
+    /// The body of the request of `wire_id`, once it arrived.
+    pub fn take_body(&mut self, wire_id: u64) -> Option<Body> {
+        self.bodies.remove(&wire_id)
+    }
+
+    /// A receiver answers a request at `now_ns`; the answer leaves after `delay_ns`.
+    pub fn answer(&mut self, now_ns: u64, delay_ns: u64, leaves: NetEvent) {
+        debug_assert!(matches!(leaves, NetEvent::ReplyLeaves { .. }));
+        if delay_ns == 0 {
+            self.reply_leaves(now_ns, leaves);
+        } else {
+            self.schedule(now_ns.saturating_add(delay_ns), leaves);
+        }
+    }
+
+    /// An answer leaves its receiver (still running: the caller checked) now.
+    pub fn reply_leaves(&mut self, now_ns: u64, leaves: NetEvent) {
+        if let NetEvent::ReplyLeaves {
+            wire_id,
+            from,
+            to,
+            outcome,
+            ..
+        } = leaves
+        {
+            self.transmit(now_ns, from, to, NetEvent::Reply { wire_id, outcome });
+        }
+    }
+
+    /// The call behind `wire_id`, the first time its outcome or timeout is settled; `None`
+    /// after that (a late reply, or the timeout of an answered call).
+    pub fn settle(&mut self, wire_id: u64) -> Option<Call> {
+        self.waiting.remove(&wire_id)
+    }
+
+    /// Counts a message dropped because its receiver is not running.
+    pub fn count_dropped_at_receiver(&mut self) {
+        self.messages_lost += 1;
+    }
+
+    /// Sends `event` over the link; false if it was lost on the way.
+    fn transmit(&mut self, now_ns: u64, from: ActorIdx, to: ActorIdx, event: NetEvent) -> bool {
+        self.messages_sent += 1;
+        // The same order of checks and draws as madsim's `test_link`.
+        if self.clogged.contains(&(from, to))
+            || (self.packet_loss > 0.0 && self.rng.gen_bool(self.packet_loss.min(1.0)))
+        {
+            self.messages_lost += 1;
+            return false;
+        }
+        let latency_ns = if self.latency_max_exclusive_ns > self.latency_min_ns {
+            self.rng
+                .gen_range(self.latency_min_ns..self.latency_max_exclusive_ns)
+        } else {
+            self.latency_min_ns
+        };
+        self.schedule(now_ns.saturating_add(latency_ns), event);
+        true
+    }
+
+    fn schedule(&mut self, at_ns: u64, event: NetEvent) {
+        let sooner = self.pump_armed_ns.is_none_or(|armed_ns| at_ns < armed_ns);
+        if !self.pumping && sooner {
+            if let Some(pump) = &self.pump {
+                let _ = pump.unbounded_send(());
+            }
+            // One wakeup is enough until the pump sleeps again.
+            self.pump_armed_ns = Some(at_ns);
+        }
+        self.next_seq += 1;
+        self.scheduled.push(Reverse(Scheduled {
+            at_ns,
+            rank: event.rank(),
+            seq: self.next_seq,
+            event,
+        }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledgers::Message;
+    use crate::model::ActorId;
+
+    const TIMEOUT_MS: u64 = 5_000;
+
+    fn call(caller: ActorIdx, target: Option<ActorIdx>) -> Call {
+        Call {
+            caller,
+            incarnation: 0,
+            target,
+            target_id: ActorId::new("target"),
+            call_id: 1,
+            body: Body::Batch(Vec::<Message>::new()),
+            key: None,
+            timeout_ms: TIMEOUT_MS,
+            hostile: None,
+        }
+    }
+
+    /// Every event due up to `until_ns`, with its time.
+    fn drain(net: &mut DirectNet, until_ns: u64) -> Vec<(u64, NetEvent)> {
+        let mut events = Vec::new();
+        while let Some(at_ns) = net.next_at_ns().filter(|at_ns| *at_ns <= until_ns) {
+            let event = net.pop_due(at_ns).expect("due");
+            events.push((at_ns, event));
+        }
+        events
+    }
+
+    #[test]
+    fn a_request_arrives_within_the_latency_range_then_the_timeout_fires() {
+        let mut net = DirectNet::new(1, (1, 10), 0.0);
+        net.start_call(0, call(0, Some(1)), 0);
+        let events = drain(&mut net, u64::MAX);
+        assert_eq!(events.len(), 2, "{events:?}");
+        let (arrival_ns, NetEvent::Request { to: 1, from: 0, .. }) = &events[0] else {
+            panic!("first a request, got {events:?}");
+        };
+        assert!((NS_PER_MS..11 * NS_PER_MS).contains(arrival_ns));
+        assert!(
+            matches!(events[1], (at, NetEvent::Timeout { .. }) if at == TIMEOUT_MS * NS_PER_MS)
+        );
+    }
+
+    #[test]
+    fn latencies_cover_the_whole_range_and_nothing_outside_it() {
+        let mut net = DirectNet::new(7, (2, 4), 0.0);
+        let (mut lowest, mut highest) = (u64::MAX, 0);
+        for _ in 0..2_000 {
+            net.start_call(0, call(0, Some(1)), 0);
+        }
+        for (at_ns, event) in drain(&mut net, u64::MAX) {
+            if let NetEvent::Request { .. } = event {
+                lowest = lowest.min(at_ns);
+                highest = highest.max(at_ns);
+            }
+        }
+        assert!((2 * NS_PER_MS..2 * NS_PER_MS + NS_PER_MS / 10).contains(&lowest));
+        assert!((5 * NS_PER_MS - NS_PER_MS / 10..5 * NS_PER_MS).contains(&highest));
+    }
+
+    #[test]
+    fn a_clogged_link_drops_in_its_direction_only_until_unclogged() {
+        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        net.set_clogged(0, 1, true);
+        net.start_call(0, call(0, Some(1)), 0);
+        net.start_call(0, call(1, Some(0)), 0);
+        let requests: Vec<ActorIdx> = drain(&mut net, u64::MAX)
+            .into_iter()
+            .filter_map(|(_, event)| match event {
+                NetEvent::Request { to, .. } => Some(to),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(requests, vec![0]);
+        assert_eq!(net.stats(), NetStats { sent: 2, lost: 1 });
+        net.set_clogged(0, 1, false);
+        net.start_call(0, call(0, Some(1)), 0);
+        assert!(drain(&mut net, u64::MAX)
+            .iter()
+            .any(|(_, event)| matches!(event, NetEvent::Request { to: 1, .. })));
+    }
+
+    #[test]
+    fn packet_loss_drops_about_its_rate() {
+        let mut net = DirectNet::new(3, (1, 1), 0.25);
+        for _ in 0..4_000 {
+            net.start_call(0, call(0, Some(1)), 0);
+        }
+        let stats = net.stats();
+        assert_eq!(stats.sent, 4_000);
+        assert!((800..1_200).contains(&stats.lost), "{stats:?}");
+        net.set_packet_loss(0.0);
+        net.start_call(0, call(0, Some(1)), 0);
+        assert_eq!(net.stats().lost, stats.lost);
+    }
+
+    #[test]
+    fn a_reply_wins_a_tie_with_the_timeout_and_the_call_settles_once() {
+        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        net.start_call(0, call(0, Some(1)), 0);
+        let request_at_ns = net.next_at_ns().expect("the request");
+        let Some(NetEvent::Request { wire_id, .. }) = net.pop_due(request_at_ns) else {
+            panic!("the request");
+        };
+        // A reply arriving at the very nanosecond of the timeout (scheduled after it).
+        let timeout_at_ns = TIMEOUT_MS * NS_PER_MS;
+        net.schedule(
+            timeout_at_ns,
+            NetEvent::Reply {
+                wire_id,
+                outcome: Ok(()),
+            },
+        );
+        let events = drain(&mut net, u64::MAX);
+        assert!(
+            matches!(events[..], [(at_a, NetEvent::Reply { outcome: Ok(()), .. }), (at_b, NetEvent::Timeout { .. })] if at_a == timeout_at_ns && at_b == timeout_at_ns),
+            "{events:?}"
+        );
+        assert!(net.settle(wire_id).is_some());
+        assert!(
+            net.settle(wire_id).is_none(),
+            "the timeout finds it settled"
+        );
+    }
+
+    #[test]
+    fn an_answer_leaves_after_its_delay_then_travels() {
+        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let leaves = NetEvent::ReplyLeaves {
+            wire_id: 9,
+            from: 1,
+            incarnation: 0,
+            to: 0,
+            outcome: Ok(()),
+        };
+        net.answer(0, 3 * NS_PER_MS, leaves);
+        assert_eq!(net.next_at_ns(), Some(3 * NS_PER_MS));
+        let leaves = net.pop_due(3 * NS_PER_MS).expect("leaves");
+        net.reply_leaves(3 * NS_PER_MS, leaves);
+        let arrival_ns = net.next_at_ns().expect("travels");
+        assert!((4 * NS_PER_MS..5 * NS_PER_MS).contains(&arrival_ns));
+        assert!(
+            net.pop_due(arrival_ns - 1).is_none(),
+            "not before it arrives"
+        );
+        assert!(matches!(
+            net.pop_due(arrival_ns),
+            Some(NetEvent::Reply { wire_id: 9, .. })
+        ));
+    }
+
+    #[test]
+    fn a_call_to_no_actor_fails_at_once() {
+        let mut net = DirectNet::new(1, (1, 10), 0.0);
+        net.start_call(42, call(0, None), 0);
+        assert!(matches!(
+            net.pop_due(42),
+            Some(NetEvent::Reply {
+                outcome: Err(FailureKind::Error),
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_schedule() {
+        let schedule = |seed| {
+            let mut net = DirectNet::new(seed, (1, 10), 0.1);
+            for caller in 0..100 {
+                net.start_call(caller as u64, call(caller, Some(1)), 0);
+            }
+            drain(&mut net, u64::MAX)
+                .into_iter()
+                .map(|(at_ns, event)| format!("{at_ns} {event:?}"))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(schedule(5), schedule(5));
+        assert_ne!(schedule(5), schedule(6));
+    }
+}
