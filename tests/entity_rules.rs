@@ -105,7 +105,10 @@ fn appends_are_aggregated_into_one_fact_appended_per_period() {
     match sdk_data(&effects).as_slice() {
         [SdkData::FactAppended(appended)] => {
             assert_eq!(appended.count, 60);
-            assert_eq!(appended.last_seq, entity.storage.facts[59].id.seq);
+            assert_eq!(
+                appended.last_seq,
+                entity.storage.facts.get(59).expect("60 facts").id.seq
+            );
         }
         other => panic!("expected one fact_appended, got {other:?}"),
     }

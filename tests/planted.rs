@@ -5,13 +5,22 @@
 
 use std::path::Path;
 use z0sim::planted::Plant;
+use z0sim::runtime::Transport;
 use z0sim::sim::{load_scenario, run, RunOptions};
 
 fn caught_within_seeds(plant: Plant) -> Result<u64, String> {
+    caught_within_seeds_on(plant, None)
+}
+
+/// The seed that catches `plant`, on its scenario's own transport or on `transport`.
+fn caught_within_seeds_on(plant: Plant, transport: Option<Transport>) -> Result<u64, String> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("scenarios")
         .join(plant.scenario());
-    let scenario = load_scenario(&path).map_err(|error| error.to_string())?;
+    let mut scenario = load_scenario(&path).map_err(|error| error.to_string())?;
+    if let Some(transport) = transport {
+        scenario.network.transport = transport;
+    }
     let options = RunOptions {
         file: Some(format!("scenarios/{}", plant.scenario())),
         plant: Some(plant),
@@ -30,9 +39,10 @@ fn caught_within_seeds(plant: Plant) -> Result<u64, String> {
         missed.push(seed);
     }
     Err(format!(
-        "{plant}: {} never fired on {} (seeds {missed:?})",
+        "{plant}: {} never fired on {} (seeds {missed:?}, transport {})",
         plant.invariant(),
-        plant.scenario()
+        plant.scenario(),
+        scenario.network.transport.name()
     ))
 }
 
@@ -41,6 +51,16 @@ fn every_planted_bug_is_caught_by_the_invariant_it_names() {
     let misses: Vec<String> = Plant::ALL
         .into_iter()
         .filter_map(|plant| caught_within_seeds(plant).err())
+        .collect();
+    assert!(misses.is_empty(), "{misses:#?}");
+}
+
+/// The direct transport takes nothing from the oracle: each plant is caught on it too.
+#[test]
+fn every_planted_bug_is_caught_on_the_direct_transport_too() {
+    let misses: Vec<String> = Plant::ALL
+        .into_iter()
+        .filter_map(|plant| caught_within_seeds_on(plant, Some(Transport::Direct)).err())
         .collect();
     assert!(misses.is_empty(), "{misses:#?}");
 }

@@ -26,6 +26,7 @@
 use crate::ledgers::appended::{AppendedCounter, AppendedPeriod};
 use crate::ledgers::client::{DeliveryMode, ParentClient};
 use crate::ledgers::effect::{CallId, DeliveryOutcome, Effect, Message};
+use crate::ledgers::fact_log::FactLog;
 use crate::ledgers::period::CloseReason;
 use crate::ledgers::stats::{CachedStateManager, StatsPeriod};
 use crate::model::fact::EntityMeta;
@@ -80,8 +81,8 @@ pub struct EntityStorage {
     pub tables_created: bool,
     /// Next sequence number for a fact id of this actor.
     pub next_seq: u64,
-    /// Every appended domain fact, in order.
-    pub facts: Vec<Fact>,
+    /// Every appended domain fact, in order (stored compactly; see [`FactLog`]).
+    pub facts: FactLog,
 }
 
 /// What a start did.
@@ -347,8 +348,8 @@ impl EntityLedger {
     }
 
     fn hydrate(&mut self, storage: &EntityStorage) -> u64 {
-        for fact in &storage.facts {
-            if let Some(child_fact_id) = rollup_child_fact_id(fact) {
+        for fact in storage.facts.with_subtype(ROLLUP_SUBTYPE) {
+            if let Some(child_fact_id) = rollup_child_fact_id(&fact) {
                 self.rolled_up.insert(child_fact_id);
             }
         }

@@ -7,6 +7,7 @@ pub mod breaker;
 pub mod client;
 pub mod effect;
 pub mod entity;
+pub mod fact_log;
 pub mod period;
 pub mod platform;
 pub mod stats;

@@ -3,7 +3,7 @@
 //! messages and call into the world, which feeds the sans-IO ledgers and returns the calls to
 //! make. Everything here is synchronous; one lock, never held across an await.
 
-use crate::ledgers::entity::rollup_child_fact_id;
+use crate::ledgers::entity::{rollup_child_fact_id, ROLLUP_SUBTYPE};
 use crate::ledgers::{
     Accepted, ChildFactOutcome, DropReason, Effect, EntityLedger, EntityStorage, FailureKind,
     Message, MessageKey, PlatformLedger, PlatformStorage, PlatformTotals, SystemLedger,
@@ -1328,8 +1328,8 @@ impl World {
                         .insert(idx, storage.facts.len() as u64);
                     let rollups: Vec<FactId> = storage
                         .facts
-                        .iter()
-                        .filter_map(rollup_child_fact_id)
+                        .with_subtype(ROLLUP_SUBTYPE)
+                        .filter_map(|fact| rollup_child_fact_id(&fact))
                         .collect();
                     if !rollups.is_empty() {
                         outcome.rollups_stored.insert(idx, rollups);
