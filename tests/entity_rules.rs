@@ -257,7 +257,7 @@ fn an_appended_fact_bubbles_to_the_parent_and_is_rolled_up_once() {
     let rollup = parent.storage.facts.last().expect("stored");
     assert_eq!(rollup.id, rollup_id);
     assert_eq!(rollup.subtype, "child_rollup");
-    assert_eq!(rollup.data["child_fact_id"]["seq"], fact.id.seq);
+    assert_eq!(rollup.data.json()["child_fact_id"]["seq"], fact.id.seq);
     let again =
         parent
             .ledger

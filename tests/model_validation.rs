@@ -138,6 +138,7 @@ fn valid_cache_stats_fact_with(change: impl FnOnce(&mut Fact)) -> Fact {
 fn cache_stats_fact_with_raw_field(key: &str, value: Value) -> Fact {
     valid_cache_stats_fact_with(|fact| {
         fact.data
+            .json_mut()
             .as_object_mut()
             .expect("fixture data is an object")
             .insert(key.to_owned(), value);
@@ -149,6 +150,7 @@ fn cache_stats_fact_without_raw_field(key: &str) -> Fact {
     valid_cache_stats_fact_with(|fact| {
         let removed = fact
             .data
+            .json_mut()
             .as_object_mut()
             .expect("fixture data is an object")
             .remove(key);
@@ -284,9 +286,9 @@ fn a_valid_hydration_done_fact_from_r2_passes() {
 #[test]
 fn the_hydration_source_is_spelled_storage_or_r2_on_the_wire() {
     let storage = valid_hydration_done_fact(HydrationSource::Storage);
-    assert_eq!(storage.data["source"], json!("storage"));
+    assert_eq!(storage.data.json()["source"], json!("storage"));
     let r2 = valid_hydration_done_fact(HydrationSource::R2);
-    assert_eq!(r2.data["source"], json!("r2"));
+    assert_eq!(r2.data.json()["source"], json!("r2"));
 }
 
 #[test]
@@ -570,9 +572,9 @@ fn data_with_a_fractional_count_is_rejected_as_malformed_data() {
 
 #[test]
 fn data_that_is_not_an_object_is_rejected_as_malformed_data() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.data = json!([1, 2, 3]));
+    let fact = valid_cache_stats_fact_with(|fact| fact.data = json!([1, 2, 3]).into());
     assert_malformed(&fact, SdkSubtype::CacheStats, "");
-    let fact = valid_cache_stats_fact_with(|fact| fact.data = Value::Null);
+    let fact = valid_cache_stats_fact_with(|fact| fact.data = Value::Null.into());
     assert_malformed(&fact, SdkSubtype::CacheStats, "");
 }
 
@@ -621,7 +623,7 @@ fn data_given_as_an_array_of_field_values_is_rejected_as_malformed_data() {
         SdkData::HydrationDone(hydration_done_data(HydrationSource::R2)),
     ] {
         let mut fact = sdk_fact(&data);
-        fact.data = positional(&data);
+        fact.data = positional(&data).into();
         assert_malformed(&fact, data.subtype(), "");
     }
 }
@@ -635,7 +637,7 @@ fn data_of_another_subtype_is_rejected_as_malformed_data_of_the_declared_one() {
 #[test]
 fn an_unknown_hydration_source_is_rejected_as_malformed_data() {
     let mut fact = valid_hydration_done_fact(HydrationSource::R2);
-    fact.data["source"] = json!("disk");
+    fact.data.json_mut()["source"] = json!("disk");
     assert_malformed(&fact, SdkSubtype::HydrationDone, "disk");
 }
 
@@ -1487,7 +1489,7 @@ impl FactPlan {
             entity_type: self.entity_type.clone(),
             tenant_id: self.tenant_id.clone(),
             timestamp_ms: self.timestamp_ms,
-            data,
+            data: data.into(),
         }
     }
 }

@@ -341,31 +341,32 @@ fn malformed_facts(now_ms: u64) -> Vec<(&'static str, Fact)> {
     });
     with("malformed_data", &|fact| {
         fact.data
+            .json_mut()
             .as_object_mut()
             .expect("data is an object")
             .remove("hits");
     });
     with("malformed_data", &|fact| {
-        fact.data["hits"] = serde_json::json!("many");
+        fact.data.json_mut()["hits"] = serde_json::json!("many");
     });
     with("malformed_data", &|fact| {
-        fact.data["extra"] = serde_json::json!(1);
+        fact.data.json_mut()["extra"] = serde_json::json!(1);
     });
     with("entity_mismatch", &|fact| {
-        fact.data["entity_id"] = serde_json::json!("b");
+        fact.data.json_mut()["entity_id"] = serde_json::json!("b");
     });
     with("bad_period", &|fact| {
-        fact.data["hits"] = serde_json::json!(0);
-        fact.data["misses"] = serde_json::json!(0);
+        fact.data.json_mut()["hits"] = serde_json::json!(0);
+        fact.data.json_mut()["misses"] = serde_json::json!(0);
     });
     with("bad_period", &|fact| {
-        fact.data["period_start"] = serde_json::json!(now_ms + 1);
+        fact.data.json_mut()["period_start"] = serde_json::json!(now_ms + 1);
     });
     with("from_the_future", &|fact| {
         fact.timestamp_ms = now_ms + Limits::default().max_clock_skew_ms + 1;
     });
     with("oversized", &|fact| {
-        fact.data["entity_type"] = serde_json::json!("y".repeat(5_000));
+        fact.data.json_mut()["entity_type"] = serde_json::json!("y".repeat(5_000));
     });
     cases
 }

@@ -421,13 +421,14 @@ impl Sim {
     }
 
     fn ref_fact(&self, fact: &Fact) -> RefFact {
-        let (hits, misses, appended) = match fact.data.get("hits") {
+        let data = fact.data.json();
+        let (hits, misses, appended) = match data.get("hits") {
             Some(hits) => (
                 hits.as_u64().unwrap_or_default(),
-                fact.data["misses"].as_u64().unwrap_or_default(),
+                data["misses"].as_u64().unwrap_or_default(),
                 0,
             ),
-            None => (0, 0, fact.data["count"].as_u64().unwrap_or_default()),
+            None => (0, 0, data["count"].as_u64().unwrap_or_default()),
         };
         RefFact {
             arrival_ms: self.now_ms,

@@ -11,8 +11,8 @@
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use z0sim::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Target};
 use z0sim::runtime::Transport;
+use z0sim::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Target};
 use z0sim::sim::{run, RunOptions, Scenario};
 
 #[derive(Arbitrary, Debug)]

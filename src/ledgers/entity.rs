@@ -454,7 +454,8 @@ pub fn rollup_child_fact_id(fact: &Fact) -> Option<FactId> {
     if fact.subtype != ROLLUP_SUBTYPE {
         return None;
     }
-    let id = fact.data.get("child_fact_id")?;
+    let data = fact.data.json();
+    let id = data.get("child_fact_id")?;
     Some(FactId::new(
         id.get("actor")?.as_str()?,
         id.get("seq")?.as_u64()?,

@@ -8,7 +8,7 @@
 //! simulation (about 360,000 an hour in `bench-fleet`); reading the log happens on hydration and
 //! at the end of a run.
 
-use crate::model::{Fact, FactId};
+use crate::model::{Fact, FactData, FactId};
 use serde::{Deserialize, Serialize};
 
 /// The envelope shared by the compact entries.
@@ -46,7 +46,7 @@ enum Entry {
         timestamp_ms: u64,
         fact_type: u32,
         subtype: u32,
-        data: serde_json::Value,
+        data: FactData,
     },
     /// Any other fact.
     Whole(Box<Fact>),

@@ -1,13 +1,15 @@
 //! Facts: immutable records with a globally unique id.
 
+use super::fact_data::FactData;
 use super::ids::FactId;
 use super::sdk::{SdkData, SDK_FACT_TYPE};
 use serde::{Deserialize, Serialize};
 
 /// A fact as it travels and is stored: immutable, with a globally unique [`FactId`].
 ///
-/// `data` stays an untyped JSON value on the wire: receivers cannot trust senders, so they
-/// validate it into typed [`SdkData`] (see [`crate::model::validate`]).
+/// `data` is JSON on the wire: receivers cannot trust senders, so they validate it into typed
+/// [`SdkData`] (see [`crate::model::validate`]). Facts the simulated SDK builds carry it typed
+/// until then ([`FactData`]), which serialises and compares as the same JSON.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Fact {
@@ -27,7 +29,7 @@ pub struct Fact {
     /// When the fact was created, simulated ms.
     pub timestamp_ms: u64,
     /// Subtype-specific payload.
-    pub data: serde_json::Value,
+    pub data: FactData,
 }
 
 /// Who a fact is about: the fields every fact an entity emits shares.
@@ -52,7 +54,7 @@ impl Fact {
             entity_type: meta.entity_type.clone(),
             tenant_id: meta.tenant_id.clone(),
             timestamp_ms,
-            data: data.to_value(),
+            data: FactData::from(data.clone()),
         }
     }
 
@@ -73,7 +75,7 @@ impl Fact {
             entity_type: meta.entity_type.clone(),
             tenant_id: meta.tenant_id.clone(),
             timestamp_ms,
-            data,
+            data: FactData::Json(data),
         }
     }
 

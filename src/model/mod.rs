@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod fact;
+pub mod fact_data;
 pub mod ids;
 pub mod payload;
 pub mod sampling;
@@ -13,6 +14,7 @@ pub use config::{
     BootstrapConfig, BreakerConfig, ConfigError, StatsConfig, TenantConfig, DEFAULT_RPC_TIMEOUT_MS,
 };
 pub use fact::{EntityMeta, Fact};
+pub use fact_data::FactData;
 pub use ids::{ActorId, FactId};
 pub use payload::TenantStatsPayload;
 pub use sdk::{

@@ -144,6 +144,9 @@ pub struct HydrationDoneData {
     pub source: HydrationSource,
 }
 
+/// The longest key of any SDK data object (`tables_created`, `facts_replayed`: 14).
+pub const MAX_KEY_BYTES: usize = 16;
+
 /// The typed data of a validated SDK fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SdkData {
@@ -188,7 +191,45 @@ impl SdkData {
         }
     }
 
-    /// The data as a JSON value, for the `data` field of a [`crate::model::Fact`].
+    /// An upper bound on the bytes of the data serialised as JSON, computed from the fields
+    /// without serialising: every key is at most [`MAX_KEY_BYTES`] long, a string takes at most
+    /// 6 bytes per byte (`\u00XX` escapes) plus its quotes, a number at most 24 bytes.
+    pub fn json_size_bound(&self) -> usize {
+        fn text(value: &str) -> usize {
+            2 + 6 * value.len()
+        }
+        const NUMBER: usize = 24;
+        let (fields, strings) = match self {
+            SdkData::CacheStats(data) => (
+                6,
+                text(&data.entity_id) + text(&data.entity_type) + 4 * NUMBER,
+            ),
+            SdkData::FactAppended(data) => (
+                6,
+                text(&data.entity_id) + text(&data.entity_type) + 4 * NUMBER,
+            ),
+            SdkData::SchemaInit(data) => (
+                4,
+                text(&data.entity_id)
+                    + text(&data.entity_type)
+                    + 2
+                    + data
+                        .tables_created
+                        .iter()
+                        .map(|table| text(table) + 1)
+                        .sum::<usize>()
+                    + NUMBER,
+            ),
+            SdkData::HydrationDone(data) => (
+                5,
+                text(&data.entity_id) + text(&data.entity_type) + 2 * NUMBER + text("storage"),
+            ),
+        };
+        2 + fields * (4 + 6 * MAX_KEY_BYTES) + strings
+    }
+
+    /// The data as its subtype's JSON object, as the `data` field of a [`crate::model::Fact`]
+    /// carries it on the wire.
     pub fn to_value(&self) -> serde_json::Value {
         // Serialising these plain structs cannot fail: no maps with non-string keys, no floats.
         let value = match self {

@@ -2,12 +2,13 @@
 //! and never stored (model.md "Facts").
 
 use super::fact::Fact;
+use super::fact_data::FactData;
 use super::payload::TenantStatsPayload;
 use super::sdk::{
     CacheStatsData, FactAppendedData, HydrationDoneData, SchemaInitData, SdkData, SdkSubtype,
 };
 use crate::planted::{self, Plant};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::io;
 use thiserror::Error;
 
@@ -265,7 +266,11 @@ pub fn validate_envelope(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<()
     if !planted::active(Plant::FactTimestampUnchecked) {
         check_not_future(fact, fact.timestamp_ms, now_ms, limits)?;
     }
-    let fits_for_sure = serialized_size_bound(&fact.data) <= limits.max_data_bytes;
+    let bound = match &fact.data {
+        FactData::Sdk(data) => data.json_size_bound(),
+        FactData::Json(value) => serialized_size_bound(value),
+    };
+    let fits_for_sure = bound <= limits.max_data_bytes;
     let bytes = if fits_for_sure {
         0
     } else {
@@ -325,7 +330,18 @@ fn parse_data(fact: &Fact, subtype: SdkSubtype) -> Result<SdkData, FactError> {
         subtype,
         reason: error.to_string(),
     };
-    let data = &fact.data;
+    let data = match &fact.data {
+        // Built by the SDK: typed already, it only has to be the subtype's shape.
+        FactData::Sdk(typed) if typed.subtype() == subtype => return Ok((**typed).clone()),
+        FactData::Sdk(typed) => {
+            return Err(FactError::MalformedData {
+                id: fact.id.to_string(),
+                subtype,
+                reason: format!("data of a {} fact", typed.subtype().as_str()),
+            })
+        }
+        FactData::Json(value) => value,
+    };
     // serde's derived structs also accept a sequence of field values; the z0 page's shapes are
     // objects with named fields, so anything else is malformed.
     if !data.is_object() {
@@ -485,7 +501,7 @@ fn serialized_size_bound(value: &serde_json::Value) -> usize {
 }
 
 /// Counts serialised JSON bytes, stopping early once `cap` is passed (no allocation).
-fn serialized_size_up_to(value: &serde_json::Value, cap: usize) -> usize {
+fn serialized_size_up_to(value: &impl Serialize, cap: usize) -> usize {
     struct Counter {
         bytes: usize,
         cap: usize,

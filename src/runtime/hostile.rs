@@ -87,10 +87,11 @@ pub fn forge(kind: HostileKind, real: &Fact, number: u64, receiver: &Receiver) -
     match kind {
         HostileKind::OversizedData => {
             let padding = "x".repeat(receiver.limits.max_data_bytes.saturating_add(1));
-            if let serde_json::Value::Object(fields) = &mut fact.data {
+            let data = fact.data.json_mut();
+            if let serde_json::Value::Object(fields) = data {
                 fields.insert("padding".to_owned(), serde_json::Value::String(padding));
             } else {
-                fact.data = serde_json::Value::String(padding);
+                *data = serde_json::Value::String(padding);
             }
         }
         HostileKind::MissingTenant => fact.tenant_id.clear(),
