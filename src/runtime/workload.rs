@@ -4,13 +4,14 @@
 //! from its own seeded streams (Poisson arrivals: exponential gaps) and the runtime applies them
 //! lazily, in order and each at its exact time, whenever something happens to the actor (a
 //! message, a timer, a kill) or when an operation with an effect is due (the one that closes a
-//! stats period, or an append that bubbles). Looking ahead clones the stream, so the operations
-//! themselves are identical whether or not anyone looked.
+//! stats period, or an append that bubbles). Looking ahead keeps what it drew for later, so the
+//! operations themselves are identical whether or not anyone looked, and each is drawn once.
 //!
 //! Cache gets and appends come from two independent streams, so changing one rate does not
 //! reshuffle the other.
 
 use rand::rngs::SmallRng;
+use std::collections::VecDeque;
 use rand::{Rng, SeedableRng};
 
 /// Rates of one entity's workload.
@@ -36,14 +37,18 @@ pub enum LocalOp {
     Append,
 }
 
-/// A Poisson process of event times (ms), with a mark drawn per event.
+/// A Poisson process of event times (ms), with a mark drawn per event. Events drawn while
+/// looking ahead are kept and handed out in order later, so each is drawn once and the sequence
+/// is the same whether or not anyone looked.
 #[derive(Clone, Debug)]
 struct Arrivals {
     rng: SmallRng,
     mean_gap_ms: f64,
-    next_at_ms: f64,
+    /// Time of the last event drawn (the clock of the random stream), ms.
+    drawn_at_ms: f64,
     mark_probability: f64,
-    next_mark: bool,
+    /// The next event and those drawn after it while looking ahead, in order; never empty.
+    ahead: VecDeque<(u64, bool)>,
 }
 
 impl Arrivals {
@@ -54,32 +59,52 @@ impl Arrivals {
         let mut arrivals = Self {
             rng: SmallRng::seed_from_u64(seed),
             mean_gap_ms: 1.0 / per_ms,
-            next_at_ms: 0.0,
+            drawn_at_ms: 0.0,
             mark_probability,
-            next_mark: false,
+            ahead: VecDeque::new(),
         };
-        arrivals.advance();
+        arrivals.draw();
         Some(arrivals)
     }
 
     fn peek(&self) -> (u64, bool) {
-        (self.next_at_ms as u64, self.next_mark)
+        debug_assert!(!self.ahead.is_empty(), "the next event is always drawn");
+        self.ahead.front().copied().unwrap_or((u64::MAX, false))
     }
 
+    /// Moves on to the next event.
     fn advance(&mut self) {
+        self.ahead.pop_front();
+        if self.ahead.is_empty() {
+            self.draw();
+        }
+    }
+
+    /// Draws one more event onto the end of `ahead`.
+    fn draw(&mut self) {
         // 1 - U is in (0, 1], so the logarithm is finite.
         let unit: f64 = 1.0 - self.rng.gen::<f64>();
-        self.next_at_ms += -unit.ln() * self.mean_gap_ms;
-        self.next_mark = self.rng.gen::<f64>() < self.mark_probability;
+        self.drawn_at_ms += -unit.ln() * self.mean_gap_ms;
+        let mark = self.rng.gen::<f64>() < self.mark_probability;
+        self.ahead.push_back((self.drawn_at_ms as u64, mark));
     }
 
-    /// Time of the first event at or after `at_ms` (looks ahead on a clone).
-    fn first_at_or_after(&self, at_ms: u64) -> u64 {
-        let mut ahead = self.clone();
-        while ahead.peek().0 < at_ms {
-            ahead.advance();
+    /// Time of the first event at or after `at_ms` (draws ahead as far as needed).
+    fn first_at_or_after(&mut self, at_ms: u64) -> u64 {
+        if let Some(found) = self.ahead.iter().find(|(event_ms, _)| *event_ms >= at_ms) {
+            return found.0;
         }
-        ahead.peek().0
+        loop {
+            self.draw();
+            let (event_ms, _) = self.peek_last();
+            if event_ms >= at_ms {
+                return event_ms;
+            }
+        }
+    }
+
+    fn peek_last(&self) -> (u64, bool) {
+        self.ahead.back().copied().unwrap_or((u64::MAX, false))
     }
 }
 
@@ -171,16 +196,16 @@ impl WorkloadStream {
     }
 
     /// The first cache get at or after `at_ms`, if there are cache gets at all.
-    pub fn first_cache_get_at_or_after(&self, at_ms: u64) -> Option<u64> {
+    pub fn first_cache_get_at_or_after(&mut self, at_ms: u64) -> Option<u64> {
         self.cache
-            .as_ref()
+            .as_mut()
             .map(|cache| cache.first_at_or_after(at_ms))
     }
 
     /// The first append at or after `at_ms`, if there are appends at all.
-    pub fn first_append_at_or_after(&self, at_ms: u64) -> Option<u64> {
+    pub fn first_append_at_or_after(&mut self, at_ms: u64) -> Option<u64> {
         self.appends
-            .as_ref()
+            .as_mut()
             .map(|appends| appends.first_at_or_after(at_ms))
     }
 }

@@ -470,11 +470,11 @@ impl World {
 
     /// When the actor's node must wake next, ms: the next local operation with an effect
     /// (entities), the alarm (tenants), the batch deadline (queue).
-    pub fn next_timer_ms(&self, idx: ActorIdx) -> Option<u64> {
-        let actor = &self.actors[idx];
+    pub fn next_timer_ms(&mut self, idx: ActorIdx) -> Option<u64> {
+        let actor = &mut self.actors[idx];
         match (&actor.live, &actor.durable) {
             (Some(Live::Entity(ledger)), _) => {
-                let workload = actor.workload.as_ref()?;
+                let workload = actor.workload.as_mut()?;
                 let stats = ledger
                     .stats_due_at_ms()
                     .and_then(|due_ms| workload.first_cache_get_at_or_after(due_ms));
