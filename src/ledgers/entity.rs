@@ -31,10 +31,13 @@ use crate::ledgers::period::CloseReason;
 use crate::ledgers::stats::{CachedStateManager, StatsPeriod};
 use crate::model::fact::EntityMeta;
 use crate::model::sdk::SCHEMA_TABLES;
-use crate::model::validate::{check_tenant, validate_envelope};
+use crate::model::validate::{
+    check_tenant, validate_envelope, validate_envelope_parts, EnvelopeParts,
+};
 use crate::model::{
-    ActorId, BootstrapConfig, BreakerConfig, CacheStatsData, Fact, FactAppendedData, FactError,
-    FactId, HydrationDoneData, HydrationSource, Limits, SchemaInitData, SdkData, StatsConfig,
+    ActorId, BootstrapConfig, BreakerConfig, CacheStatsData, Fact, FactAppendedData, FactData,
+    FactError, FactId, HydrationDoneData, HydrationSource, Limits, SchemaInitData, SdkData,
+    StatsConfig,
 };
 use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
@@ -253,25 +256,42 @@ impl EntityLedger {
         data: serde_json::Value,
         effects: &mut Vec<Effect>,
     ) -> Result<FactId, FactError> {
-        let id = FactId::new(self.config.actor.as_str(), storage.next_seq);
-        let fact = Fact::domain(
-            id.clone(),
-            &self.config.meta,
-            now_ms,
+        let seq = storage.next_seq;
+        let data = FactData::Json(data);
+        let meta = &self.config.meta;
+        let parts = EnvelopeParts {
+            actor: self.config.actor.as_str(),
+            seq,
             fact_type,
             subtype,
-            data,
-        );
-        validate_envelope(&fact, now_ms, &self.config.limits)?;
+            entity_id: &meta.entity_id,
+            entity_type: &meta.entity_type,
+            tenant_id: &meta.tenant_id,
+            timestamp_ms: now_ms,
+            data: &data,
+        };
+        // Validated before it is built: most appends are only stored, compactly.
+        validate_envelope_parts(&parts, now_ms, &self.config.limits)?;
         storage.next_seq += 1;
-        let bubbled = self.parent.is_some().then(|| fact.clone());
+        let id = FactId::new(self.config.actor.as_str(), seq);
+        let build = || Fact {
+            id: id.clone(),
+            fact_type: fact_type.to_owned(),
+            subtype: subtype.to_owned(),
+            entity_id: meta.entity_id.clone(),
+            entity_type: meta.entity_type.clone(),
+            tenant_id: meta.tenant_id.clone(),
+            timestamp_ms: now_ms,
+            data: data.clone(),
+        };
+        let bubbled = self.parent.is_some().then(build);
         if planted::active(Plant::AppendWriteDeferred) {
             // The planted mistake: the previous append is written now, this one later.
-            if let Some(previous) = self.deferred_write.replace(fact) {
+            if let Some(previous) = self.deferred_write.replace(build()) {
                 storage.facts.push(previous);
             }
         } else {
-            storage.facts.push(fact);
+            storage.facts.push_parts(&parts);
         }
         if let Some(closed) = self
             .appended

@@ -8,6 +8,7 @@
 //! simulation (about 360,000 an hour in `bench-fleet`); reading the log happens on hydration and
 //! at the end of a run.
 
+use crate::model::validate::EnvelopeParts;
 use crate::model::{Fact, FactData, FactId};
 use serde::{Deserialize, Serialize};
 
@@ -84,6 +85,42 @@ impl FactLog {
             fact_type,
             subtype,
             data: fact.data,
+        });
+    }
+
+    /// Appends the fact made of `parts` (already validated) without building it first.
+    pub fn push_parts(&mut self, parts: &EnvelopeParts<'_>) {
+        let envelope = self.envelope.get_or_insert_with(|| Envelope {
+            actor: parts.actor.to_owned(),
+            entity_id: parts.entity_id.to_owned(),
+            entity_type: parts.entity_type.to_owned(),
+            tenant_id: parts.tenant_id.to_owned(),
+        });
+        let same_envelope = envelope.actor == parts.actor
+            && envelope.entity_id == parts.entity_id
+            && envelope.entity_type == parts.entity_type
+            && envelope.tenant_id == parts.tenant_id;
+        if !same_envelope {
+            self.push(Fact {
+                id: FactId::new(parts.actor, parts.seq),
+                fact_type: parts.fact_type.to_owned(),
+                subtype: parts.subtype.to_owned(),
+                entity_id: parts.entity_id.to_owned(),
+                entity_type: parts.entity_type.to_owned(),
+                tenant_id: parts.tenant_id.to_owned(),
+                timestamp_ms: parts.timestamp_ms,
+                data: parts.data.clone(),
+            });
+            return;
+        }
+        let fact_type = self.name_index(parts.fact_type);
+        let subtype = self.name_index(parts.subtype);
+        self.entries.push(Entry::Compact {
+            seq: parts.seq,
+            timestamp_ms: parts.timestamp_ms,
+            fact_type,
+            subtype,
+            data: parts.data.clone(),
         });
     }
 

@@ -244,29 +244,83 @@ fn check_name(field: &'static str, value: &str, limits: &Limits) -> Result<(), F
     Ok(())
 }
 
+/// A fact's envelope and data, borrowed: what [`validate_envelope_parts`] checks, so that a
+/// ledger can validate a fact before it builds one.
+#[derive(Clone, Copy, Debug)]
+pub struct EnvelopeParts<'fact> {
+    /// `id.actor`.
+    pub actor: &'fact str,
+    /// `id.seq`.
+    pub seq: u64,
+    /// `type`.
+    pub fact_type: &'fact str,
+    /// `subtype`.
+    pub subtype: &'fact str,
+    /// `entity_id`.
+    pub entity_id: &'fact str,
+    /// `entity_type`.
+    pub entity_type: &'fact str,
+    /// `tenant_id`.
+    pub tenant_id: &'fact str,
+    /// `timestamp_ms`.
+    pub timestamp_ms: u64,
+    /// `data`.
+    pub data: &'fact FactData,
+}
+
+impl<'fact> EnvelopeParts<'fact> {
+    /// The parts of `fact`.
+    pub fn of(fact: &'fact Fact) -> Self {
+        Self {
+            actor: &fact.id.actor,
+            seq: fact.id.seq,
+            fact_type: &fact.fact_type,
+            subtype: &fact.subtype,
+            entity_id: &fact.entity_id,
+            entity_type: &fact.entity_type,
+            tenant_id: &fact.tenant_id,
+            timestamp_ms: fact.timestamp_ms,
+            data: &fact.data,
+        }
+    }
+
+    fn id(&self) -> String {
+        format!("{}#{}", self.actor, self.seq)
+    }
+}
+
 /// Checks what every fact needs, SDK or domain: id, tenant, entity, bounded names and data,
 /// no timestamp from the future.
 pub fn validate_envelope(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<(), FactError> {
-    if fact.id.actor.is_empty() {
+    validate_envelope_parts(&EnvelopeParts::of(fact), now_ms, limits)
+}
+
+/// [`validate_envelope`] on a fact's parts.
+pub fn validate_envelope_parts(
+    fact: &EnvelopeParts<'_>,
+    now_ms: u64,
+    limits: &Limits,
+) -> Result<(), FactError> {
+    if fact.actor.is_empty() {
         return Err(FactError::MissingId);
     }
-    check_name("id.actor", &fact.id.actor, limits)?;
-    let id = || fact.id.to_string();
+    check_name("id.actor", fact.actor, limits)?;
+    let id = || fact.id();
     if fact.tenant_id.is_empty() {
         return Err(FactError::MissingTenant { id: id() });
     }
     if fact.entity_id.is_empty() || fact.entity_type.is_empty() {
         return Err(FactError::MissingEntity { id: id() });
     }
-    check_name("tenant_id", &fact.tenant_id, limits)?;
-    check_name("entity_id", &fact.entity_id, limits)?;
-    check_name("entity_type", &fact.entity_type, limits)?;
-    check_name("type", &fact.fact_type, limits)?;
-    check_name("subtype", &fact.subtype, limits)?;
+    check_name("tenant_id", fact.tenant_id, limits)?;
+    check_name("entity_id", fact.entity_id, limits)?;
+    check_name("entity_type", fact.entity_type, limits)?;
+    check_name("type", fact.fact_type, limits)?;
+    check_name("subtype", fact.subtype, limits)?;
     if !planted::active(Plant::FactTimestampUnchecked) {
-        check_not_future(fact, fact.timestamp_ms, now_ms, limits)?;
+        check_not_future(&id, fact.timestamp_ms, now_ms, limits)?;
     }
-    let bound = match &fact.data {
+    let bound = match fact.data {
         FactData::Sdk(data) => data.json_size_bound(),
         FactData::Json(value) => serialized_size_bound(value),
     };
@@ -274,7 +328,7 @@ pub fn validate_envelope(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<()
     let bytes = if fits_for_sure {
         0
     } else {
-        serialized_size_up_to(&fact.data, limits.max_data_bytes + 1)
+        serialized_size_up_to(fact.data, limits.max_data_bytes + 1)
     };
     if bytes > limits.max_data_bytes {
         return Err(FactError::Oversized {
@@ -400,18 +454,18 @@ fn check_periods(
         Some(0) => return Err(bad("a period is never emitted empty")),
         Some(_) => {}
     }
-    check_not_future(fact, end_ms, now_ms, limits)
+    check_not_future(&|| fact.id.to_string(), end_ms, now_ms, limits)
 }
 
 fn check_not_future(
-    fact: &Fact,
+    id: &dyn Fn() -> String,
     at_ms: u64,
     now_ms: u64,
     limits: &Limits,
 ) -> Result<(), FactError> {
     if at_ms > now_ms.saturating_add(limits.max_clock_skew_ms) {
         return Err(FactError::FromTheFuture {
-            id: fact.id.to_string(),
+            id: id(),
             at_ms,
             now_ms,
             max_skew_ms: limits.max_clock_skew_ms,

@@ -11,8 +11,8 @@
 //! reshuffle the other.
 
 use rand::rngs::SmallRng;
-use std::collections::VecDeque;
 use rand::{Rng, SeedableRng};
+use std::collections::VecDeque;
 
 /// Rates of one entity's workload.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -508,11 +508,22 @@ impl World {
     fn advance_entity(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
         let mut effects = Vec::new();
         let actor = &mut self.actors[idx];
-        let (Some(Live::Entity(ledger)), Durable::Entity(storage), Some(workload)) =
-            (&mut actor.live, &mut actor.durable, &mut actor.workload)
+        let (
+            Some(Live::Entity(ledger)),
+            Durable::Entity(storage),
+            Some(workload),
+            ActorInit::Entity { config, .. },
+        ) = (
+            &mut actor.live,
+            &mut actor.durable,
+            &mut actor.workload,
+            &actor.init,
+        )
         else {
             return Vec::new();
         };
+        // The same entity type the ledger was built with (the init is what a restart uses).
+        let entity_type = config.meta.entity_type.as_str();
         let counters = &mut self.recorder.counters;
         // Stats tracking (observability wired and sampled) makes both aggregators count.
         let tracked = ledger.stats_due_at_ms().is_some();
@@ -531,11 +542,10 @@ impl World {
                     ledger.cache_get(at_ms, storage, hit, &mut effects);
                 }
                 LocalOp::Append => {
-                    let entity_type = ledger.config().meta.entity_type.clone();
                     match ledger.append_fact(
                         at_ms,
                         storage,
-                        &entity_type,
+                        entity_type,
                         "updated",
                         serde_json::Value::Null,
                         &mut effects,
