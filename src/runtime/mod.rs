@@ -19,7 +19,7 @@ pub mod spec;
 pub mod workload;
 pub mod world;
 
-pub use observe::Observation;
+pub use observe::{Observation, ObservationLog};
 pub use recorder::{Counters, LatencySummary, Recorder};
 pub use run::{run_world, RunError, RunOutput};
 pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, Transport, WorldSpec};

@@ -156,3 +156,93 @@ pub enum Observation {
         alarm_set: bool,
     },
 }
+
+/// Observations per chunk of an [`ObservationLog`] (about 1.3 MB).
+const LOG_CHUNK: usize = 16_384;
+
+/// The observation log: every observation, in order. It is kept in fixed-size chunks, so it
+/// grows without ever copying what it holds. A simulation adds several observations per SDK
+/// fact, and one vector would be copied whole each time it doubled, each copy on fresh pages.
+#[derive(Clone, Debug, Default)]
+pub struct ObservationLog {
+    chunks: Vec<Vec<Observation>>,
+    len: usize,
+}
+
+impl ObservationLog {
+    /// Appends `observation`.
+    pub fn push(&mut self, observation: Observation) {
+        match self.chunks.last_mut() {
+            Some(chunk) if chunk.len() < LOG_CHUNK => chunk.push(observation),
+            _ => {
+                let mut chunk = Vec::with_capacity(LOG_CHUNK);
+                chunk.push(observation);
+                self.chunks.push(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    /// Number of observations.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing was observed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every observation, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Observation> + Clone {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl<'log> IntoIterator for &'log ObservationLog {
+    type Item = &'log Observation;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'log, Vec<Observation>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.chunks.iter().flatten()
+    }
+}
+
+impl FromIterator<Observation> for ObservationLog {
+    fn from_iter<I: IntoIterator<Item = Observation>>(observations: I) -> Self {
+        let mut log = Self::default();
+        for observation in observations {
+            log.push(observation);
+        }
+        log
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_keeps_every_observation_in_order_across_chunks() {
+        let count = 2 * LOG_CHUNK + 3;
+        let log: ObservationLog = (0..count)
+            .map(|at_ms| Observation::Started {
+                at_ms: at_ms as u64,
+                actor: 0,
+            })
+            .collect();
+        assert_eq!(log.len(), count);
+        assert!(!log.is_empty());
+        assert_eq!(log.chunks.len(), 3);
+        let times: Vec<u64> = log
+            .iter()
+            .map(|observation| match observation {
+                Observation::Started { at_ms, .. } => *at_ms,
+                _ => u64::MAX,
+            })
+            .collect();
+        assert_eq!(times, (0..count as u64).collect::<Vec<_>>());
+        assert_eq!((&log).into_iter().count(), count);
+        assert!(ObservationLog::default().is_empty());
+    }
+}

@@ -4,7 +4,7 @@
 use crate::ledgers::client::FALLBACK_TARGET;
 use crate::planted;
 use crate::runtime::node::{actor_addr, actor_main, now_ms, pump, Shared};
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::ObservationLog;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
 use crate::runtime::world::{Outcome, World};
@@ -30,7 +30,7 @@ pub struct RunOutput {
     /// Wall-clock time of the run, ms (measured outside the simulation).
     pub wall_ms: u64,
     /// Everything observed, in order (empty unless the spec asked for it).
-    pub observations: Vec<Observation>,
+    pub observations: ObservationLog,
     /// Fallback warnings actually logged through `tracing`.
     pub warnings_logged: u64,
 }
@@ -135,7 +135,7 @@ impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
     }
 }
 
-async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, Vec<Observation>) {
+async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) {
     let world = Shared::new(World::new(&spec));
     let handle = Handle::current();
     let nodes: Vec<NodeHandle> = (0..spec.actors.len())

@@ -14,7 +14,7 @@ use crate::model::validate::validate_sdk_fact;
 use crate::model::{ActorId, FactError, FactId, Limits, SdkData};
 use crate::runtime::direct::DirectNet;
 use crate::runtime::hostile::{HostileInjector, HostileKind, Receiver};
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, ObservationLog};
 use crate::runtime::recorder::{Counters, EventKind, Recorder};
 use crate::runtime::rpc::{Body, Reply};
 use crate::runtime::spec::{ActorIdx, ActorInit, Transport, WorldSpec};
@@ -199,7 +199,7 @@ pub struct World {
     /// Per entity: appends (and rollups) its ledger acknowledged.
     acknowledged_appends: BTreeMap<ActorIdx, u64>,
     /// Everything observed, in order (see [`Observation`]).
-    pub observations: Vec<Observation>,
+    pub observations: ObservationLog,
     /// The network of the `direct` transport (none with `madsim::net`).
     pub net: Option<DirectNet>,
 }
@@ -271,7 +271,7 @@ impl World {
             observe: spec.observe,
             generated: BTreeMap::new(),
             acknowledged_appends: BTreeMap::new(),
-            observations: Vec::new(),
+            observations: ObservationLog::default(),
             net: (spec.transport == Transport::Direct).then(|| {
                 DirectNet::new(
                     derive_seed(spec.seed, purpose::NETWORK, 0),
@@ -1372,7 +1372,7 @@ fn store_payload(
     payload: crate::model::TenantStatsPayload,
     now_ms: u64,
     recorder: &mut Recorder,
-    observations: Option<&mut Vec<Observation>>,
+    observations: Option<&mut ObservationLog>,
 ) -> Result<(), FailureKind> {
     let period_end_ms = payload.period_end_ms;
     let copy = observations.is_some().then(|| Box::new(payload.clone()));

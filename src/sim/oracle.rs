@@ -11,7 +11,7 @@ use crate::ledgers::{BreakerState, DropReason, MessageKey, Transition};
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{Fact, FactId, Limits, SdkData, TenantStatsPayload};
 use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, ObservationLog};
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
 use crate::sim::build::liveness_window_ms;
 use crate::sim::report::InvariantResult;
@@ -134,7 +134,7 @@ impl BreakerStates {
 
 /// Only CLOSED->OPEN, OPEN->HALF_OPEN, HALF_OPEN->CLOSED/OPEN, each from the state the client
 /// was in, and a reset to CLOSED on restart.
-pub fn breaker_transitions_legal(log: &[Observation]) -> InvariantResult {
+pub fn breaker_transitions_legal(log: &ObservationLog) -> InvariantResult {
     let mut states = BreakerStates::default();
     let violation = log.iter().find_map(|observation| match *observation {
         Observation::Started { actor, .. } => {
@@ -158,7 +158,7 @@ pub fn breaker_transitions_legal(log: &[Observation]) -> InvariantResult {
 
 /// No attempt leaves a client while its breaker is OPEN; at most the probe budget per
 /// HALF_OPEN episode.
-pub fn breaker_blocks_when_open(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+pub fn breaker_blocks_when_open(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     let budget = scenario.sdk.breaker.half_open_max_probes;
     let mut states = BreakerStates::default();
     let mut probes: BTreeMap<ClientKey, u32> = BTreeMap::new();
@@ -349,7 +349,7 @@ type StoredPeriod = (u64, u64, FactId);
 
 /// Per entity, the stored stats periods (cache_stats and fact_appended) never overlap and are
 /// each at least `min_interval` long (runs never flush explicitly).
-pub fn stats_interval_respected(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+pub fn stats_interval_respected(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     let min_interval_ms = scenario.sdk.stats_min_interval_ms;
     let mut periods: BTreeMap<(String, &'static str), Vec<StoredPeriod>> = BTreeMap::new();
     for observation in log {
@@ -394,7 +394,7 @@ pub fn stats_interval_respected(scenario: &Scenario, log: &[Observation]) -> Inv
 }
 
 /// No receiver stores a fact id twice; the platform counts each flush once.
-pub fn no_duplicate_facts(log: &[Observation]) -> InvariantResult {
+pub fn no_duplicate_facts(log: &ObservationLog) -> InvariantResult {
     let mut facts: BTreeSet<(ActorIdx, FactId)> = BTreeSet::new();
     let mut flushes: BTreeSet<(String, String)> = BTreeSet::new();
     let violation = log.iter().find_map(|observation| match observation {
@@ -424,7 +424,7 @@ pub fn no_duplicate_facts(log: &[Observation]) -> InvariantResult {
 /// While a tenant aggregate is pending an alarm is set; payload periods are aligned, exactly
 /// one aggregation interval long and, per tenant in flush order (the queue is unordered, so
 /// arrival order says nothing), strictly increasing.
-pub fn tenant_flush_cadence(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+pub fn tenant_flush_cadence(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     let interval_ms = scenario.sdk.tenant_aggregation_interval_ms;
     let mut by_tenant: BTreeMap<&str, BTreeMap<u64, (u64, &str)>> = BTreeMap::new();
     let violation = log.iter().find_map(|observation| match observation {
@@ -796,7 +796,7 @@ struct ReferenceClient {
 
 /// Each client opens exactly when a reference breaker (`src/reference/breaker.rs`), fed the same
 /// admissions and the same network outcomes, opens; and admits only what the reference admits.
-pub fn breaker_opens_on_threshold(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+pub fn breaker_opens_on_threshold(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     const NAME: &str = "breaker_opens_on_threshold";
     let config = scenario.sdk.breaker;
     if config.reset_timeout_jitter_ratio > 0.0 || config.reset_timeout_growth_factor > 1.0 {
@@ -918,7 +918,7 @@ fn compare_opens(key: ClientKey, client: &ReferenceClient) -> Option<String> {
 /// [`crate::sim::build::liveness_window_ms`]). A client that does not emit cannot probe (the
 /// OPEN -> HALF_OPEN transition is lazy) and is not judged. Not judged on a lossy base network,
 /// where a probe may be lost with the faults long over.
-pub fn breaker_recovers(scenario: &Scenario, log: &[Observation]) -> InvariantResult {
+pub fn breaker_recovers(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     const NAME: &str = "breaker_recovers";
     let Some((recovery_start_ms, deadline_ms)) = liveness_window_ms(scenario) else {
         return not_applicable(NAME, "no faults");
