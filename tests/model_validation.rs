@@ -10,14 +10,15 @@
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
+use serde::Deserialize;
 use serde_json::{json, Value};
 use z0sim::model::validate::{
     check_tenant, validate_envelope, validate_payload, validate_sdk_fact,
 };
 use z0sim::model::{
-    BootstrapConfig, BreakerConfig, CacheStatsData, EntityMeta, Fact, FactAppendedData, FactError,
-    FactId, HydrationDoneData, HydrationSource, Limits, PayloadError, SchemaInitData, SdkData,
-    SdkSubtype, StatsConfig, TenantConfig, TenantStatsPayload,
+    BootstrapConfig, BreakerConfig, CacheStatsData, EntityMeta, Fact, FactAppendedData, FactData,
+    FactError, FactId, HydrationDoneData, HydrationSource, Limits, PayloadError, SchemaInitData,
+    SdkData, SdkSubtype, StatsConfig, TenantConfig, TenantStatsPayload,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -1591,6 +1592,37 @@ proptest! {
             let rebuilt = Fact::sdk(fact.id.clone(), &meta, fact.timestamp_ms, &data);
             let again = validate_sdk_fact(&rebuilt, now_ms, &limits);
             prop_assert_eq!(again, Ok(data));
+        }
+    }
+
+    /// Typed data (what the simulated SDK builds) is judged exactly as its JSON is: same
+    /// verdict, same error, whatever the envelope, the limits and the clock.
+    #[test]
+    fn typed_data_validates_exactly_as_its_json(
+        plan in arb_fact_plan(),
+        now_ms in arb_now(),
+        limits in arb_limits(),
+    ) {
+        let fact = plan.build();
+        let json = fact.data.json().into_owned();
+        let readings = [
+            CacheStatsData::deserialize(&json).ok().map(SdkData::CacheStats),
+            FactAppendedData::deserialize(&json).ok().map(SdkData::FactAppended),
+            SchemaInitData::deserialize(&json).ok().map(SdkData::SchemaInit),
+            HydrationDoneData::deserialize(&json).ok().map(SdkData::HydrationDone),
+        ];
+        for data in readings.into_iter().flatten() {
+            let typed = Fact { data: FactData::from(data.clone()), ..fact.clone() };
+            let as_json = Fact { data: FactData::from(data.to_value()), ..fact.clone() };
+            prop_assert!(typed.data.sdk().is_some() && as_json.data.sdk().is_none());
+            prop_assert_eq!(
+                validate_sdk_fact(&typed, now_ms, &limits),
+                validate_sdk_fact(&as_json, now_ms, &limits)
+            );
+            prop_assert_eq!(
+                validate_envelope(&typed, now_ms, &limits),
+                validate_envelope(&as_json, now_ms, &limits)
+            );
         }
     }
 

@@ -384,15 +384,15 @@ fn parse_data(fact: &Fact, subtype: SdkSubtype) -> Result<SdkData, FactError> {
         subtype,
         reason: error.to_string(),
     };
+    let json;
     let data = match &fact.data {
         // Built by the SDK: typed already, it only has to be the subtype's shape.
         FactData::Sdk(typed) if typed.subtype() == subtype => return Ok((**typed).clone()),
+        // Another subtype's data: judged as its JSON, so the error is the one a receiver of
+        // that JSON would give.
         FactData::Sdk(typed) => {
-            return Err(FactError::MalformedData {
-                id: fact.id.to_string(),
-                subtype,
-                reason: format!("data of a {} fact", typed.subtype().as_str()),
-            })
+            json = typed.to_value();
+            &json
         }
         FactData::Json(value) => value,
     };
