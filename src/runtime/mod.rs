@@ -12,6 +12,7 @@ pub mod direct;
 pub mod hostile;
 pub mod node;
 pub mod observe;
+pub mod pump;
 pub mod recorder;
 pub mod rpc;
 pub mod run;

@@ -3,7 +3,7 @@
 //! tasks of a node die with it, so a killed actor's in-flight calls and timers vanish.
 
 use crate::ledgers::FailureKind;
-use crate::runtime::direct::{NetEvent, NS_PER_MS};
+use crate::runtime::pump;
 use crate::runtime::rpc::{Body, Reply, Request, REQUEST_TAG};
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::world::{Call, World};
@@ -128,114 +128,6 @@ async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, mut wakeups: Unbou
     }
 }
 
-/// The direct transport's pump (a task of the supervisor's node): sleeps until the network's
-/// next event, hands every due one to the world, and sends the calls that causes.
-pub async fn pump(world: Shared) {
-    let (notify, mut notified) = unbounded();
-    if let Some(net) = world.lock().net.as_mut() {
-        net.attach_pump(notify);
-    } else {
-        return;
-    }
-    let mut armed: Option<(u64, Deadline)> = None;
-    loop {
-        let next_ns = run_due(&mut world.lock(), now_ns());
-        let Some(at_ns) = next_ns else {
-            armed = None;
-            if notified.next().await.is_none() {
-                return;
-            }
-            continue;
-        };
-        let deadline = match &mut armed {
-            Some((armed_ns, deadline)) if *armed_ns == at_ns => deadline,
-            _ => {
-                let deadline = Deadline::after(Duration::from_nanos(at_ns - now_ns()));
-                &mut armed.insert((at_ns, deadline)).1
-            }
-        };
-        match select(deadline, notified.next()).await {
-            Either::Left(_) => armed = None,
-            Either::Right((None, _)) => return,
-            Either::Right((Some(()), _)) => while notified.try_recv().is_ok() {},
-        }
-    }
-}
-
-/// Handles every network event due at `now_ns`; returns when the next one is due and tells the
-/// network the pump sleeps until then.
-fn run_due(world: &mut World, now_ns: u64) -> Option<u64> {
-    let now_ms = now_ns / NS_PER_MS;
-    world.net.as_mut()?.pump_runs();
-    while let Some(event) = world.net.as_mut().and_then(|net| net.pop_due(now_ns)) {
-        match event {
-            NetEvent::Request {
-                wire_id,
-                from,
-                to,
-                incarnation,
-            } => {
-                let receiver_runs = world.live_incarnation(to) == Some(incarnation);
-                let net = world.net.as_mut()?;
-                let Some(body) = net.take_body(wire_id) else {
-                    continue;
-                };
-                if !receiver_runs {
-                    net.count_dropped_at_receiver();
-                    continue;
-                }
-                let handled = world.on_request(to, body, now_ms);
-                start_direct_calls(world, now_ns, handled.calls);
-                let leaves = NetEvent::ReplyLeaves {
-                    wire_id,
-                    from: to,
-                    incarnation,
-                    to: from,
-                    outcome: handled.reply.outcome,
-                };
-                let delay_ns = handled.reply_delay_ms.saturating_mul(NS_PER_MS);
-                world.net.as_mut()?.answer(now_ns, delay_ns, leaves);
-            }
-            NetEvent::ReplyLeaves {
-                from, incarnation, ..
-            } => {
-                // A reply dies with the receiver that was serving it.
-                if world.live_incarnation(from) == Some(incarnation) {
-                    world.net.as_mut()?.reply_leaves(now_ns, event);
-                }
-            }
-            NetEvent::Reply { wire_id, outcome } => settle(world, now_ns, wire_id, outcome),
-            NetEvent::Timeout { wire_id } => {
-                settle(world, now_ns, wire_id, Err(FailureKind::Timeout))
-            }
-        }
-    }
-    let net = world.net.as_mut()?;
-    let next_ns = net.next_at_ns();
-    net.pump_sleeps_until(next_ns);
-    next_ns
-}
-
-/// A call's outcome reaches its caller (the first of reply and timeout; the world drops it
-/// if the caller has been killed since).
-fn settle(world: &mut World, now_ns: u64, wire_id: u64, outcome: Result<(), FailureKind>) {
-    let Some(call) = world.net.as_mut().and_then(|net| net.settle(wire_id)) else {
-        return;
-    };
-    let calls = world.on_call_result(&call, outcome, now_ns / NS_PER_MS);
-    start_direct_calls(world, now_ns, calls);
-}
-
-/// Puts calls on the direct network.
-fn start_direct_calls(world: &mut World, now_ns: u64, calls: Vec<Call>) {
-    for call in calls {
-        let target_incarnation = call.target.map_or(0, |to| world.incarnation(to));
-        if let Some(net) = world.net.as_mut() {
-            net.start_call(now_ns, call, target_incarnation);
-        }
-    }
-}
-
 async fn serve(world: Shared, endpoint: Endpoint, idx: ActorIdx) {
     loop {
         let Ok((payload, from)) = endpoint.recv_from_raw(REQUEST_TAG).await else {
@@ -267,7 +159,7 @@ pub fn send_calls(world: &Shared, wire: &Wire, calls: Vec<Call>) {
     }
     match wire {
         Wire::Madsim(endpoint) => spawn_calls(world, endpoint, calls),
-        Wire::Direct => start_direct_calls(&mut world.lock(), now_ns(), calls),
+        Wire::Direct => pump::start_direct_calls(&mut world.lock(), now_ns(), calls),
     }
 }
 
@@ -320,13 +212,13 @@ async fn deliver(
 /// waker) every time it is polled before its deadline, and a task waiting on several futures is
 /// polled on every wake of any of them: each such poll left one more timer to fire, and wake the
 /// task again, later. Only for a future polled by one task, which one registration wakes.
-struct Deadline {
+pub(crate) struct Deadline {
     sleep: Sleep,
     registered: bool,
 }
 
 impl Deadline {
-    fn after(duration: Duration) -> Self {
+    pub(crate) fn after(duration: Duration) -> Self {
         Self {
             sleep: sleep(duration),
             registered: false,

@@ -3,8 +3,9 @@
 
 use crate::ledgers::client::FALLBACK_TARGET;
 use crate::planted;
-use crate::runtime::node::{actor_addr, actor_main, now_ms, pump, Shared};
+use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
 use crate::runtime::observe::ObservationLog;
+use crate::runtime::pump::pump;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
 use crate::runtime::world::{Outcome, World};
@@ -149,9 +150,15 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
                 .build()
         })
         .collect();
-    if world.lock().net.is_some() {
-        madsim::task::spawn(pump(world.clone()));
-    }
+    // The direct transport's pump gets a node of its own, so that it dies with the others.
+    let pump_node = world.lock().net.is_some().then(|| {
+        let shared = world.clone();
+        handle
+            .create_node()
+            .name("network")
+            .init(move || pump(shared.clone()))
+            .build()
+    });
     let mut actions: Vec<&TimedAction> = spec
         .actions
         .iter()
@@ -172,7 +179,7 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
     // madsim never drops tasks still pending when the main future returns, and every node's
     // tasks hold the world: without this, each run would leak its whole world (about 1 MB for
     // smoke, gigabytes over a long sweep or fuzz run; tests/fuzz_regressions.rs).
-    for node in &nodes {
+    for node in nodes.iter().chain(&pump_node) {
         handle.kill(node.id());
     }
     results
