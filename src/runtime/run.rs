@@ -16,6 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use tracing::subscriber::Interest;
+use tracing::Dispatch;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use tracing_subscriber::EnvFilter;
 
@@ -68,13 +69,23 @@ fn run_on_this_thread(spec: WorldSpec) -> RunOutput {
     config.net.packet_loss_rate = spec.packet_loss;
     planted::activate(spec.plant);
     let warnings = WarningCounter::default();
-    let subscriber = tracing_subscriber::registry()
-        .with(warnings.clone())
-        .with(spec.trace_filter.as_deref().map(trace_layer));
+    let dispatch = match spec.trace_filter.as_deref() {
+        // No event log: the counter alone, which disables every other callsite, so tracing
+        // costs nothing in an untraced run.
+        None => Dispatch::new(tracing_subscriber::registry().with(warnings.clone())),
+        // An event log: the counter only counts and leaves every callsite to the log's filter
+        // (if it disabled them here, the log would print nothing: tests/cli_bad_input.rs
+        // checks that `--trace` prints).
+        Some(filter) => Dispatch::new(
+            tracing_subscriber::registry()
+                .with(warnings.passive())
+                .with(trace_layer(filter)),
+        ),
+    };
     let runtime = Runtime::with_seed_and_config(spec.seed, config);
     let wall_start = Instant::now();
     let (recorder, outcome, sim_time_ms, observations) =
-        tracing::subscriber::with_default(subscriber, || runtime.block_on(supervise(spec)));
+        tracing::dispatcher::with_default(&dispatch, || runtime.block_on(supervise(spec)));
     planted::activate(None);
     RunOutput {
         recorder,
@@ -102,11 +113,23 @@ where
 /// Counts the fallback warnings actually logged through `tracing` (ground truth for
 /// `fallback_warns`: what an operator would see, not what the client says it did).
 #[derive(Clone, Default)]
-struct WarningCounter(Arc<AtomicU64>);
+struct WarningCounter {
+    count: Arc<AtomicU64>,
+    /// Leaves the other callsites to another layer instead of disabling them.
+    passive: bool,
+}
 
 impl WarningCounter {
     fn count(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// The same counter, leaving every other callsite to another layer.
+    fn passive(&self) -> Self {
+        Self {
+            count: self.count.clone(),
+            passive: true,
+        }
     }
 
     fn wants(metadata: &tracing::Metadata<'_>) -> bool {
@@ -116,9 +139,7 @@ impl WarningCounter {
 
 impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
     fn register_callsite(&self, metadata: &'static tracing::Metadata<'static>) -> Interest {
-        // Only the fallback warnings interest this layer: other callsites stay disabled unless
-        // the trace layer wants them, so tracing costs nothing in an untraced run.
-        if Self::wants(metadata) {
+        if Self::wants(metadata) || self.passive {
             Interest::always()
         } else {
             Interest::never()
@@ -126,12 +147,12 @@ impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
     }
 
     fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
-        Self::wants(metadata)
+        self.passive || Self::wants(metadata)
     }
 
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
         if Self::wants(event.metadata()) {
-            self.0.fetch_add(1, Ordering::Relaxed);
+            self.count.fetch_add(1, Ordering::Relaxed);
         }
     }
 }
