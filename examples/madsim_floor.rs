@@ -5,51 +5,19 @@
 //!
 //! `cargo run --release --example madsim_floor -- 1000`
 
+mod common;
+
 use madsim::net::Endpoint;
-use madsim::runtime::{Handle, Runtime};
 use madsim::time::{sleep, timeout, Duration};
 use std::net::SocketAddr;
 
-const SERVER: ([u8; 4], u16) = ([10, 0, 0, 1], 1);
-
 fn main() {
-    let nodes: usize = std::env::args()
-        .nth(1)
-        .and_then(|arg| arg.parse().ok())
-        .unwrap_or(1_000)
-        .clamp(1, 60_000);
-    let wall = std::time::Instant::now();
-    let run = std::thread::spawn(move || {
-        let runtime = Runtime::with_seed_and_config(1, madsim::Config::default());
-        runtime.block_on(simulate(nodes));
-    });
-    if run.join().is_err() {
-        eprintln!("the simulation panicked");
-        std::process::exit(1);
-    }
-    println!(
-        "{nodes} nodes, one request/reply every 30 s each, 1 simulated hour: {:?} wall",
-        wall.elapsed()
+    common::run_for_an_hour(
+        common::nodes_from_args(),
+        "one request/reply every 30 s each",
+        serve,
+        client,
     );
-}
-
-async fn simulate(nodes: usize) {
-    let handle = Handle::current();
-    let server = SocketAddr::from(SERVER);
-    handle
-        .create_node()
-        .ip(server.ip())
-        .init(move || serve(server))
-        .build();
-    for index in 0..nodes {
-        let ip = [10, 1, (index >> 8) as u8, index as u8];
-        handle
-            .create_node()
-            .ip(ip.into())
-            .init(move || client(SocketAddr::from((ip, 1)), server))
-            .build();
-    }
-    sleep(Duration::from_secs(3_600)).await;
 }
 
 async fn serve(addr: SocketAddr) {
