@@ -1,23 +1,27 @@
 //! The `direct` transport (`[network] transport = "direct"`): the simulated network as a plain
-//! state machine, `now_ns` and a message in, scheduled deliveries out. One pump task (in
-//! [`crate::runtime::node`]) sleeps on madsim's clock until the next delivery and hands it to
+//! state machine, `now_ns` and a message in, scheduled deliveries out. One pump task
+//! ([`crate::runtime::pump`]) sleeps on madsim's clock until the next delivery and hands it to
 //! the world; no endpoint, no task per call.
 //!
-//! It keeps what the scenario can see of `madsim::net` (the default transport): each message
-//! takes a latency drawn uniformly from the configured range (nanosecond resolution, like
-//! madsim's), is lost with the packet-loss rate, is dropped when its link is clogged (a
-//! `partition`), and is dropped unless the receiver's incarnation that was current when it left
-//! runs when it arrives: a kill, even one followed by a restart, loses what was in flight to
-//! the actor, as madsim's closed socket does. One difference: madsim also drops a message sent
-//! while its receiver is down; here it arrives if the receiver is back up by then (a restart
-//! within the latency, or a node not started yet at time 0). A call's outcome is its reply or, failing that, its timeout; the reply wins a tie.
-//! What it leaves out is madsim's own 0 to 5 microsecond "processing" delays before each send
-//! and after each receive: they move nothing by a millisecond, the unit of every ledger clock,
-//! except a reply racing its timeout to the same nanosecond.
+//! It keeps what the scenario can see of `madsim::net` (the default transport):
+//! - each message takes a latency drawn uniformly from the configured range, at nanosecond
+//!   resolution like madsim's;
+//! - it is lost with the packet-loss rate, and dropped when its link is clogged (a
+//!   `partition`);
+//! - it is dropped unless the receiver's incarnation that was current when it left runs when it
+//!   arrives: a kill, even one followed by a restart, loses what was in flight to the actor, as
+//!   madsim's closed socket does;
+//! - a reply dies with the receiver that was serving it;
+//! - a call's outcome is its reply or, failing that, its timeout; the reply wins a tie.
+//!
+//! Two differences, both below a millisecond (the unit of every ledger clock): madsim's own 0 to
+//! 5 microsecond "processing" sleeps before each send and after each receive are left out, and
+//! a message sent while its receiver is down arrives if the receiver is back up by then (madsim
+//! drops it at the send): a restart within the latency, or a node not started yet at time 0.
 //!
 //! Its random stream is derived from the run seed (`purpose::NETWORK`), so a run is exactly as
-//! reproducible as with madsim's network, and cheaper: a call costs two timer wakeups of one
-//! task instead of about seven timers and a spawned task (README, "Speed").
+//! reproducible as with madsim's network, and cheaper: a call costs two wakeups of one task
+//! instead of about seven timers and a spawned task (README, "Transports").
 
 use crate::ledgers::FailureKind;
 use crate::runtime::rpc::Body;

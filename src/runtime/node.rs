@@ -1,6 +1,8 @@
-//! The madsim adapter: one simulated node per actor. Each node binds an endpoint, starts its
-//! actor in the world, serves requests, sleeps until its next timer and carries out calls. All
-//! tasks of a node die with it, so a killed actor's in-flight calls and timers vanish.
+//! The madsim adapter: one simulated node per actor. Each node starts its actor in the world
+//! and sleeps until its next timer. On the default transport it also binds an endpoint, serves
+//! requests and carries out each call as a task; on the `direct` one its calls go to the
+//! world's network and the pump ([`crate::runtime::pump`]) delivers. All tasks of a node die
+//! with it, so a killed actor's timers and in-flight calls vanish.
 
 use crate::ledgers::FailureKind;
 use crate::runtime::pump;
