@@ -1,7 +1,8 @@
 //! The simulated Durable Objects runtime on madsim: one node per actor, durable storage held
 //! outside the nodes (in the [`world::World`]) so it survives a kill, RPC over `madsim::net`
-//! (or the faster [`direct`] transport on madsim's clock) with a timeout per call, alarms with Cloudflare's retry rules, overload answers, the
-//! platform metrics queue, and lazily applied local operations.
+//! (or the faster [`direct`] transport on madsim's clock) with a timeout per call, alarms with
+//! Cloudflare's retry rules, overload answers, the platform metrics queue, and lazily applied
+//! local operations.
 //!
 //! Only messages and timers with effects are simulator events: each entity's cache gets and
 //! appends are drawn from its own seeded stream and applied, each at its exact time, when

@@ -128,7 +128,8 @@ struct Actor {
     acknowledged: FxHashSet<FactId>,
 }
 
-/// Faults currently in force (the network-level ones live in madsim's NetSim or the `direct` network).
+/// Faults currently in force (the network-level ones live in madsim's NetSim, or in the
+/// `direct` transport's network).
 #[derive(Default)]
 struct ActiveFaults {
     overload_rate: BTreeMap<ActorIdx, f64>,
