@@ -87,45 +87,87 @@ pub async fn actor_main(world: Shared, idx: ActorIdx) {
     timer_loop(world, wire, idx, wakeups).await;
 }
 
-async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, mut wakeups: UnboundedReceiver<()>) {
-    // The timer of the deadline being waited for, kept across wakeups that leave it unchanged
-    // (a tenant is woken by every fact it receives; its alarm rarely moves).
-    let mut armed: Option<(u64, Deadline)> = None;
+async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, wakeups: UnboundedReceiver<()>) {
+    // A tenant is woken by every fact it receives; its alarm rarely moves.
+    let mut sleeper = Sleeper::new(wakeups);
     loop {
         let next_ms = world.lock().next_timer_ms(idx);
-        let fired = match next_ms {
-            Some(at_ms) => {
+        let wake = sleeper
+            .wait(next_ms, |at_ms| {
                 let now = now_ms();
-                if at_ms <= now {
-                    true
-                } else {
-                    let deadline = match &mut armed {
-                        Some((armed_ms, deadline)) if *armed_ms == at_ms => deadline,
-                        _ => {
-                            let deadline = Deadline::after(Duration::from_millis(at_ms - now));
-                            &mut armed.insert((at_ms, deadline)).1
-                        }
-                    };
-                    match select(deadline, wakeups.next()).await {
-                        Either::Left(_) => true,
-                        Either::Right((None, _)) => return,
-                        Either::Right((Some(()), _)) => {
-                            // Several wakeups in a row need one look at the world.
-                            while wakeups.try_recv().is_ok() {}
-                            false
-                        }
-                    }
-                }
+                (at_ms > now).then(|| Duration::from_millis(at_ms - now))
+            })
+            .await;
+        match wake {
+            Wake::Closed => return,
+            Wake::Woken => {}
+            Wake::Due => {
+                let calls = world.lock().on_timer(idx, now_ms());
+                send_calls(&world, &wire, calls);
             }
-            None => match wakeups.next().await {
-                Some(()) => false,
-                None => return,
-            },
+        }
+    }
+}
+
+/// Why [`Sleeper::wait`] returned.
+pub(crate) enum Wake {
+    /// The deadline passed.
+    Due,
+    /// A wakeup came first: look at the world again.
+    Woken,
+    /// The wakeup channel closed: the task's work is over.
+    Closed,
+}
+
+/// A task's wait for its next deadline or a wakeup, whichever comes first. The timer of the
+/// deadline is kept across wakeups that leave the deadline unchanged, so a task woken often
+/// (a tenant by every fact it receives, the pump by every call) registers one madsim timer per
+/// deadline, not one per wakeup.
+pub(crate) struct Sleeper {
+    wakeups: UnboundedReceiver<()>,
+    armed: Option<(u64, Deadline)>,
+}
+
+impl Sleeper {
+    pub(crate) fn new(wakeups: UnboundedReceiver<()>) -> Self {
+        Self {
+            wakeups,
+            armed: None,
+        }
+    }
+
+    /// Waits until `at` (in the caller's unit; `None`: only for a wakeup). `remaining(at)` is
+    /// the time left until then, `None` when it is already due.
+    pub(crate) async fn wait(
+        &mut self,
+        at: Option<u64>,
+        remaining: impl FnOnce(u64) -> Option<Duration>,
+    ) -> Wake {
+        let Some(at) = at else {
+            return match self.wakeups.next().await {
+                Some(()) => Wake::Woken,
+                None => Wake::Closed,
+            };
         };
-        if fired {
-            armed = None;
-            let calls = world.lock().on_timer(idx, now_ms());
-            send_calls(&world, &wire, calls);
+        let Some(left) = remaining(at) else {
+            self.armed = None;
+            return Wake::Due;
+        };
+        let deadline = match &mut self.armed {
+            Some((armed_at, deadline)) if *armed_at == at => deadline,
+            _ => &mut self.armed.insert((at, Deadline::after(left))).1,
+        };
+        match select(deadline, self.wakeups.next()).await {
+            Either::Left(_) => {
+                self.armed = None;
+                Wake::Due
+            }
+            Either::Right((None, _)) => Wake::Closed,
+            Either::Right((Some(()), _)) => {
+                // Several wakeups in a row need one look at the world.
+                while self.wakeups.try_recv().is_ok() {}
+                Wake::Woken
+            }
         }
     }
 }
@@ -214,13 +256,13 @@ async fn deliver(
 /// waker) every time it is polled before its deadline, and a task waiting on several futures is
 /// polled on every wake of any of them: each such poll left one more timer to fire, and wake the
 /// task again, later. Only for a future polled by one task, which one registration wakes.
-pub(crate) struct Deadline {
+struct Deadline {
     sleep: Sleep,
     registered: bool,
 }
 
 impl Deadline {
-    pub(crate) fn after(duration: Duration) -> Self {
+    fn after(duration: Duration) -> Self {
         Self {
             sleep: sleep(duration),
             registered: false,

@@ -4,44 +4,32 @@
 
 use crate::ledgers::FailureKind;
 use crate::runtime::direct::{NetEvent, NS_PER_MS};
-use crate::runtime::node::{now_ns, Deadline, Shared};
+use crate::runtime::node::{now_ns, Shared, Sleeper, Wake};
 use crate::runtime::world::{Call, World};
 use futures::channel::mpsc::unbounded;
-use futures::future::{select, Either};
-use futures::StreamExt;
 use madsim::time::Duration;
 
 /// The pump: sleeps until the network's next event, hands every due one to the world, and
 /// sends the calls that causes. It runs as the one task of a node of its own, killed at the
 /// end of the run like the actors' nodes (a task madsim leaves pending keeps the world).
 pub async fn pump(world: Shared) {
-    let (notify, mut notified) = unbounded();
+    let (notify, notified) = unbounded();
     if let Some(net) = world.lock().net.as_mut() {
         net.attach_pump(notify);
     } else {
         return;
     }
-    let mut armed: Option<(u64, Deadline)> = None;
+    let mut sleeper = Sleeper::new(notified);
     loop {
         let next_ns = run_due(&mut world.lock(), now_ns());
-        let Some(at_ns) = next_ns else {
-            armed = None;
-            if notified.next().await.is_none() {
-                return;
-            }
-            continue;
-        };
-        let deadline = match &mut armed {
-            Some((armed_ns, deadline)) if *armed_ns == at_ns => deadline,
-            _ => {
-                let deadline = Deadline::after(Duration::from_nanos(at_ns - now_ns()));
-                &mut armed.insert((at_ns, deadline)).1
-            }
-        };
-        match select(deadline, notified.next()).await {
-            Either::Left(_) => armed = None,
-            Either::Right((None, _)) => return,
-            Either::Right((Some(()), _)) => while notified.try_recv().is_ok() {},
+        let wake = sleeper
+            .wait(next_ns, |at_ns| {
+                let now = now_ns();
+                (at_ns > now).then(|| Duration::from_nanos(at_ns - now))
+            })
+            .await;
+        if let Wake::Closed = wake {
+            return;
         }
     }
 }
