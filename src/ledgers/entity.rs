@@ -274,20 +274,10 @@ impl EntityLedger {
         validate_envelope_parts(&parts, now_ms, &self.config.limits)?;
         storage.next_seq += 1;
         let id = FactId::new(self.config.actor.as_str(), seq);
-        let build = || Fact {
-            id: id.clone(),
-            fact_type: fact_type.to_owned(),
-            subtype: subtype.to_owned(),
-            entity_id: meta.entity_id.clone(),
-            entity_type: meta.entity_type.clone(),
-            tenant_id: meta.tenant_id.clone(),
-            timestamp_ms: now_ms,
-            data: data.clone(),
-        };
-        let bubbled = self.parent.is_some().then(build);
+        let bubbled = self.parent.is_some().then(|| parts.to_fact());
         if planted::active(Plant::AppendWriteDeferred) {
             // The planted mistake: the previous append is written now, this one later.
-            if let Some(previous) = self.deferred_write.replace(build()) {
+            if let Some(previous) = self.deferred_write.replace(parts.to_fact()) {
                 storage.facts.push(previous);
             }
         } else {

@@ -22,20 +22,20 @@ struct Envelope {
 }
 
 impl Envelope {
-    fn of(fact: &Fact) -> Self {
+    fn of(parts: &EnvelopeParts<'_>) -> Self {
         Self {
-            actor: fact.id.actor.clone(),
-            entity_id: fact.entity_id.clone(),
-            entity_type: fact.entity_type.clone(),
-            tenant_id: fact.tenant_id.clone(),
+            actor: parts.actor.to_owned(),
+            entity_id: parts.entity_id.to_owned(),
+            entity_type: parts.entity_type.to_owned(),
+            tenant_id: parts.tenant_id.to_owned(),
         }
     }
 
-    fn matches(&self, fact: &Fact) -> bool {
-        self.actor == fact.id.actor
-            && self.entity_id == fact.entity_id
-            && self.entity_type == fact.entity_type
-            && self.tenant_id == fact.tenant_id
+    fn matches(&self, parts: &EnvelopeParts<'_>) -> bool {
+        self.actor == parts.actor
+            && self.entity_id == parts.entity_id
+            && self.entity_type == parts.entity_type
+            && self.tenant_id == parts.tenant_id
     }
 }
 
@@ -72,45 +72,14 @@ impl FactLog {
 
     /// Appends `fact`.
     pub fn push(&mut self, fact: Fact) {
-        let envelope = self.envelope.get_or_insert_with(|| Envelope::of(&fact));
-        if !envelope.matches(&fact) {
-            self.entries.push(Entry::Whole(Box::new(fact)));
-            return;
-        }
-        let fact_type = self.name_index(&fact.fact_type);
-        let subtype = self.name_index(&fact.subtype);
-        self.entries.push(Entry::Compact {
-            seq: fact.id.seq,
-            timestamp_ms: fact.timestamp_ms,
-            fact_type,
-            subtype,
-            data: fact.data,
-        });
+        self.push_parts(&EnvelopeParts::of(&fact));
     }
 
     /// Appends the fact made of `parts` (already validated) without building it first.
     pub fn push_parts(&mut self, parts: &EnvelopeParts<'_>) {
-        let envelope = self.envelope.get_or_insert_with(|| Envelope {
-            actor: parts.actor.to_owned(),
-            entity_id: parts.entity_id.to_owned(),
-            entity_type: parts.entity_type.to_owned(),
-            tenant_id: parts.tenant_id.to_owned(),
-        });
-        let same_envelope = envelope.actor == parts.actor
-            && envelope.entity_id == parts.entity_id
-            && envelope.entity_type == parts.entity_type
-            && envelope.tenant_id == parts.tenant_id;
-        if !same_envelope {
-            self.push(Fact {
-                id: FactId::new(parts.actor, parts.seq),
-                fact_type: parts.fact_type.to_owned(),
-                subtype: parts.subtype.to_owned(),
-                entity_id: parts.entity_id.to_owned(),
-                entity_type: parts.entity_type.to_owned(),
-                tenant_id: parts.tenant_id.to_owned(),
-                timestamp_ms: parts.timestamp_ms,
-                data: parts.data.clone(),
-            });
+        let envelope = self.envelope.get_or_insert_with(|| Envelope::of(parts));
+        if !envelope.matches(parts) {
+            self.entries.push(Entry::Whole(Box::new(parts.to_fact())));
             return;
         }
         let fact_type = self.name_index(parts.fact_type);

@@ -53,12 +53,6 @@ impl FactData {
     }
 }
 
-impl Default for FactData {
-    fn default() -> Self {
-        Self::Json(Value::Null)
-    }
-}
-
 impl From<Value> for FactData {
     fn from(value: Value) -> Self {
         Self::Json(value)

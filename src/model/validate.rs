@@ -3,6 +3,7 @@
 
 use super::fact::Fact;
 use super::fact_data::FactData;
+use super::ids::FactId;
 use super::payload::TenantStatsPayload;
 use super::sdk::{
     CacheStatsData, FactAppendedData, HydrationDoneData, SchemaInitData, SdkData, SdkSubtype,
@@ -284,8 +285,22 @@ impl<'fact> EnvelopeParts<'fact> {
         }
     }
 
+    /// The fact made of these parts.
+    pub fn to_fact(&self) -> Fact {
+        Fact {
+            id: FactId::new(self.actor, self.seq),
+            fact_type: self.fact_type.to_owned(),
+            subtype: self.subtype.to_owned(),
+            entity_id: self.entity_id.to_owned(),
+            entity_type: self.entity_type.to_owned(),
+            tenant_id: self.tenant_id.to_owned(),
+            timestamp_ms: self.timestamp_ms,
+            data: self.data.clone(),
+        }
+    }
+
     fn id(&self) -> String {
-        format!("{}#{}", self.actor, self.seq)
+        FactId::new(self.actor, self.seq).to_string()
     }
 }
 

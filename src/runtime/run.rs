@@ -74,8 +74,8 @@ fn run_on_this_thread(spec: WorldSpec) -> RunOutput {
         // costs nothing in an untraced run.
         None => Dispatch::new(tracing_subscriber::registry().with(warnings.clone())),
         // An event log: the counter only counts and leaves every callsite to the log's filter
-        // (if it disabled them here, the log would print nothing: tests/cli_bad_input.rs
-        // checks that `--trace` prints).
+        // (if it disabled them here, the log would print nothing: tests/cli_trace.rs checks
+        // that `--trace` prints).
         Some(filter) => Dispatch::new(
             tracing_subscriber::registry()
                 .with(warnings.passive())
@@ -239,26 +239,16 @@ fn apply(
             world.lock().set_extra_latency(actors, *extra_ms)
         }
         FaultAction::Partition(side_a, side_b, clog) => {
-            if let Some(net) = world.lock().net.as_mut() {
-                for a in side_a {
-                    for b in side_b {
-                        net.set_clogged(*a, *b, *clog);
-                        net.set_clogged(*b, *a, *clog);
-                    }
-                }
-                return;
-            }
+            let mut locked = world.lock();
             let net = NetSim::current();
-            for a in side_a {
-                for b in side_b {
-                    let (node_a, node_b) = (nodes[*a].id(), nodes[*b].id());
-                    if *clog {
-                        net.clog_link(node_a, node_b);
-                        net.clog_link(node_b, node_a);
-                    } else {
-                        net.unclog_link(node_a, node_b);
-                        net.unclog_link(node_b, node_a);
-                    }
+            let links = side_a
+                .iter()
+                .flat_map(|a| side_b.iter().flat_map(move |b| [(*a, *b), (*b, *a)]));
+            for (from, to) in links {
+                match (locked.net.as_mut(), *clog) {
+                    (Some(direct), _) => direct.set_clogged(from, to, *clog),
+                    (None, true) => net.clog_link(nodes[from].id(), nodes[to].id()),
+                    (None, false) => net.unclog_link(nodes[from].id(), nodes[to].id()),
                 }
             }
         }

@@ -80,13 +80,15 @@ impl Arrivals {
         }
     }
 
-    /// Draws one more event onto the end of `ahead`.
-    fn draw(&mut self) {
+    /// Draws one more event onto the end of `ahead`; returns its time, ms.
+    fn draw(&mut self) -> u64 {
         // 1 - U is in (0, 1], so the logarithm is finite.
         let unit: f64 = 1.0 - self.rng.gen::<f64>();
         self.drawn_at_ms += -unit.ln() * self.mean_gap_ms;
         let mark = self.rng.gen::<f64>() < self.mark_probability;
-        self.ahead.push_back((self.drawn_at_ms as u64, mark));
+        let at_ms = self.drawn_at_ms as u64;
+        self.ahead.push_back((at_ms, mark));
+        at_ms
     }
 
     /// Time of the first event at or after `at_ms` (draws ahead as far as needed).
@@ -95,16 +97,11 @@ impl Arrivals {
             return found.0;
         }
         loop {
-            self.draw();
-            let (event_ms, _) = self.peek_last();
+            let event_ms = self.draw();
             if event_ms >= at_ms {
                 return event_ms;
             }
         }
-    }
-
-    fn peek_last(&self) -> (u64, bool) {
-        self.ahead.back().copied().unwrap_or((u64::MAX, false))
     }
 }
 
