@@ -12,7 +12,7 @@ use z0sim::model::{
     SdkData, TenantConfig, TenantStatsPayload,
 };
 use z0sim::runtime::Transport;
-use z0sim::sim::{parse_scenario, run, RunOptions, Scenario};
+use z0sim::sim::{parse_scenario, run, Report, RunOptions, Scenario};
 
 /// The tests of this file run simulations one at a time: `runs_free_their_memory` measures the
 /// resident set of the whole process, which a simulation in a parallel test thread would grow.
@@ -21,6 +21,16 @@ static SIMULATIONS: Mutex<()> = Mutex::new(());
 fn one_simulation_at_a_time() -> MutexGuard<'static, ()> {
     // A test that failed while holding the lock leaves nothing the next one depends on.
     SIMULATIONS.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Runs `scenario` with `seed` (alone) and asserts every invariant held.
+fn run_passing(scenario: &Scenario, seed: u64) -> Report {
+    let _alone = one_simulation_at_a_time();
+    let report =
+        run(scenario, seed, &RunOptions::default()).unwrap_or_else(|error| panic!("{error}"));
+    let failed: Vec<_> = report.invariants.iter().filter(|i| !i.passed).collect();
+    assert!(failed.is_empty(), "{}", report.to_text());
+    report
 }
 
 fn payload(tenant_id: &str, cache_hits: u64) -> TenantStatsPayload {
@@ -145,11 +155,7 @@ fn local_operations_from_before_an_entity_started_never_run_its_clock_backwards(
         "time-went-backwards.toml",
     )
     .expect("a valid scenario");
-    let _alone = one_simulation_at_a_time();
-    let report = run(&scenario, 417_584_972_042, &RunOptions::default())
-        .unwrap_or_else(|error| panic!("{error}"));
-    let failed: Vec<_> = report.invariants.iter().filter(|i| !i.passed).collect();
-    assert!(failed.is_empty(), "{}", report.to_text());
+    let report = run_passing(&scenario, 417_584_972_042);
     // The get drawn at 0 ms for the entity whose node started at 1 ms never happened.
     assert!(
         report.counters.ops_skipped_while_down >= 1,
@@ -192,13 +198,9 @@ fn facts_held_unsent_at_the_end_count_as_buffered() {
         "unsent-backlog-unaccounted.toml",
     )
     .expect("a valid scenario");
-    let _alone = one_simulation_at_a_time();
-    let report = run(&scenario, 6_873_741_429_955_719_233, &RunOptions::default())
-        .unwrap_or_else(|error| panic!("{error}"));
+    let report = run_passing(&scenario, 6_873_741_429_955_719_233);
     // The run ends with facts held unsent: the case this is about.
     assert!(report.end.buffered_observations > 0, "{}", report.to_text());
-    let failed: Vec<_> = report.invariants.iter().filter(|i| !i.passed).collect();
-    assert!(failed.is_empty(), "{}", report.to_text());
 }
 
 /// This process's resident set, bytes (Linux).
