@@ -195,7 +195,7 @@ impl ObservationLog {
 
     /// Every observation, in order.
     pub fn iter(&self) -> impl Iterator<Item = &Observation> + Clone {
-        self.chunks.iter().flatten()
+        self.into_iter()
     }
 }
 
