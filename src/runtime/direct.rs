@@ -19,6 +19,10 @@
 //! a message sent while its receiver is down arrives if the receiver is back up by then (madsim
 //! drops it at the send): a restart within the latency, or a node not started yet at time 0.
 //!
+//! On this transport the actors' timers are scheduled here too ([`NetEvent::Timer`]): the pump
+//! is the one task that wakes, once per instant with something due, instead of a madsim timer
+//! and a task wakeup per actor timer.
+//!
 //! Its random stream is derived from the run seed (`purpose::NETWORK`), so a run is exactly as
 //! reproducible as with madsim's network, and cheaper: a call costs two wakeups of one task
 //! instead of about seven timers and a spawned task (README, "Transports").
@@ -27,7 +31,6 @@ use crate::ledgers::FailureKind;
 use crate::runtime::rpc::Body;
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::world::Call;
-use futures::channel::mpsc::UnboundedSender;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -76,6 +79,17 @@ pub enum NetEvent {
     Timeout {
         /// The call.
         wire_id: u64,
+    },
+    /// An actor's timer (on this transport the actors' timers share the network's schedule,
+    /// so the pump is the one task that wakes): it fires if it is still that incarnation's
+    /// armed timer.
+    Timer {
+        /// The actor.
+        actor: ActorIdx,
+        /// Its incarnation when the timer was armed.
+        incarnation: u64,
+        /// The time the timer was armed for, ms.
+        at_ms: u64,
     },
 }
 
@@ -143,12 +157,6 @@ pub struct DirectNet {
     next_wire_id: u64,
     messages_sent: u64,
     messages_lost: u64,
-    /// The pump task's wakeup channel.
-    pump: Option<UnboundedSender<()>>,
-    /// When the pump sleeps until, ns (`None`: until woken).
-    pump_armed_ns: Option<u64>,
-    /// Whether the pump is handling due events (it looks at the schedule again afterwards).
-    pumping: bool,
 }
 
 /// Messages counted by the network (for the tests; the report counts at the ledgers).
@@ -183,26 +191,7 @@ impl DirectNet {
             next_wire_id: 0,
             messages_sent: 0,
             messages_lost: 0,
-            pump: None,
-            pump_armed_ns: None,
-            pumping: false,
         }
-    }
-
-    /// Connects the pump task, woken whenever an event is scheduled before its deadline.
-    pub fn attach_pump(&mut self, pump: UnboundedSender<()>) {
-        self.pump = Some(pump);
-    }
-
-    /// The pump starts handling due events.
-    pub fn pump_runs(&mut self) {
-        self.pumping = true;
-    }
-
-    /// The pump goes to sleep until `at_ns` (`None`: until woken).
-    pub fn pump_sleeps_until(&mut self, at_ns: Option<u64>) {
-        self.pumping = false;
-        self.pump_armed_ns = at_ns;
     }
 
     /// Sets the loss rate (a `packet_loss` fault and its end).
@@ -217,6 +206,16 @@ impl DirectNet {
         } else {
             self.clogged.remove(&(from, to));
         }
+    }
+
+    /// Schedules actor `actor`'s timer at `at_ms` (now if that has passed).
+    pub fn schedule_timer(&mut self, at_ms: u64, actor: ActorIdx, incarnation: u64) {
+        let event = NetEvent::Timer {
+            actor,
+            incarnation,
+            at_ms,
+        };
+        self.schedule(at_ms.saturating_mul(NS_PER_MS), event);
     }
 
     /// What the network carried so far.
@@ -339,14 +338,6 @@ impl DirectNet {
     }
 
     fn schedule(&mut self, at_ns: u64, event: NetEvent) {
-        let sooner = self.pump_armed_ns.is_none_or(|armed_ns| at_ns < armed_ns);
-        if !self.pumping && sooner {
-            if let Some(pump) = &self.pump {
-                let _ = pump.unbounded_send(());
-            }
-            // One wakeup is enough until the pump sleeps again.
-            self.pump_armed_ns = Some(at_ns);
-        }
         self.next_seq += 1;
         self.scheduled.push(Reverse(Scheduled {
             at_ns,

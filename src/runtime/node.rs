@@ -1,11 +1,10 @@
-//! The madsim adapter: one simulated node per actor. Each node starts its actor in the world
-//! and sleeps until its next timer. On the default transport it also binds an endpoint, serves
-//! requests and carries out each call as a task; on the `direct` one its calls go to the
-//! world's network and the pump ([`crate::runtime::pump`]) delivers. All tasks of a node die
-//! with it, so a killed actor's timers and in-flight calls vanish.
+//! The madsim adapter of the default transport: one simulated node per actor. Each node
+//! starts its actor in the world, binds an endpoint, serves requests, carries out each call as
+//! a task and sleeps until its actor's next timer. All tasks of a node die with it, so a killed
+//! actor's timers and in-flight calls vanish. (The `direct` transport has no nodes:
+//! [`crate::runtime::pump`].)
 
 use crate::ledgers::FailureKind;
-use crate::runtime::pump;
 use crate::runtime::rpc::{Body, Reply, Request, REQUEST_TAG};
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::world::{Call, World};
@@ -44,50 +43,34 @@ pub fn now_ms() -> u64 {
     TimeHandle::current().elapsed().as_millis() as u64
 }
 
-/// Simulated nanoseconds since the run started.
-pub fn now_ns() -> u64 {
-    TimeHandle::current().elapsed().as_nanos() as u64
-}
-
 /// The address of actor `idx`: one IP per actor, port 1.
 pub fn actor_addr(idx: ActorIdx) -> SocketAddr {
     let idx = idx as u32 + 1;
     SocketAddr::from(([10, (idx >> 16) as u8, (idx >> 8) as u8, idx as u8], 1))
 }
 
-/// How a node sends its calls.
-#[derive(Clone)]
-pub enum Wire {
-    /// Over its `madsim::net` endpoint, a task per call.
-    Madsim(Endpoint),
-    /// Through the world's [`DirectNet`] (the pump delivers).
-    Direct,
-}
-
 /// The initial task of actor `idx`'s node (run again on every restart).
 pub async fn actor_main(world: Shared, idx: ActorIdx) {
-    let direct = world.lock().net.is_some();
-    let wire = if direct {
-        Wire::Direct
-    } else {
-        match Endpoint::bind(actor_addr(idx)).await {
-            Ok(endpoint) => Wire::Madsim(endpoint),
-            Err(error) => {
-                tracing::error!(target: "z0sim::trace", actor = idx, %error, "cannot bind the actor's endpoint");
-                return;
-            }
+    let endpoint = match Endpoint::bind(actor_addr(idx)).await {
+        Ok(endpoint) => endpoint,
+        Err(error) => {
+            tracing::error!(target: "z0sim::trace", actor = idx, %error, "cannot bind the actor's endpoint");
+            return;
         }
     };
     let (waker, wakeups) = unbounded();
-    let calls = world.lock().start_actor(idx, now_ms(), waker);
-    send_calls(&world, &wire, calls);
-    if let Wire::Madsim(endpoint) = &wire {
-        madsim::task::spawn(serve(world.clone(), endpoint.clone(), idx));
-    }
-    timer_loop(world, wire, idx, wakeups).await;
+    let calls = world.lock().start_actor(idx, now_ms(), Some(waker));
+    spawn_calls(&world, &endpoint, calls);
+    madsim::task::spawn(serve(world.clone(), endpoint.clone(), idx));
+    timer_loop(world, endpoint, idx, wakeups).await;
 }
 
-async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, wakeups: UnboundedReceiver<()>) {
+async fn timer_loop(
+    world: Shared,
+    endpoint: Endpoint,
+    idx: ActorIdx,
+    wakeups: UnboundedReceiver<()>,
+) {
     // A tenant is woken by every fact it receives; its alarm rarely moves.
     let mut sleeper = Sleeper::new(wakeups);
     loop {
@@ -103,14 +86,14 @@ async fn timer_loop(world: Shared, wire: Wire, idx: ActorIdx, wakeups: Unbounded
             Wake::Woken => {}
             Wake::Due => {
                 let calls = world.lock().on_timer(idx, now_ms());
-                send_calls(&world, &wire, calls);
+                spawn_calls(&world, &endpoint, calls);
             }
         }
     }
 }
 
 /// Why [`Sleeper::wait`] returned.
-pub(crate) enum Wake {
+enum Wake {
     /// The deadline passed.
     Due,
     /// A wakeup came first: look at the world again.
@@ -121,15 +104,15 @@ pub(crate) enum Wake {
 
 /// A task's wait for its next deadline or a wakeup, whichever comes first. The timer of the
 /// deadline is kept across wakeups that leave the deadline unchanged, so a task woken often
-/// (a tenant by every fact it receives, the pump by every call) registers one madsim timer per
+/// (a tenant by every fact it receives) registers one madsim timer per
 /// deadline, not one per wakeup.
-pub(crate) struct Sleeper {
+struct Sleeper {
     wakeups: UnboundedReceiver<()>,
     armed: Option<(u64, Deadline)>,
 }
 
 impl Sleeper {
-    pub(crate) fn new(wakeups: UnboundedReceiver<()>) -> Self {
+    fn new(wakeups: UnboundedReceiver<()>) -> Self {
         Self {
             wakeups,
             armed: None,
@@ -138,7 +121,7 @@ impl Sleeper {
 
     /// Waits until `at` (in the caller's unit; `None`: only for a wakeup). `remaining(at)` is
     /// the time left until then, `None` when it is already due.
-    pub(crate) async fn wait(
+    async fn wait(
         &mut self,
         at: Option<u64>,
         remaining: impl FnOnce(u64) -> Option<Duration>,
@@ -193,17 +176,6 @@ async fn serve(world: Shared, endpoint: Endpoint, idx: ActorIdx) {
                 let _ = endpoint.send_to_raw(from, reply_tag, Box::new(reply)).await;
             });
         }
-    }
-}
-
-/// Starts each call: as a task of the current node, or on the direct network.
-pub fn send_calls(world: &Shared, wire: &Wire, calls: Vec<Call>) {
-    if calls.is_empty() {
-        return;
-    }
-    match wire {
-        Wire::Madsim(endpoint) => spawn_calls(world, endpoint, calls),
-        Wire::Direct => pump::start_direct_calls(&mut world.lock(), now_ns(), calls),
     }
 }
 

@@ -1,11 +1,14 @@
-//! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, one node
-//! per actor, fault actions applied in time order by the supervisor task.
+//! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, fault
+//! actions applied in time order by the supervisor task. On the `madsim` transport each actor
+//! has a node of its own; on `direct` the actors live in the world alone and the supervisor
+//! runs the network's pump up to each action.
 
 use crate::ledgers::client::FALLBACK_TARGET;
 use crate::planted;
+use crate::runtime::direct::NS_PER_MS;
 use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
 use crate::runtime::observe::ObservationLog;
-use crate::runtime::pump::pump;
+use crate::runtime::pump;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
 use crate::runtime::world::{Outcome, World};
@@ -157,29 +160,39 @@ impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
     }
 }
 
+/// Where the actors run.
+enum Hosts {
+    /// A madsim node each, by actor index (the `madsim` transport): a kill or restart is the
+    /// node's, and partitions clog the nodes' links.
+    Nodes(Vec<NodeHandle>),
+    /// The world alone (the `direct` transport): its network checks incarnations and links.
+    World,
+}
+
 async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) {
     let world = Shared::new(World::new(&spec));
     let handle = Handle::current();
-    let nodes: Vec<NodeHandle> = (0..spec.actors.len())
-        .map(|idx| {
-            let shared = world.clone();
-            handle
-                .create_node()
-                .name(spec.actors[idx].id.to_string())
-                .ip(actor_addr(idx).ip())
-                .init(move || actor_main(shared.clone(), idx))
-                .build()
-        })
-        .collect();
-    // The direct transport's pump gets a node of its own, so that it dies with the others.
-    let pump_node = world.lock().net.is_some().then(|| {
-        let shared = world.clone();
-        handle
-            .create_node()
-            .name("network")
-            .init(move || pump(shared.clone()))
-            .build()
-    });
+    let hosts = if world.lock().net.is_some() {
+        let mut locked = world.lock();
+        for idx in 0..spec.actors.len() {
+            start_in_world(&mut locked, idx, 0);
+        }
+        Hosts::World
+    } else {
+        Hosts::Nodes(
+            (0..spec.actors.len())
+                .map(|idx| {
+                    let shared = world.clone();
+                    handle
+                        .create_node()
+                        .name(spec.actors[idx].id.to_string())
+                        .ip(actor_addr(idx).ip())
+                        .init(move || actor_main(shared.clone(), idx))
+                        .build()
+                })
+                .collect(),
+        )
+    };
     let mut actions: Vec<&TimedAction> = spec
         .actions
         .iter()
@@ -187,10 +200,10 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
         .collect();
     actions.sort_by_key(|action| action.at_ms);
     for action in actions {
-        sleep_until_ms(action.at_ms).await;
-        apply(&world, &handle, &nodes, action, spec.packet_loss);
+        advance_to_ms(&world, action.at_ms).await;
+        apply(&world, &handle, &hosts, action, spec.packet_loss);
     }
-    sleep_until_ms(spec.duration_ms).await;
+    advance_to_ms(&world, spec.duration_ms).await;
     let end_ms = now_ms();
     let mut locked = world.lock();
     let outcome = locked.finish(end_ms);
@@ -200,10 +213,26 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
     // madsim never drops tasks still pending when the main future returns, and every node's
     // tasks hold the world: without this, each run would leak its whole world (about 1 MB for
     // smoke, gigabytes over a long sweep or fuzz run; tests/fuzz_regressions.rs).
-    for node in nodes.iter().chain(&pump_node) {
-        handle.kill(node.id());
+    if let Hosts::Nodes(nodes) = &hosts {
+        for node in nodes {
+            handle.kill(node.id());
+        }
     }
     results
+}
+
+/// Starts actor `idx` in the world at `now_ms` (the `direct` transport) and sends the calls
+/// its start makes.
+fn start_in_world(world: &mut World, idx: ActorIdx, now_ms: u64) {
+    let calls = world.start_actor(idx, now_ms, None);
+    pump::start_direct_calls(world, now_ms * NS_PER_MS, calls);
+}
+
+/// Moves the run on to `at_ms`: on the `direct` transport the pump first handles every event
+/// scheduled before then, each at its own time, without waking madsim.
+async fn advance_to_ms(world: &Shared, at_ms: u64) {
+    pump::run_until(&mut world.lock(), at_ms.saturating_mul(NS_PER_MS));
+    sleep_until_ms(at_ms).await;
 }
 
 async fn sleep_until_ms(at_ms: u64) {
@@ -216,7 +245,7 @@ async fn sleep_until_ms(at_ms: u64) {
 fn apply(
     world: &Shared,
     handle: &Handle,
-    nodes: &[NodeHandle],
+    hosts: &Hosts,
     action: &TimedAction,
     base_packet_loss: f64,
 ) {
@@ -226,13 +255,15 @@ fn apply(
         FaultAction::Kill(actors) => {
             for idx in actors {
                 world.lock().kill_actor(*idx, now);
-                handle.kill(nodes[*idx].id());
+                if let Hosts::Nodes(nodes) = hosts {
+                    handle.kill(nodes[*idx].id());
+                }
             }
         }
-        FaultAction::Restart(actors) => restart(world, handle, nodes, actors, now),
+        FaultAction::Restart(actors) => restart(world, handle, hosts, actors, now),
         FaultAction::Evict { actors, fraction } => {
             let picked = world.lock().pick(actors, *fraction);
-            restart(world, handle, nodes, &picked, now);
+            restart(world, handle, hosts, &picked, now);
         }
         FaultAction::Overload(actors, rate) => world.lock().set_overload(actors, *rate),
         FaultAction::ExtraLatency(actors, extra_ms) => {
@@ -245,10 +276,15 @@ fn apply(
                 .iter()
                 .flat_map(|a| side_b.iter().flat_map(move |b| [(*a, *b), (*b, *a)]));
             for (from, to) in links {
-                match (locked.net.as_mut(), *clog) {
+                match (locked.net.as_mut(), hosts) {
                     (Some(direct), _) => direct.set_clogged(from, to, *clog),
-                    (None, true) => net.clog_link(nodes[from].id(), nodes[to].id()),
-                    (None, false) => net.unclog_link(nodes[from].id(), nodes[to].id()),
+                    (None, Hosts::Nodes(nodes)) if *clog => {
+                        net.clog_link(nodes[from].id(), nodes[to].id())
+                    }
+                    (None, Hosts::Nodes(nodes)) => {
+                        net.unclog_link(nodes[from].id(), nodes[to].id())
+                    }
+                    (None, Hosts::World) => {}
                 }
             }
         }
@@ -275,12 +311,17 @@ fn apply(
     }
 }
 
-fn restart(world: &Shared, handle: &Handle, nodes: &[NodeHandle], actors: &[ActorIdx], now: u64) {
+fn restart(world: &Shared, handle: &Handle, hosts: &Hosts, actors: &[ActorIdx], now: u64) {
     for idx in actors {
         world.lock().kill_actor(*idx, now);
-        // madsim's `restart` does not reset the node's network state; only `kill` does. Without
-        // the kill the new instance cannot bind its address again.
-        handle.kill(nodes[*idx].id());
-        handle.restart(nodes[*idx].id());
+        match hosts {
+            Hosts::Nodes(nodes) => {
+                // madsim's `restart` does not reset the node's network state; only `kill`
+                // does. Without the kill the new instance cannot bind its address again.
+                handle.kill(nodes[*idx].id());
+                handle.restart(nodes[*idx].id());
+            }
+            Hosts::World => start_in_world(&mut world.lock(), *idx, now),
+        }
     }
 }

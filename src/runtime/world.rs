@@ -122,7 +122,11 @@ struct Actor {
     alarm_retries: u32,
     workload: Option<WorkloadStream>,
     in_service_until_ms: VecDeque<u64>,
+    /// Wakes the actor's node to look at its next timer again (the `madsim` transport).
     waker: Option<UnboundedSender<()>>,
+    /// The timer armed in the network's schedule (the `direct` transport): a scheduled timer
+    /// fires only while it is this one, so a moved timer needs no removal.
+    timer_armed_ms: Option<u64>,
     /// SDK fact ids this receiver acknowledged as stored (ground truth for durability). Only
     /// counted at the end, never iterated into output, so a fixed-hasher set is deterministic.
     acknowledged: FxHashSet<FactId>,
@@ -247,6 +251,7 @@ impl World {
                 },
                 in_service_until_ms: VecDeque::new(),
                 waker: None,
+                timer_armed_ms: None,
                 acknowledged: FxHashSet::default(),
             })
             .collect();
@@ -356,7 +361,7 @@ impl World {
         &mut self,
         idx: ActorIdx,
         now_ms: u64,
-        waker: UnboundedSender<()>,
+        waker: Option<UnboundedSender<()>>,
     ) -> Vec<Call> {
         let mut effects = Vec::new();
         let actor = &mut self.actors[idx];
@@ -364,7 +369,7 @@ impl World {
         if actor.incarnation > 0 {
             self.recorder.counters.restarts += 1;
         }
-        actor.waker = Some(waker);
+        actor.waker = waker;
         actor.in_service_until_ms.clear();
         let live = match (&actor.init, &mut actor.durable) {
             (ActorInit::Entity { config, .. }, Durable::Entity(storage)) => {
@@ -413,7 +418,58 @@ impl World {
             actor: idx,
         });
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, incarnation, "start");
-        self.apply_effects(idx, now_ms, effects)
+        let calls = self.apply_effects(idx, now_ms, effects);
+        // On `madsim` the node's timer loop starts by looking at the timer.
+        if self.net.is_some() {
+            self.arm_timer(idx);
+        }
+        calls
+    }
+
+    /// The actor's next timer may have moved: its node looks again (`madsim` transport), or
+    /// it is re-armed in the network's schedule (`direct`).
+    fn wake(&mut self, idx: ActorIdx) {
+        if self.net.is_some() {
+            self.arm_timer(idx);
+        } else if let Some(waker) = &self.actors[idx].waker {
+            let _ = waker.unbounded_send(());
+        }
+    }
+
+    /// Puts the actor's next timer in the `direct` network's schedule, unless it is there
+    /// already; the one it replaces stays scheduled and is ignored when it comes up.
+    fn arm_timer(&mut self, idx: ActorIdx) {
+        let next_ms = self.next_timer_ms(idx);
+        let actor = &mut self.actors[idx];
+        if actor.live.is_none() || next_ms == actor.timer_armed_ms {
+            return;
+        }
+        actor.timer_armed_ms = next_ms;
+        if let (Some(at_ms), Some(net)) = (next_ms, self.net.as_mut()) {
+            net.schedule_timer(at_ms, idx, actor.incarnation);
+        }
+    }
+
+    /// A timer of the `direct` network's schedule came up at `now_ms`: if it is still the
+    /// actor's armed timer, it fires, and the actor's next one is armed.
+    pub fn fire_timer(
+        &mut self,
+        idx: ActorIdx,
+        incarnation: u64,
+        at_ms: u64,
+        now_ms: u64,
+    ) -> Vec<Call> {
+        let actor = &mut self.actors[idx];
+        let current = actor.live.is_some()
+            && actor.incarnation == incarnation
+            && actor.timer_armed_ms == Some(at_ms);
+        if !current {
+            return Vec::new();
+        }
+        actor.timer_armed_ms = None;
+        let calls = self.on_timer(idx, now_ms);
+        self.arm_timer(idx);
+        calls
     }
 
     /// Kills the actor: its in-memory state (open stats periods, unsent facts, breakers,
@@ -453,6 +509,7 @@ impl World {
         }
         actor.live = None;
         actor.waker = None;
+        actor.timer_armed_ms = None;
         actor.incarnation += 1;
         let now_open: Vec<(ActorIdx, ActorId)> = self
             .open_since_ms
@@ -667,12 +724,13 @@ impl World {
         // alarm, which only moves through `SetAlarm` (that wakes its node itself); system and
         // platform ledgers have none.
         let timer_may_move = matches!(actor.live, Some(Live::Entity(_) | Live::Queue));
-        if let (true, Some(waker)) = (timer_may_move, &actor.waker) {
-            let _ = waker.unbounded_send(());
+        let reply_delay_ms = done_ms - now_ms + extra_ms;
+        if timer_may_move {
+            self.wake(idx);
         }
         Handled {
             reply: Reply { outcome },
-            reply_delay_ms: done_ms - now_ms + extra_ms,
+            reply_delay_ms,
             calls,
         }
     }
@@ -993,9 +1051,7 @@ impl World {
                 Effect::SetAlarm { at_ms } => {
                     let actor = &mut self.actors[idx];
                     actor.alarm_at_ms = Some(at_ms);
-                    if let Some(waker) = &actor.waker {
-                        let _ = waker.unbounded_send(());
-                    }
+                    self.wake(idx);
                 }
             }
         }
@@ -1114,9 +1170,7 @@ impl World {
             }
             Err(_) => batch.retry_at_ms = now_ms + retry_delay_ms,
         }
-        if let Some(waker) = &self.actors[idx].waker {
-            let _ = waker.unbounded_send(());
-        }
+        self.wake(idx);
         Vec::new()
     }
 
