@@ -247,6 +247,8 @@ impl EntityLedger {
 
     /// Appends a domain fact: committed to storage before anything else happens, then counted,
     /// then bubbled to the parent. Malformed input is rejected before anything is written.
+    /// Returns the fact's sequence number: its id is this ledger's actor and that number (not
+    /// built here, as most appends never need it).
     pub fn append_fact(
         &mut self,
         now_ms: u64,
@@ -255,7 +257,7 @@ impl EntityLedger {
         subtype: &str,
         data: serde_json::Value,
         effects: &mut Vec<Effect>,
-    ) -> Result<FactId, FactError> {
+    ) -> Result<u64, FactError> {
         let seq = storage.next_seq;
         let data = FactData::Json(data);
         let meta = &self.config.meta;
@@ -273,7 +275,6 @@ impl EntityLedger {
         // Validated before it is built: most appends are only stored, compactly.
         validate_envelope_parts(&parts, now_ms, &self.config.limits)?;
         storage.next_seq += 1;
-        let id = FactId::new(self.config.actor.as_str(), seq);
         let bubbled = self.parent.is_some().then(|| parts.to_fact());
         if planted::active(Plant::AppendWriteDeferred) {
             // The planted mistake: the previous append is written now, this one later.
@@ -286,7 +287,7 @@ impl EntityLedger {
         if let Some(closed) = self
             .appended
             .as_mut()
-            .and_then(|counter| counter.record(now_ms, id.seq))
+            .and_then(|counter| counter.record(now_ms, seq))
         {
             self.emit_appended(now_ms, storage, closed, effects);
         }
@@ -294,7 +295,7 @@ impl EntityLedger {
             let child = self.config.actor.clone();
             parent.emit(now_ms, Message::ChildFact { child, fact }, effects);
         }
-        Ok(id)
+        Ok(seq)
     }
 
     /// The `onChildFact` hook: rolls a child's fact up into a `child_rollup` fact of this
@@ -327,9 +328,12 @@ impl EntityLedger {
             "child_subtype": fact.subtype,
         });
         let entity_type = self.config.meta.entity_type.clone();
-        let id = self.append_fact(now_ms, storage, &entity_type, ROLLUP_SUBTYPE, data, effects)?;
+        let seq = self.append_fact(now_ms, storage, &entity_type, ROLLUP_SUBTYPE, data, effects)?;
         self.rolled_up.insert(fact.id);
-        Ok(ChildFactOutcome::RolledUp(id))
+        Ok(ChildFactOutcome::RolledUp(FactId::new(
+            self.config.actor.as_str(),
+            seq,
+        )))
     }
 
     /// Feeds the outcome of a delivery this ledger asked for to the client of `target`.

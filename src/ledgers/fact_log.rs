@@ -11,6 +11,7 @@
 use crate::model::validate::EnvelopeParts;
 use crate::model::{Fact, FactData, FactId};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// The envelope shared by the compact entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -47,7 +48,9 @@ enum Entry {
         timestamp_ms: u64,
         fact_type: u32,
         subtype: u32,
-        data: FactData,
+        /// `None` for JSON `null`, the data of most domain facts: the entry stays at 40
+        /// bytes instead of 56.
+        data: Option<Box<FactData>>,
     },
     /// Any other fact.
     Whole(Box<Fact>),
@@ -89,7 +92,10 @@ impl FactLog {
             timestamp_ms: parts.timestamp_ms,
             fact_type,
             subtype,
-            data: parts.data.clone(),
+            data: match parts.data {
+                FactData::Json(Value::Null) => None,
+                data => Some(Box::new(data.clone())),
+            },
         });
     }
 
@@ -165,7 +171,10 @@ impl FactLog {
                 entity_type: envelope.entity_type.clone(),
                 tenant_id: envelope.tenant_id.clone(),
                 timestamp_ms: *timestamp_ms,
-                data: data.clone(),
+                data: data
+                    .as_deref()
+                    .cloned()
+                    .unwrap_or(FactData::Json(Value::Null)),
             },
             (Entry::Compact { .. }, None) => {
                 unreachable!("a compact entry is only pushed after the envelope is set")
@@ -242,6 +251,12 @@ mod tests {
             vec![facts[0].clone(), facts[2].clone()]
         );
         assert_eq!(log.with_subtype("deleted").count(), 0);
+    }
+
+    #[test]
+    fn an_entry_stays_small() {
+        // 360,000 entries an hour in bench-fleet: every byte is 360 kB of fresh memory.
+        assert!(std::mem::size_of::<Entry>() <= 40);
     }
 
     #[test]

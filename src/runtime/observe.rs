@@ -144,7 +144,8 @@ pub enum Observation {
         /// The forged fact.
         fact: Box<Fact>,
     },
-    /// A tenant ledger's state after it handled something.
+    /// A tenant ledger's state after it handled something, when it differs from the last one
+    /// noted for that ledger.
     TenantState {
         /// When, ms.
         at_ms: u64,

@@ -127,6 +127,8 @@ struct Actor {
     /// The timer armed in the network's schedule (the `direct` transport): a scheduled timer
     /// fires only while it is this one, so a moved timer needs no removal.
     timer_armed_ms: Option<u64>,
+    /// The last `(has_work, alarm_set)` noted for a tenant ledger.
+    tenant_state_noted: Option<(bool, bool)>,
     /// SDK fact ids this receiver acknowledged as stored (ground truth for durability). Only
     /// counted at the end, never iterated into output, so a fixed-hasher set is deterministic.
     acknowledged: FxHashSet<FactId>,
@@ -252,6 +254,7 @@ impl World {
                 in_service_until_ms: VecDeque::new(),
                 waker: None,
                 timer_armed_ms: None,
+                tenant_state_noted: None,
                 acknowledged: FxHashSet::default(),
             })
             .collect();
@@ -294,10 +297,16 @@ impl World {
         }
     }
 
+    /// Notes a tenant ledger's state when it differs from the last one noted for it (a
+    /// tenant handles a fact every few milliseconds, and its state rarely changes).
     fn note_tenant_state(&mut self, idx: ActorIdx, now_ms: u64) {
-        let actor = &self.actors[idx];
+        let actor = &mut self.actors[idx];
         if let Durable::Tenant(storage) = &actor.durable {
             let (has_work, alarm_set) = (storage.has_work(), actor.alarm_at_ms.is_some());
+            if actor.tenant_state_noted == Some((has_work, alarm_set)) {
+                return;
+            }
+            actor.tenant_state_noted = Some((has_work, alarm_set));
             self.note(|| Observation::TenantState {
                 at_ms: now_ms,
                 actor: idx,
