@@ -68,7 +68,7 @@ fn without_an_observability_stub_nothing_is_emitted_and_the_domain_behaves_the_s
         storage
             .facts
             .iter()
-            .map(|fact| (fact.subtype.clone(), fact.timestamp_ms))
+            .map(|fact| (fact.subtype.to_string(), fact.timestamp_ms))
             .collect()
     };
     assert_eq!(domain(&silent.storage), domain(&observed.storage));

@@ -81,9 +81,9 @@ fn the_tenant_aggregate_saturates_misses_and_appended_counts() {
     let mut effects = Vec::new();
     let mut ledger = TenantSystemLedger::start(config, 0, &mut storage, &mut effects);
     let meta = EntityMeta {
-        entity_id: "account-0".to_owned(),
-        entity_type: "account".to_owned(),
-        tenant_id: "acme".to_owned(),
+        entity_id: "account-0".into(),
+        entity_type: "account".into(),
+        tenant_id: "acme".into(),
     };
     let stats = |misses| {
         SdkData::CacheStats(CacheStatsData {

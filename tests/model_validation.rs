@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use z0sim::model::validate::{
     check_tenant, validate_envelope, validate_payload, validate_sdk_fact,
 };
+use z0sim::model::Name;
 use z0sim::model::{
     BootstrapConfig, BreakerConfig, CacheStatsData, EntityMeta, Fact, FactAppendedData, FactData,
     FactError, FactId, HydrationDoneData, HydrationSource, Limits, PayloadError, SchemaInitData,
@@ -53,16 +54,16 @@ fn fact_id_text() -> String {
 
 fn meta() -> EntityMeta {
     EntityMeta {
-        entity_id: "account_123".to_owned(),
-        entity_type: "account".to_owned(),
-        tenant_id: TENANT.to_owned(),
+        entity_id: "account_123".into(),
+        entity_type: "account".into(),
+        tenant_id: TENANT.into(),
     }
 }
 
 fn cache_stats_data() -> CacheStatsData {
     CacheStatsData {
-        entity_id: "account_123".to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: "account_123".into(),
+        entity_type: "account".into(),
         period_start_ms: PERIOD_START_MS,
         period_end_ms: PERIOD_END_MS,
         hits: 42,
@@ -72,8 +73,8 @@ fn cache_stats_data() -> CacheStatsData {
 
 fn fact_appended_data() -> FactAppendedData {
     FactAppendedData {
-        entity_id: "account_123".to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: "account_123".into(),
+        entity_type: "account".into(),
         period_start_ms: PERIOD_START_MS,
         period_end_ms: PERIOD_END_MS,
         count: 17,
@@ -83,8 +84,8 @@ fn fact_appended_data() -> FactAppendedData {
 
 fn schema_init_data() -> SchemaInitData {
     SchemaInitData {
-        entity_id: "account_123".to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: "account_123".into(),
+        entity_type: "account".into(),
         tables_created: vec!["facts".into(), "entities".into(), "configs".into()],
         duration_ms: 15,
     }
@@ -92,8 +93,8 @@ fn schema_init_data() -> SchemaInitData {
 
 fn hydration_done_data(source: HydrationSource) -> HydrationDoneData {
     HydrationDoneData {
-        entity_id: "account_123".to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: "account_123".into(),
+        entity_type: "account".into(),
         facts_replayed: 1_523,
         duration_ms: 450,
         source,
@@ -330,7 +331,7 @@ fn a_fact_without_an_emitting_actor_is_rejected_as_missing_id() {
 
 #[test]
 fn a_fact_without_a_tenant_is_rejected_as_missing_tenant() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id.clear());
+    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id = Default::default());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::MissingTenant { id } if *id == fact_id_text()),
@@ -341,7 +342,7 @@ fn a_fact_without_a_tenant_is_rejected_as_missing_tenant() {
 
 #[test]
 fn a_fact_without_an_entity_id_is_rejected_as_missing_entity() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.entity_id.clear());
+    let fact = valid_cache_stats_fact_with(|fact| fact.entity_id = Default::default());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::MissingEntity { id } if *id == fact_id_text()),
@@ -352,7 +353,7 @@ fn a_fact_without_an_entity_id_is_rejected_as_missing_entity() {
 
 #[test]
 fn a_fact_without_an_entity_type_is_rejected_as_missing_entity() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.entity_type.clear());
+    let fact = valid_cache_stats_fact_with(|fact| fact.entity_type = Default::default());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::MissingEntity { id } if *id == fact_id_text()),
@@ -386,16 +387,16 @@ fn an_actor_id_over_the_name_limit_is_rejected_as_name_too_long() {
 #[test]
 fn a_tenant_id_over_the_name_limit_is_rejected_as_name_too_long() {
     let long = name_of(limits().max_name_bytes + 1);
-    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id = long);
+    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id = Name::from(long));
     assert_name_too_long(&fact, "tenant_id");
 }
 
 #[test]
 fn an_entity_id_over_the_name_limit_is_rejected_as_name_too_long() {
     let long = name_of(limits().max_name_bytes + 1);
-    let fact = cache_stats_fact_with(|data| data.entity_id = long.clone());
+    let fact = cache_stats_fact_with(|data| data.entity_id = Name::from(long.clone()));
     let fact = Fact {
-        entity_id: long,
+        entity_id: Name::from(long),
         ..fact
     };
     assert_name_too_long(&fact, "entity_id");
@@ -404,9 +405,9 @@ fn an_entity_id_over_the_name_limit_is_rejected_as_name_too_long() {
 #[test]
 fn an_entity_type_over_the_name_limit_is_rejected_as_name_too_long() {
     let long = name_of(limits().max_name_bytes + 1);
-    let fact = cache_stats_fact_with(|data| data.entity_type = long.clone());
+    let fact = cache_stats_fact_with(|data| data.entity_type = Name::from(long.clone()));
     let fact = Fact {
-        entity_type: long,
+        entity_type: Name::from(long),
         ..fact
     };
     assert_name_too_long(&fact, "entity_type");
@@ -415,14 +416,14 @@ fn an_entity_type_over_the_name_limit_is_rejected_as_name_too_long() {
 #[test]
 fn a_type_over_the_name_limit_is_rejected_as_name_too_long() {
     let long = name_of(limits().max_name_bytes + 1);
-    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = long);
+    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = Name::from(long));
     assert_name_too_long(&fact, "type");
 }
 
 #[test]
 fn a_subtype_over_the_name_limit_is_rejected_as_name_too_long() {
     let long = name_of(limits().max_name_bytes + 1);
-    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = long);
+    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = Name::from(long));
     assert_name_too_long(&fact, "subtype");
 }
 
@@ -430,13 +431,13 @@ fn a_subtype_over_the_name_limit_is_rejected_as_name_too_long() {
 fn names_of_exactly_the_limit_are_accepted() {
     let name = name_of(limits().max_name_bytes);
     let meta = EntityMeta {
-        entity_id: name.clone(),
-        entity_type: name.clone(),
-        tenant_id: name.clone(),
+        entity_id: Name::from(name.clone()),
+        entity_type: Name::from(name.clone()),
+        tenant_id: Name::from(name.clone()),
     };
     let data = CacheStatsData {
-        entity_id: name.clone(),
-        entity_type: name.clone(),
+        entity_id: Name::from(name.clone()),
+        entity_type: Name::from(name.clone()),
         ..cache_stats_data()
     };
     let fact = Fact::sdk(
@@ -452,7 +453,7 @@ fn names_of_exactly_the_limit_are_accepted() {
 fn the_name_limit_counts_bytes_not_chars() {
     // 129 two-byte chars: 129 chars, 258 bytes.
     let tenant = "é".repeat(limits().max_name_bytes / 2 + 1);
-    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id = tenant);
+    let fact = valid_cache_stats_fact_with(|fact| fact.tenant_id = Name::from(tenant));
     let error = rejection(&fact);
     assert!(
         matches!(
@@ -472,7 +473,7 @@ fn the_name_limit_counts_bytes_not_chars() {
 
 #[test]
 fn a_fact_whose_type_is_not_sdk_is_rejected_as_not_sdk() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = "account".to_owned());
+    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = "account".into());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::NotSdk { id, fact_type }
@@ -484,7 +485,7 @@ fn a_fact_whose_type_is_not_sdk_is_rejected_as_not_sdk() {
 
 #[test]
 fn the_sdk_type_is_case_sensitive() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = "SDK".to_owned());
+    let fact = valid_cache_stats_fact_with(|fact| fact.fact_type = "SDK".into());
     let error = rejection(&fact);
     assert!(matches!(error, FactError::NotSdk { .. }), "{error:?}");
 }
@@ -506,7 +507,7 @@ fn a_valid_domain_fact_passes_the_envelope_but_is_not_an_sdk_fact() {
 
 #[test]
 fn an_unknown_subtype_is_rejected_as_unknown_subtype() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = "cache_stat".to_owned());
+    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = "cache_stat".into());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::UnknownSubtype { id, subtype }
@@ -518,7 +519,7 @@ fn an_unknown_subtype_is_rejected_as_unknown_subtype() {
 
 #[test]
 fn an_empty_subtype_is_rejected_as_unknown_subtype() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.subtype.clear());
+    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = Default::default());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::UnknownSubtype { subtype, .. } if subtype.is_empty()),
@@ -631,7 +632,7 @@ fn data_given_as_an_array_of_field_values_is_rejected_as_malformed_data() {
 
 #[test]
 fn data_of_another_subtype_is_rejected_as_malformed_data_of_the_declared_one() {
-    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = "schema_init".to_owned());
+    let fact = valid_cache_stats_fact_with(|fact| fact.subtype = "schema_init".into());
     assert_malformed(&fact, SdkSubtype::SchemaInit, "");
 }
 
@@ -644,7 +645,7 @@ fn an_unknown_hydration_source_is_rejected_as_malformed_data() {
 
 #[test]
 fn data_about_another_entity_is_rejected_as_entity_mismatch() {
-    let fact = cache_stats_fact_with(|data| data.entity_id = "account_999".to_owned());
+    let fact = cache_stats_fact_with(|data| data.entity_id = "account_999".into());
     let error = rejection(&fact);
     assert!(
         matches!(&error, FactError::EntityMismatch { id, fact_entity, data_entity }
@@ -658,7 +659,7 @@ fn data_about_another_entity_is_rejected_as_entity_mismatch() {
 
 #[test]
 fn data_about_another_entity_type_is_rejected_as_entity_mismatch() {
-    let fact = cache_stats_fact_with(|data| data.entity_type = "invoice".to_owned());
+    let fact = cache_stats_fact_with(|data| data.entity_type = "invoice".into());
     let error = rejection(&fact);
     assert!(
         matches!(error, FactError::EntityMismatch { .. }),
@@ -1484,11 +1485,11 @@ impl FactPlan {
         };
         Fact {
             id: FactId::new(self.actor.clone(), self.seq),
-            fact_type: self.fact_type.clone(),
-            subtype: self.subtype.clone(),
-            entity_id: self.entity_id.clone(),
-            entity_type: self.entity_type.clone(),
-            tenant_id: self.tenant_id.clone(),
+            fact_type: Name::from(self.fact_type.clone()),
+            subtype: Name::from(self.subtype.clone()),
+            entity_id: Name::from(self.entity_id.clone()),
+            entity_type: Name::from(self.entity_type.clone()),
+            tenant_id: Name::from(self.tenant_id.clone()),
             timestamp_ms: self.timestamp_ms,
             data: data.into(),
         }

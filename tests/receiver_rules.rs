@@ -13,6 +13,7 @@ use z0sim::ledgers::{
     PlatformTotals, SystemLedger, SystemStats, SystemStorage, TenantLedgerConfig, TenantStorage,
     TenantSystemLedger,
 };
+use z0sim::model::Name;
 use z0sim::model::{
     ActorId, BreakerConfig, CacheStatsData, EntityMeta, Fact, FactAppendedData, FactError, FactId,
     Limits, PayloadError, SchemaInitData, SdkData, TenantConfig, TenantStatsPayload,
@@ -30,9 +31,9 @@ const RETRY_MS: u64 = 5_000;
 
 fn meta(tenant: &str, entity: &str) -> EntityMeta {
     EntityMeta {
-        entity_id: entity.to_owned(),
-        entity_type: "account".to_owned(),
-        tenant_id: tenant.to_owned(),
+        entity_id: entity.into(),
+        entity_type: "account".into(),
+        tenant_id: tenant.into(),
     }
 }
 
@@ -43,8 +44,8 @@ fn fact_id(tenant: &str, entity: &str, seq: u64) -> FactId {
 /// A `cache_stats` fact for the stats period that ended at `at_ms`.
 fn cache_stats(tenant: &str, entity: &str, seq: u64, at_ms: u64, hits: u64, misses: u64) -> Fact {
     let data = SdkData::CacheStats(CacheStatsData {
-        entity_id: entity.to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: entity.into(),
+        entity_type: "account".into(),
         period_start_ms: at_ms.saturating_sub(1_000),
         period_end_ms: at_ms,
         hits,
@@ -61,8 +62,8 @@ fn cache_stats(tenant: &str, entity: &str, seq: u64, at_ms: u64, hits: u64, miss
 /// A `fact_appended` fact counting `count` domain facts.
 fn fact_appended(tenant: &str, entity: &str, seq: u64, at_ms: u64, count: u64) -> Fact {
     let data = SdkData::FactAppended(FactAppendedData {
-        entity_id: entity.to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: entity.into(),
+        entity_type: "account".into(),
         period_start_ms: at_ms.saturating_sub(1_000),
         period_end_ms: at_ms,
         count,
@@ -79,8 +80,8 @@ fn fact_appended(tenant: &str, entity: &str, seq: u64, at_ms: u64, count: u64) -
 /// A `schema_init` fact.
 fn schema_init(tenant: &str, entity: &str, seq: u64, at_ms: u64) -> Fact {
     let data = SdkData::SchemaInit(SchemaInitData {
-        entity_id: entity.to_owned(),
-        entity_type: "account".to_owned(),
+        entity_id: entity.into(),
+        entity_type: "account".into(),
         tables_created: vec!["facts".to_owned(), "entities".to_owned()],
         duration_ms: 10,
     });
@@ -331,13 +332,19 @@ fn malformed_facts(now_ms: u64) -> Vec<(&'static str, Fact)> {
         edit(&mut fact);
         cases.push((kind, fact));
     };
-    with("missing_id", &|fact| fact.id.actor.clear());
-    with("missing_tenant", &|fact| fact.tenant_id.clear());
-    with("missing_entity", &|fact| fact.entity_id.clear());
-    with("name_too_long", &|fact| fact.entity_type = "x".repeat(300));
-    with("not_sdk", &|fact| fact.fact_type = "account".to_owned());
+    with("missing_id", &|fact| fact.id.actor = Default::default());
+    with("missing_tenant", &|fact| {
+        fact.tenant_id = Default::default()
+    });
+    with("missing_entity", &|fact| {
+        fact.entity_id = Default::default()
+    });
+    with("name_too_long", &|fact| {
+        fact.entity_type = Name::from("x".repeat(300))
+    });
+    with("not_sdk", &|fact| fact.fact_type = "account".into());
     with("unknown_subtype", &|fact| {
-        fact.subtype = "cache_stat".to_owned()
+        fact.subtype = "cache_stat".into()
     });
     with("malformed_data", &|fact| {
         fact.data
@@ -473,7 +480,7 @@ fn get_stats_counts_distinct_tenants_entities_and_stored_facts() {
         Ok(Accepted::Duplicate)
     );
     let mut bad = cache_stats("initech", "d", 1, 2_000, 1, 0);
-    bad.subtype = "nope".to_owned();
+    bad.subtype = "nope".into();
     assert!(ledger.on_sdk_fact(3_000, &mut storage, bad).is_err());
 
     assert_eq!(

@@ -27,6 +27,7 @@ use z0sim::ledgers::{
     Accepted, CallId, Effect, FailureKind, Message, PlatformLedger, PlatformStorage,
     PlatformTotals, TenantLedgerConfig, TenantStorage, TenantSystemLedger,
 };
+use z0sim::model::Name;
 use z0sim::model::{
     ActorId, BreakerConfig, CacheStatsData, EntityMeta, Fact, FactAppendedData, FactError, FactId,
     HydrationDoneData, HydrationSource, Limits, SchemaInitData, SdkData, TenantConfig,
@@ -378,15 +379,15 @@ impl Sim {
         let tenant = foreign.map_or(OWN, |index| FOREIGN[index]);
         let entity_id = format!("e{entity}");
         let meta = EntityMeta {
-            entity_id: entity_id.clone(),
-            entity_type: "account".to_owned(),
-            tenant_id: tenant.to_owned(),
+            entity_id: Name::from(entity_id.clone()),
+            entity_type: "account".into(),
+            tenant_id: tenant.into(),
         };
         let entity_type = meta.entity_type.clone();
         let (period_start_ms, period_end_ms) = (self.now_ms.saturating_sub(1_000), self.now_ms);
         let data = match *body {
             Body::CacheStats { hits, misses } => SdkData::CacheStats(CacheStatsData {
-                entity_id,
+                entity_id: Name::from(entity_id),
                 entity_type,
                 period_start_ms,
                 period_end_ms,
@@ -394,7 +395,7 @@ impl Sim {
                 misses,
             }),
             Body::FactAppended { count } => SdkData::FactAppended(FactAppendedData {
-                entity_id,
+                entity_id: Name::from(entity_id),
                 entity_type,
                 period_start_ms,
                 period_end_ms,
@@ -402,13 +403,13 @@ impl Sim {
                 last_seq: self.next_seq,
             }),
             Body::SchemaInit => SdkData::SchemaInit(SchemaInitData {
-                entity_id,
+                entity_id: Name::from(entity_id),
                 entity_type,
                 tables_created: vec!["facts".to_owned()],
                 duration_ms: 5,
             }),
             Body::HydrationDone => SdkData::HydrationDone(HydrationDoneData {
-                entity_id,
+                entity_id: Name::from(entity_id),
                 entity_type,
                 facts_replayed: 3,
                 duration_ms: 1,
@@ -432,7 +433,7 @@ impl Sim {
         };
         RefFact {
             arrival_ms: self.now_ms,
-            entity: fact.entity_id.clone(),
+            entity: fact.entity_id.to_string(),
             hits,
             misses,
             appended,
@@ -991,7 +992,7 @@ impl Sim {
                                 open.cache_misses,
                                 open.facts_count,
                                 open.facts_appended,
-                                &open.entities,
+                                &open.entities.iter().map(|name| name.to_string()).collect(),
                             )
                     }),
                 "open aggregate {open:?}, reference {want:?}, last closed period {previous_start:?}"

@@ -355,13 +355,13 @@ fn build_fact(input: &FactInput, now_ms: u64) -> Fact {
     Fact {
         id: FactId::new(input.actor.resolve(&ACTORS), input.seq.value()),
         fact_type: match &input.fact_type {
-            None => SDK_FACT_TYPE.to_owned(),
-            Some(name) => name.resolve(&[SDK_FACT_TYPE, "account", "SDK"]),
+            None => SDK_FACT_TYPE.into(),
+            Some(name) => name.resolve(&[SDK_FACT_TYPE, "account", "SDK"]).into(),
         },
-        subtype,
-        entity_id,
-        entity_type,
-        tenant_id: input.tenant_id.resolve(&TENANTS),
+        subtype: subtype.into(),
+        entity_id: entity_id.into(),
+        entity_type: entity_type.into(),
+        tenant_id: input.tenant_id.resolve(&TENANTS).into(),
         timestamp_ms: input.timestamp.at(now_ms),
         // Received from outside: JSON, never trusted as typed (simulations cover typed data).
         data: data.into(),

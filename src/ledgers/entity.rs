@@ -331,7 +331,7 @@ impl EntityLedger {
         let seq = self.append_fact(now_ms, storage, &entity_type, ROLLUP_SUBTYPE, data, effects)?;
         self.rolled_up.insert(fact.id);
         Ok(ChildFactOutcome::RolledUp(FactId::new(
-            self.config.actor.as_str(),
+            self.config.actor.name().clone(),
             seq,
         )))
     }
@@ -456,7 +456,7 @@ impl EntityLedger {
         let Some(client) = self.observability.as_mut() else {
             return;
         };
-        let id = FactId::new(self.config.actor.as_str(), storage.next_seq);
+        let id = FactId::new(self.config.actor.name().clone(), storage.next_seq);
         storage.next_seq += 1;
         let fact = Fact::sdk(id, &self.config.meta, now_ms, &data);
         client.emit(now_ms, Message::SdkFact(fact), effects);

@@ -9,34 +9,34 @@
 //! at the end of a run.
 
 use crate::model::validate::EnvelopeParts;
-use crate::model::{Fact, FactData, FactId};
+use crate::model::{Fact, FactData, FactId, Name};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// The envelope shared by the compact entries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Envelope {
-    actor: String,
-    entity_id: String,
-    entity_type: String,
-    tenant_id: String,
+    actor: Name,
+    entity_id: Name,
+    entity_type: Name,
+    tenant_id: Name,
 }
 
 impl Envelope {
     fn of(parts: &EnvelopeParts<'_>) -> Self {
         Self {
-            actor: parts.actor.to_owned(),
-            entity_id: parts.entity_id.to_owned(),
-            entity_type: parts.entity_type.to_owned(),
-            tenant_id: parts.tenant_id.to_owned(),
+            actor: Name::from(parts.actor),
+            entity_id: Name::from(parts.entity_id),
+            entity_type: Name::from(parts.entity_type),
+            tenant_id: Name::from(parts.tenant_id),
         }
     }
 
     fn matches(&self, parts: &EnvelopeParts<'_>) -> bool {
-        self.actor == parts.actor
-            && self.entity_id == parts.entity_id
-            && self.entity_type == parts.entity_type
-            && self.tenant_id == parts.tenant_id
+        *self.actor == *parts.actor
+            && *self.entity_id == *parts.entity_id
+            && *self.entity_type == *parts.entity_type
+            && *self.tenant_id == *parts.tenant_id
     }
 }
 
@@ -63,7 +63,7 @@ pub struct FactLog {
     envelope: Option<Envelope>,
     /// Fact types and subtypes, each once; entries hold indexes. Few (a handful per entity),
     /// so a linear lookup beats a map.
-    names: Vec<String>,
+    names: Vec<Name>,
     entries: Vec<Entry>,
 }
 
@@ -140,14 +140,14 @@ impl FactLog {
         let index = match self.names.iter().position(|known| known == name) {
             Some(index) => index,
             None => {
-                self.names.push(name.to_owned());
+                self.names.push(Name::from(name));
                 self.names.len() - 1
             }
         };
         u32::try_from(index).unwrap_or(u32::MAX)
     }
 
-    fn name(&self, index: u32) -> String {
+    fn name(&self, index: u32) -> Name {
         self.names.get(index as usize).cloned().unwrap_or_default()
     }
 
@@ -164,7 +164,7 @@ impl FactLog {
                 },
                 Some(envelope),
             ) => Fact {
-                id: FactId::new(envelope.actor.as_str(), *seq),
+                id: FactId::new(envelope.actor.clone(), *seq),
                 fact_type: self.name(*fact_type),
                 subtype: self.name(*subtype),
                 entity_id: envelope.entity_id.clone(),
@@ -213,9 +213,9 @@ mod tests {
 
     fn meta(entity_id: &str) -> EntityMeta {
         EntityMeta {
-            entity_id: entity_id.to_owned(),
-            entity_type: "account".to_owned(),
-            tenant_id: "t1".to_owned(),
+            entity_id: entity_id.into(),
+            entity_type: "account".into(),
+            tenant_id: "t1".into(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! them; answers `getSdkFacts`, `getCacheStats` and `getStats` from storage.
 
 use crate::model::validate::validate_sdk_fact;
-use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, SdkData};
+use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, Name, SdkData};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -24,8 +24,8 @@ pub struct StoredSdkFact {
 pub struct SystemStorage {
     facts: Vec<StoredSdkFact>,
     by_id: FxHashMap<FactId, usize>,
-    by_entity: FxHashMap<String, Vec<usize>>,
-    tenants: BTreeSet<String>,
+    by_entity: FxHashMap<Name, Vec<usize>>,
+    tenants: BTreeSet<Name>,
 }
 
 impl SystemStorage {

@@ -24,7 +24,7 @@ use crate::ledgers::effect::{CallId, DeliveryOutcome, Effect, Message, MessageKe
 use crate::ledgers::system::{Accepted, ReceiverCounters};
 use crate::model::validate::{check_tenant, validate_sdk_fact};
 use crate::model::{
-    ActorId, BreakerConfig, Fact, FactError, FactId, Limits, SdkData, TenantConfig,
+    ActorId, BreakerConfig, Fact, FactError, FactId, Limits, Name, SdkData, TenantConfig,
     TenantStatsPayload,
 };
 use crate::planted::{self, Plant};
@@ -65,7 +65,7 @@ pub struct OpenAggregate {
     /// Sum of fact_appended counts.
     pub facts_appended: u64,
     /// Distinct entities seen.
-    pub entities: BTreeSet<String>,
+    pub entities: BTreeSet<Name>,
 }
 
 /// What survives a restart.

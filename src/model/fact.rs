@@ -2,7 +2,8 @@
 
 use super::fact_data::FactData;
 use super::ids::FactId;
-use super::sdk::{SdkData, SDK_FACT_TYPE};
+use super::name::Name;
+use super::sdk::{SdkData, SdkSubtype, SDK_FACT_TYPE};
 use serde::{Deserialize, Serialize};
 
 /// A fact as it travels and is stored: immutable, with a globally unique [`FactId`].
@@ -17,15 +18,15 @@ pub struct Fact {
     pub id: FactId,
     /// `sdk` for SDK facts, a domain type otherwise (e.g. `account`).
     #[serde(rename = "type")]
-    pub fact_type: String,
+    pub fact_type: Name,
     /// For SDK facts one of the four subtypes; free for domain facts.
-    pub subtype: String,
+    pub subtype: Name,
     /// The entity the fact is about.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// That entity's type.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// The tenant owning the entity; never empty in a valid fact.
-    pub tenant_id: String,
+    pub tenant_id: Name,
     /// When the fact was created, simulated ms.
     pub timestamp_ms: u64,
     /// Subtype-specific payload.
@@ -36,11 +37,11 @@ pub struct Fact {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntityMeta {
     /// Entity id, e.g. `account_123`.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// Entity type, e.g. `account`.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// Owning tenant.
-    pub tenant_id: String,
+    pub tenant_id: Name,
 }
 
 impl Fact {
@@ -48,8 +49,8 @@ impl Fact {
     pub fn sdk(id: FactId, meta: &EntityMeta, timestamp_ms: u64, data: &SdkData) -> Self {
         Self {
             id,
-            fact_type: SDK_FACT_TYPE.to_owned(),
-            subtype: data.subtype().as_str().to_owned(),
+            fact_type: SdkSubtype::fact_type_name(),
+            subtype: data.subtype().name(),
             entity_id: meta.entity_id.clone(),
             entity_type: meta.entity_type.clone(),
             tenant_id: meta.tenant_id.clone(),
@@ -63,8 +64,8 @@ impl Fact {
         id: FactId,
         meta: &EntityMeta,
         timestamp_ms: u64,
-        fact_type: impl Into<String>,
-        subtype: impl Into<String>,
+        fact_type: impl Into<Name>,
+        subtype: impl Into<Name>,
         data: serde_json::Value,
     ) -> Self {
         Self {

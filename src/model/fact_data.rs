@@ -107,8 +107,8 @@ mod tests {
 
     fn stats() -> SdkData {
         SdkData::CacheStats(CacheStatsData {
-            entity_id: "a".to_owned(),
-            entity_type: "account".to_owned(),
+            entity_id: "a".into(),
+            entity_type: "account".into(),
             period_start_ms: 1,
             period_end_ms: 60_001,
             hits: 8,
@@ -138,8 +138,8 @@ mod tests {
         assert_ne!(edited, typed);
         assert!(edited.sdk().is_none());
         let other = FactData::from(SdkData::FactAppended(FactAppendedData {
-            entity_id: "a".to_owned(),
-            entity_type: "account".to_owned(),
+            entity_id: "a".into(),
+            entity_type: "account".into(),
             period_start_ms: 1,
             period_end_ms: 2,
             count: 1,
@@ -168,30 +168,30 @@ mod tests {
         ] {
             let samples = [
                 SdkData::CacheStats(CacheStatsData {
-                    entity_id: text.to_owned(),
-                    entity_type: text.to_owned(),
+                    entity_id: text.into(),
+                    entity_type: text.into(),
                     period_start_ms: u64::MAX,
                     period_end_ms: u64::MAX,
                     hits: u64::MAX,
                     misses: u64::MAX,
                 }),
                 SdkData::FactAppended(FactAppendedData {
-                    entity_id: text.to_owned(),
-                    entity_type: text.to_owned(),
+                    entity_id: text.into(),
+                    entity_type: text.into(),
                     period_start_ms: u64::MAX,
                     period_end_ms: u64::MAX,
                     count: u64::MAX,
                     last_seq: u64::MAX,
                 }),
                 SdkData::SchemaInit(SchemaInitData {
-                    entity_id: text.to_owned(),
-                    entity_type: text.to_owned(),
+                    entity_id: text.into(),
+                    entity_type: text.into(),
                     tables_created: vec![text.to_owned(), "facts".to_owned(), String::new()],
                     duration_ms: u64::MAX,
                 }),
                 SdkData::HydrationDone(HydrationDoneData {
-                    entity_id: text.to_owned(),
-                    entity_type: text.to_owned(),
+                    entity_id: text.into(),
+                    entity_type: text.into(),
                     facts_replayed: u64::MAX,
                     duration_ms: u64::MAX,
                     source: HydrationSource::Storage,

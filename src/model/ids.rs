@@ -1,5 +1,6 @@
 //! Identifiers: actors (Durable Object names) and globally unique fact ids.
 
+use super::name::Name;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -8,16 +9,21 @@ use std::fmt;
 /// `id_from_name` in Durable Objects is deterministic, so the name is the identity.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ActorId(pub String);
+pub struct ActorId(pub Name);
 
 impl ActorId {
     /// Builds an actor id from anything string-like.
-    pub fn new(name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Name>) -> Self {
         Self(name.into())
     }
 
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name, shared (cloning it copies a pointer).
+    pub fn name(&self) -> &Name {
         &self.0
     }
 }
@@ -35,14 +41,14 @@ impl fmt::Display for ActorId {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct FactId {
     /// The emitting actor's name; never empty in a valid fact.
-    pub actor: String,
+    pub actor: Name,
     /// The emitter's sequence number, strictly increasing per actor.
     pub seq: u64,
 }
 
 impl FactId {
     /// Builds the id of the `seq`-th fact of `actor`.
-    pub fn new(actor: impl Into<String>, seq: u64) -> Self {
+    pub fn new(actor: impl Into<Name>, seq: u64) -> Self {
         Self {
             actor: actor.into(),
             seq,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod fact;
 pub mod fact_data;
 pub mod ids;
+pub mod name;
 pub mod payload;
 pub mod sampling;
 pub mod sdk;
@@ -16,6 +17,7 @@ pub use config::{
 pub use fact::{EntityMeta, Fact};
 pub use fact_data::FactData;
 pub use ids::{ActorId, FactId};
+pub use name::Name;
 pub use payload::TenantStatsPayload;
 pub use sdk::{
     CacheStatsData, FactAppendedData, HydrationDoneData, HydrationSource, SchemaInitData, SdkData,

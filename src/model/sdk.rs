@@ -3,9 +3,11 @@
 //! Wire names follow the page (`period_start`, `period_end`, milliseconds since the epoch);
 //! the Rust fields carry their unit (`period_start_ms`).
 
+use super::name::Name;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::LazyLock;
 
 /// `type` of every fact the SDK emits about itself.
 pub const SDK_FACT_TYPE: &str = "sdk";
@@ -35,6 +37,19 @@ impl SdkSubtype {
         SdkSubtype::SchemaInit,
         SdkSubtype::HydrationDone,
     ];
+
+    /// The wire name, shared: an SDK fact's `subtype` (built once per process, not per fact).
+    pub fn name(self) -> Name {
+        static NAMES: LazyLock<[Name; 4]> =
+            LazyLock::new(|| SdkSubtype::ALL.map(|subtype| Name::from(subtype.as_str())));
+        NAMES[self as usize].clone()
+    }
+
+    /// [`SDK_FACT_TYPE`], shared: an SDK fact's `type`.
+    pub fn fact_type_name() -> Name {
+        static NAME: LazyLock<Name> = LazyLock::new(|| Name::from(SDK_FACT_TYPE));
+        NAME.clone()
+    }
 
     /// The wire name, e.g. `cache_stats`.
     pub fn as_str(self) -> &'static str {
@@ -69,9 +84,9 @@ impl FromStr for SdkSubtype {
 #[serde(deny_unknown_fields)]
 pub struct CacheStatsData {
     /// The entity whose cache this is.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// Its entity type, e.g. `account`.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// Start of the period (inclusive), ms.
     #[serde(rename = "period_start")]
     pub period_start_ms: u64,
@@ -89,9 +104,9 @@ pub struct CacheStatsData {
 #[serde(deny_unknown_fields)]
 pub struct FactAppendedData {
     /// The appending entity.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// Its entity type.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// Start of the period (inclusive), ms.
     #[serde(rename = "period_start")]
     pub period_start_ms: u64,
@@ -109,9 +124,9 @@ pub struct FactAppendedData {
 #[serde(deny_unknown_fields)]
 pub struct SchemaInitData {
     /// The entity whose tables were created.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// Its entity type.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// Names of the tables created.
     pub tables_created: Vec<String>,
     /// How long the init took, ms.
@@ -133,9 +148,9 @@ pub enum HydrationSource {
 #[serde(deny_unknown_fields)]
 pub struct HydrationDoneData {
     /// The hydrated entity.
-    pub entity_id: String,
+    pub entity_id: Name,
     /// Its entity type.
-    pub entity_type: String,
+    pub entity_type: Name,
     /// Stored facts replayed.
     pub facts_replayed: u64,
     /// How long the replay took, ms.
@@ -239,5 +254,18 @@ impl SdkData {
             SdkData::HydrationDone(data) => serde_json::to_value(data),
         };
         value.unwrap_or(serde_json::Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shared_names_are_the_wire_names() {
+        for subtype in SdkSubtype::ALL {
+            assert_eq!(subtype.name(), subtype.as_str());
+        }
+        assert_eq!(SdkSubtype::fact_type_name(), SDK_FACT_TYPE);
     }
 }

@@ -4,6 +4,7 @@
 use super::fact::Fact;
 use super::fact_data::FactData;
 use super::ids::FactId;
+use super::name::Name;
 use super::payload::TenantStatsPayload;
 use super::sdk::{
     CacheStatsData, FactAppendedData, HydrationDoneData, SchemaInitData, SdkData, SdkSubtype,
@@ -289,11 +290,11 @@ impl<'fact> EnvelopeParts<'fact> {
     pub fn to_fact(&self) -> Fact {
         Fact {
             id: FactId::new(self.actor, self.seq),
-            fact_type: self.fact_type.to_owned(),
-            subtype: self.subtype.to_owned(),
-            entity_id: self.entity_id.to_owned(),
-            entity_type: self.entity_type.to_owned(),
-            tenant_id: self.tenant_id.to_owned(),
+            fact_type: Name::from(self.fact_type),
+            subtype: Name::from(self.subtype),
+            entity_id: Name::from(self.entity_id),
+            entity_type: Name::from(self.entity_type),
+            tenant_id: Name::from(self.tenant_id),
             timestamp_ms: self.timestamp_ms,
             data: self.data.clone(),
         }
@@ -360,7 +361,7 @@ pub fn check_tenant(fact: &Fact, expected: &str) -> Result<(), FactError> {
     if fact.tenant_id != expected {
         return Err(FactError::ForeignTenant {
             id: fact.id.to_string(),
-            tenant_id: fact.tenant_id.clone(),
+            tenant_id: fact.tenant_id.to_string(),
             expected: expected.to_owned(),
         });
     }
@@ -374,7 +375,7 @@ pub fn validate_sdk_fact(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<Sd
     if !fact.is_sdk() {
         return Err(FactError::NotSdk {
             id: id(),
-            fact_type: fact.fact_type.clone(),
+            fact_type: fact.fact_type.to_string(),
         });
     }
     let subtype: SdkSubtype = fact

@@ -13,7 +13,7 @@
 //!   SystemLedger takes facts of every tenant, so another tenant's id is not hostile there.
 
 use crate::ledgers::MessageKey;
-use crate::model::{Fact, FactId, Limits};
+use crate::model::{Fact, FactId, Limits, Name};
 use crate::runtime::spec::ActorIdx;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -94,9 +94,9 @@ pub fn forge(kind: HostileKind, real: &Fact, number: u64, receiver: &Receiver) -
                 *data = serde_json::Value::String(padding);
             }
         }
-        HostileKind::MissingTenant => fact.tenant_id.clear(),
-        HostileKind::UnknownSubtype => fact.subtype = "cache_gossip".to_owned(),
-        HostileKind::ForeignTenant => fact.tenant_id = receiver.other_tenant?.to_owned(),
+        HostileKind::MissingTenant => fact.tenant_id = Name::default(),
+        HostileKind::UnknownSubtype => fact.subtype = Name::from("cache_gossip"),
+        HostileKind::ForeignTenant => fact.tenant_id = Name::from(receiver.other_tenant?),
         HostileKind::DuplicateId => {
             fact.id = receiver.stored_id?.clone();
         }
@@ -188,9 +188,9 @@ mod tests {
 
     fn real_fact() -> Fact {
         let meta = EntityMeta {
-            entity_id: "account-1".to_owned(),
-            entity_type: "account".to_owned(),
-            tenant_id: "t0".to_owned(),
+            entity_id: "account-1".into(),
+            entity_type: "account".into(),
+            tenant_id: "t0".into(),
         };
         let data = SdkData::CacheStats(CacheStatsData {
             entity_id: meta.entity_id.clone(),

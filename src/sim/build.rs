@@ -15,7 +15,7 @@
 
 use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::sampling::is_sampled;
-use crate::model::{ActorId, EntityMeta, Limits};
+use crate::model::{ActorId, EntityMeta, Limits, Name};
 use crate::runtime::workload::{derive_seed, purpose, WorkloadSpec};
 use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};
 use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target};
@@ -202,9 +202,9 @@ fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
                 let config = EntityConfig {
                     actor: entity_actor(tenant, &name),
                     meta: EntityMeta {
-                        entity_type: entity_type.clone(),
-                        tenant_id: tenant_id(tenant),
-                        entity_id: entity_id.clone(),
+                        entity_type: Name::from(entity_type),
+                        tenant_id: tenant_id(tenant).into(),
+                        entity_id: Name::from(&entity_id),
                     },
                     observability_target: target.clone(),
                     parent,

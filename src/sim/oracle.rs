@@ -9,7 +9,7 @@
 use crate::ledgers::PlatformTotals;
 use crate::ledgers::{BreakerState, DropReason, MessageKey, Transition};
 use crate::model::validate::validate_sdk_fact;
-use crate::model::{Fact, FactId, Limits, SdkData, TenantStatsPayload};
+use crate::model::{Fact, FactId, Limits, Name, SdkData, TenantStatsPayload};
 use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
 use crate::runtime::observe::{Observation, ObservationLog};
 use crate::runtime::{ActorIdx, ActorInit, RunOutput, WorldSpec};
@@ -28,7 +28,7 @@ pub struct Roles {
     /// Tenant ledgers.
     pub tenants: BTreeSet<ActorIdx>,
     /// The tenant each tenant ledger and each entity belongs to.
-    pub tenant_of: BTreeMap<ActorIdx, String>,
+    pub tenant_of: BTreeMap<ActorIdx, Name>,
 }
 
 impl Roles {
@@ -53,7 +53,7 @@ impl Roles {
                 }
                 ActorInit::Tenant { config } => {
                     roles.tenants.insert(idx);
-                    roles.tenant_of.insert(idx, config.tenant_id.clone());
+                    roles.tenant_of.insert(idx, Name::from(&config.tenant_id));
                 }
                 _ => {}
             }
@@ -351,7 +351,7 @@ type StoredPeriod = (u64, u64, FactId);
 /// each at least `min_interval` long (runs never flush explicitly).
 pub fn stats_interval_respected(scenario: &Scenario, log: &ObservationLog) -> InvariantResult {
     let min_interval_ms = scenario.sdk.stats_min_interval_ms;
-    let mut periods: BTreeMap<(String, &'static str), Vec<StoredPeriod>> = BTreeMap::new();
+    let mut periods: BTreeMap<(Name, &'static str), Vec<StoredPeriod>> = BTreeMap::new();
     for observation in log {
         let Observation::Stored { fact, .. } = observation else {
             continue;
@@ -481,7 +481,7 @@ struct PeriodTruth {
     cache_misses: u64,
     facts_count: u64,
     facts_appended: u64,
-    entities: BTreeSet<String>,
+    entities: BTreeSet<Name>,
 }
 
 impl PeriodTruth {
@@ -506,7 +506,7 @@ pub fn tenant_totals_match(
         return not_applicable(NAME, "no tenant ledgers (single mode)");
     }
     let interval_ms = scenario.sdk.tenant_aggregation_interval_ms;
-    let mut truth: BTreeMap<(String, u64), PeriodTruth> = BTreeMap::new();
+    let mut truth: BTreeMap<(Name, u64), PeriodTruth> = BTreeMap::new();
     let mut payloads: BTreeMap<(String, String), &TenantStatsPayload> = BTreeMap::new();
     for observation in &output.observations {
         match observation {
@@ -539,7 +539,7 @@ pub fn tenant_totals_match(
     }
     let wrong = payloads.values().find_map(|payload| {
         let expected = truth
-            .get(&(payload.tenant_id.clone(), payload.period_start_ms))
+            .get(&(Name::from(&payload.tenant_id), payload.period_start_ms))
             .cloned()
             .unwrap_or_default();
         (!expected.matches(payload)).then(|| {

@@ -21,9 +21,9 @@ pub fn entity_config(name: &str) -> EntityConfig {
     EntityConfig {
         actor: ActorId::new(format!("entity:acme/{name}")),
         meta: EntityMeta {
-            entity_id: name.to_owned(),
-            entity_type: "account".to_owned(),
-            tenant_id: "acme".to_owned(),
+            entity_id: name.into(),
+            entity_type: "account".into(),
+            tenant_id: "acme".into(),
         },
         observability_target: Some(system()),
         parent: None,
@@ -160,7 +160,7 @@ pub fn sent_subtypes(effects: &[Effect]) -> Vec<String> {
     sends(effects)
         .iter()
         .filter_map(|sent| match &sent.message {
-            Message::SdkFact(fact) => Some(fact.subtype.clone()),
+            Message::SdkFact(fact) => Some(fact.subtype.to_string()),
             _ => None,
         })
         .collect()
