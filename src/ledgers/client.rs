@@ -20,7 +20,7 @@ use crate::ledgers::effect::{
 use crate::model::{ActorId, BootstrapConfig, BreakerConfig};
 use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 /// The `tracing` target of fallback warnings.
 pub const FALLBACK_TARGET: &str = "z0sim::fallback";
@@ -92,7 +92,9 @@ pub struct ParentClient {
     mode: DeliveryMode,
     breaker: CircuitBreaker,
     next_call_id: CallId,
-    in_flight: BTreeMap<CallId, InFlight>,
+    /// Calls without an outcome yet, by call id. Ids only grow, so pushing keeps it sorted;
+    /// a client has a handful at a time, so a vector beats a tree (one allocation, no nodes).
+    in_flight: Vec<(CallId, InFlight)>,
     /// Awaited mode: undelivered messages, oldest first; the head may be in flight.
     backlog: VecDeque<Backlogged>,
     head_call: Option<CallId>,
@@ -112,7 +114,7 @@ impl ParentClient {
             mode,
             breaker: CircuitBreaker::new(breaker, jitter_seed),
             next_call_id: 0,
-            in_flight: BTreeMap::new(),
+            in_flight: Vec::new(),
             backlog: VecDeque::new(),
             head_call: None,
             counters: ClientCounters::default(),
@@ -187,9 +189,10 @@ impl ParentClient {
         outcome: DeliveryOutcome,
         effects: &mut Vec<Effect>,
     ) {
-        let Some(in_flight) = self.in_flight.remove(&call_id) else {
+        let Ok(position) = self.in_flight.binary_search_by_key(&call_id, |(id, _)| *id) else {
             return;
         };
+        let (_, in_flight) = self.in_flight.remove(position);
         if let Some(transition) = self
             .breaker
             .on_result(now_ms, in_flight.permit, outcome.is_ok())
@@ -286,7 +289,11 @@ impl ParentClient {
         let call_id = self.next_call_id;
         self.next_call_id += 1;
         self.counters.attempts += 1;
-        self.in_flight.insert(call_id, InFlight { key, permit });
+        debug_assert!(self
+            .in_flight
+            .last()
+            .is_none_or(|(last, _)| *last < call_id));
+        self.in_flight.push((call_id, InFlight { key, permit }));
         effects.push(Effect::Send {
             target: self.target.clone(),
             call_id,

@@ -262,7 +262,7 @@ impl EntityLedger {
         let data = FactData::Json(data);
         let meta = &self.config.meta;
         let parts = EnvelopeParts {
-            actor: self.config.actor.as_str(),
+            actor: self.config.actor.name(),
             seq,
             fact_type,
             subtype,

@@ -25,18 +25,19 @@ struct Envelope {
 impl Envelope {
     fn of(parts: &EnvelopeParts<'_>) -> Self {
         Self {
-            actor: Name::from(parts.actor),
-            entity_id: Name::from(parts.entity_id),
-            entity_type: Name::from(parts.entity_type),
-            tenant_id: Name::from(parts.tenant_id),
+            actor: parts.actor.clone(),
+            entity_id: parts.entity_id.clone(),
+            entity_type: parts.entity_type.clone(),
+            tenant_id: parts.tenant_id.clone(),
         }
     }
 
     fn matches(&self, parts: &EnvelopeParts<'_>) -> bool {
-        *self.actor == *parts.actor
-            && *self.entity_id == *parts.entity_id
-            && *self.entity_type == *parts.entity_type
-            && *self.tenant_id == *parts.tenant_id
+        // Equal names of one emitter are one shared string: no bytes compared.
+        self.actor == *parts.actor
+            && self.entity_id == *parts.entity_id
+            && self.entity_type == *parts.entity_type
+            && self.tenant_id == *parts.tenant_id
     }
 }
 

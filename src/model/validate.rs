@@ -251,7 +251,7 @@ fn check_name(field: &'static str, value: &str, limits: &Limits) -> Result<(), F
 #[derive(Clone, Copy, Debug)]
 pub struct EnvelopeParts<'fact> {
     /// `id.actor`.
-    pub actor: &'fact str,
+    pub actor: &'fact Name,
     /// `id.seq`.
     pub seq: u64,
     /// `type`.
@@ -259,11 +259,11 @@ pub struct EnvelopeParts<'fact> {
     /// `subtype`.
     pub subtype: &'fact str,
     /// `entity_id`.
-    pub entity_id: &'fact str,
+    pub entity_id: &'fact Name,
     /// `entity_type`.
-    pub entity_type: &'fact str,
+    pub entity_type: &'fact Name,
     /// `tenant_id`.
-    pub tenant_id: &'fact str,
+    pub tenant_id: &'fact Name,
     /// `timestamp_ms`.
     pub timestamp_ms: u64,
     /// `data`.
@@ -289,12 +289,12 @@ impl<'fact> EnvelopeParts<'fact> {
     /// The fact made of these parts.
     pub fn to_fact(&self) -> Fact {
         Fact {
-            id: FactId::new(self.actor, self.seq),
+            id: FactId::new(self.actor.clone(), self.seq),
             fact_type: Name::from(self.fact_type),
             subtype: Name::from(self.subtype),
-            entity_id: Name::from(self.entity_id),
-            entity_type: Name::from(self.entity_type),
-            tenant_id: Name::from(self.tenant_id),
+            entity_id: self.entity_id.clone(),
+            entity_type: self.entity_type.clone(),
+            tenant_id: self.tenant_id.clone(),
             timestamp_ms: self.timestamp_ms,
             data: self.data.clone(),
         }

@@ -103,44 +103,30 @@ impl NetEvent {
     }
 }
 
-/// A scheduled event: ordered by time, then deliveries before timeouts, then scheduling order.
-#[derive(Debug)]
+/// A scheduled event's place in the schedule: ordered by time, then deliveries before
+/// timeouts, then scheduling order (`order` is the rank in its top bit over the sequence
+/// number). The event itself waits in a slot of [`DirectNet::events`], so the heap moves
+/// 24 bytes per entry instead of the event's 64.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Scheduled {
     at_ns: u64,
-    rank: u8,
-    seq: u64,
-    event: NetEvent,
+    order: u64,
+    slot: usize,
 }
 
 impl Scheduled {
-    fn key(&self) -> (u64, u8, u64) {
-        (self.at_ns, self.rank, self.seq)
-    }
-}
-
-impl PartialEq for Scheduled {
-    fn eq(&self, other: &Self) -> bool {
-        self.key() == other.key()
-    }
-}
-
-impl Eq for Scheduled {}
-
-impl PartialOrd for Scheduled {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Scheduled {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.key().cmp(&other.key())
+    fn order(rank: u8, seq: u64) -> u64 {
+        debug_assert!(rank <= 1 && seq < 1 << 63);
+        (u64::from(rank) << 63) | seq
     }
 }
 
 /// The network: messages in flight, calls waiting for their outcome, link states.
 pub struct DirectNet {
     scheduled: BinaryHeap<Reverse<Scheduled>>,
+    /// The scheduled events, by slot; a slot is reused once its event is popped.
+    events: Vec<Option<NetEvent>>,
+    free_slots: Vec<usize>,
     next_seq: u64,
     rng: SmallRng,
     /// Latency range, ns: `min..max_exclusive`.
@@ -180,6 +166,8 @@ impl DirectNet {
             .saturating_mul(NS_PER_MS);
         Self {
             scheduled: BinaryHeap::new(),
+            events: Vec::new(),
+            free_slots: Vec::new(),
             next_seq: 0,
             rng: SmallRng::seed_from_u64(seed),
             latency_min_ns,
@@ -236,7 +224,9 @@ impl DirectNet {
         if self.next_at_ns()? > now_ns {
             return None;
         }
-        self.scheduled.pop().map(|Reverse(due)| due.event)
+        let Reverse(due) = self.scheduled.pop()?;
+        self.free_slots.push(due.slot);
+        self.events.get_mut(due.slot)?.take()
     }
 
     /// Starts `call` at `now_ns`. `target_incarnation` is the target's current incarnation
@@ -339,12 +329,19 @@ impl DirectNet {
 
     fn schedule(&mut self, at_ns: u64, event: NetEvent) {
         self.next_seq += 1;
-        self.scheduled.push(Reverse(Scheduled {
-            at_ns,
-            rank: event.rank(),
-            seq: self.next_seq,
-            event,
-        }));
+        let order = Scheduled::order(event.rank(), self.next_seq);
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.events[slot] = Some(event);
+                slot
+            }
+            None => {
+                self.events.push(Some(event));
+                self.events.len() - 1
+            }
+        };
+        self.scheduled
+            .push(Reverse(Scheduled { at_ns, order, slot }));
     }
 }
 
