@@ -393,13 +393,28 @@ fn check_kill_and_restart(transport: Transport) {
 #[test]
 fn failing_alarms_retry_with_backoff_at_most_six_times_are_deleted_and_flush_everything_after_the_fault(
 ) {
+    check_alarm_retries(Transport::Madsim);
+}
+
+// On `direct` the alarms are timers of the network's schedule, fired by the pump
+// (src/runtime/pump.rs), not madsim timers.
+#[test]
+fn failing_alarms_retry_with_backoff_at_most_six_times_are_deleted_and_flush_everything_after_the_fault_on_the_direct_transport(
+) {
+    check_alarm_retries(Transport::Direct);
+}
+
+fn check_alarm_retries(transport: Transport) {
     // One tenant, so the retry log is one actor's: 1, 2, ..., then 1 again after a deletion or
     // a success. The fault (4 min) outlasts the whole chain (2+4+...+64 s = 126 s, +25 % at most).
-    let scenario = multi_tenant(
-        1,
-        3,
-        "9m 30s",
-        &fault("alarm_failure", "1m", "4m", "rate = 1.0"),
+    let scenario = on(
+        transport,
+        multi_tenant(
+            1,
+            3,
+            "9m 30s",
+            &fault("alarm_failure", "1m", "4m", "rate = 1.0"),
+        ),
     );
     // model.md: at most 6 retries, then the alarm is deleted.
     const MAX_RETRIES: u32 = 6;
@@ -548,7 +563,21 @@ fn with_a_sample_rate_of_zero_only_the_schema_init_facts_are_delivered() {
 // evicted entities never came back (`restarts` 0, their workload and emissions stopped).
 // src/runtime/run.rs now kills the node before restarting it.
 fn an_evicted_entity_restarts_hydrates_and_keeps_working() {
-    let scenario = single(4, "4m", &fault("evict", "1m 10s", "1s", "fraction = 1.0"));
+    check_eviction(Transport::Madsim);
+}
+
+// On `direct` an eviction is a kill and a start in the world; the timers the old incarnation
+// armed must not fire for the new one.
+#[test]
+fn an_evicted_entity_restarts_hydrates_and_keeps_working_on_the_direct_transport() {
+    check_eviction(Transport::Direct);
+}
+
+fn check_eviction(transport: Transport) {
+    let scenario = on(
+        transport,
+        single(4, "4m", &fault("evict", "1m 10s", "1s", "fraction = 1.0")),
+    );
     let entities = u64::from(scenario.topology.entities_per_tenant);
     let report = run_seed(&scenario, 7);
     let calm = run_seed(&without_faults(&scenario), 7);

@@ -525,6 +525,43 @@ mod tests {
     }
 
     #[test]
+    fn timers_come_up_at_their_millisecond_in_order_with_the_network() {
+        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        net.schedule_timer(3, 7, 2);
+        net.start_call(0, call(0, Some(1)), 0);
+        net.schedule_timer(1, 8, 0);
+        let events = drain(&mut net, u64::MAX);
+        let timers: Vec<(u64, ActorIdx, u64, u64)> = events
+            .iter()
+            .filter_map(|(at_ns, event)| match event {
+                NetEvent::Timer {
+                    actor,
+                    incarnation,
+                    at_ms,
+                } => Some((*at_ns, *actor, *incarnation, *at_ms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            timers,
+            vec![(NS_PER_MS, 8, 0, 1), (3 * NS_PER_MS, 7, 2, 3)],
+            "{events:?}"
+        );
+        // The request (1 to 2 ms) comes between them (its timeout last); the slots of popped
+        // events are reused.
+        assert!(
+            matches!(events[1].1, NetEvent::Request { .. }),
+            "{events:?}"
+        );
+        net.schedule_timer(0, 9, 0);
+        assert_eq!(net.events.len(), 4);
+        assert!(matches!(
+            net.pop_due(0),
+            Some(NetEvent::Timer { actor: 9, .. })
+        ));
+    }
+
+    #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let schedule = |seed| {
             let mut net = DirectNet::new(seed, (1, 10), 0.1);
