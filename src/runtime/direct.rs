@@ -1,7 +1,7 @@
 //! The `direct` transport (`[network] transport = "direct"`): the simulated network as a plain
-//! state machine, `now_ns` and a message in, scheduled deliveries out. One pump task
-//! ([`crate::runtime::pump`]) sleeps on madsim's clock until the next delivery and hands it to
-//! the world; no endpoint, no task per call.
+//! state machine, `now_ns` and a message in, scheduled deliveries out. The pump
+//! ([`crate::runtime::pump`]) hands each scheduled event to the world at its time; no node,
+//! endpoint or task per actor or call.
 //!
 //! It keeps what the scenario can see of `madsim::net` (the default transport):
 //! - each message takes a latency drawn uniformly from the configured range, at nanosecond
@@ -19,13 +19,13 @@
 //! a message sent while its receiver is down arrives if the receiver is back up by then (madsim
 //! drops it at the send): a restart within the latency, or a node not started yet at time 0.
 //!
-//! On this transport the actors' timers are scheduled here too ([`NetEvent::Timer`]): the pump
-//! is the one task that wakes, once per instant with something due, instead of a madsim timer
-//! and a task wakeup per actor timer.
+//! On this transport the actors' timers are scheduled here too ([`NetEvent::Timer`]), so one
+//! schedule orders everything that happens between two fault actions, and no madsim timer or
+//! task wakeup is involved.
 //!
 //! Its random stream is derived from the run seed (`purpose::NETWORK`), so a run is exactly as
-//! reproducible as with madsim's network, and cheaper: a call costs two wakeups of one task
-//! instead of about seven timers and a spawned task (README, "Transports").
+//! reproducible as with madsim's network, and cheaper: a call costs four heap entries instead
+//! of about seven timers and a spawned task (README, "Transports").
 
 use crate::ledgers::FailureKind;
 use crate::runtime::rpc::Body;
@@ -80,9 +80,8 @@ pub enum NetEvent {
         /// The call.
         wire_id: u64,
     },
-    /// An actor's timer (on this transport the actors' timers share the network's schedule,
-    /// so the pump is the one task that wakes): it fires if it is still that incarnation's
-    /// armed timer.
+    /// An actor's timer (on this transport the actors' timers share the network's schedule):
+    /// it fires if it is still that incarnation's armed timer.
     Timer {
         /// The actor.
         actor: ActorIdx,

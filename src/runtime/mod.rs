@@ -1,6 +1,7 @@
 //! The simulated Durable Objects runtime on madsim: one node per actor, durable storage held
 //! outside the nodes (in the [`world::World`]) so it survives a kill, RPC over `madsim::net`
-//! (or the faster [`direct`] transport on madsim's clock) with a timeout per call, alarms with
+//! (or the faster [`direct`] transport, where the actors live in the world alone and one
+//! schedule holds their messages and timers) with a timeout per call, alarms with
 //! Cloudflare's retry rules, overload answers, the platform metrics queue, and lazily applied
 //! local operations.
 //!

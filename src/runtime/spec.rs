@@ -12,8 +12,9 @@ pub enum Transport {
     /// `madsim::net`: one endpoint per actor node, a task per call (the default).
     #[default]
     Madsim,
-    /// [`crate::runtime::direct`]: the same network model as a state machine driven by one
-    /// pump task on madsim's clock; much faster.
+    /// [`crate::runtime::direct`]: the same network model as a state machine, the actors'
+    /// timers in its schedule, run by the supervisor between its actions
+    /// ([`crate::runtime::pump`]); no node or task per actor, much faster.
     Direct,
 }
 
