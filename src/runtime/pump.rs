@@ -8,14 +8,19 @@ use crate::ledgers::FailureKind;
 use crate::runtime::direct::{NetEvent, NS_PER_MS};
 use crate::runtime::world::{Call, World};
 
-/// Handles every event scheduled before `until_ns`, each at its own time, including those the
-/// handling schedules.
+/// Handles every event scheduled before `until_ns`, each at its own time (or at the network's
+/// clock, if that has passed it), including those the handling schedules; then moves the clock
+/// on to `until_ns`.
 pub fn run_until(world: &mut World, until_ns: u64) {
-    while let Some((at_ns, event)) = world.net.as_mut().and_then(|net| {
+    while let Some((now_ns, event)) = world.net.as_mut().and_then(|net| {
         let at_ns = net.next_at_ns().filter(|at_ns| *at_ns < until_ns)?;
-        Some((at_ns, net.pop_due(at_ns)?))
+        let event = net.pop_due(at_ns)?;
+        Some((net.advance_clock(at_ns), event))
     }) {
-        handle(world, at_ns, event);
+        handle(world, now_ns, event);
+    }
+    if let Some(net) = world.net.as_mut() {
+        net.advance_clock(until_ns);
     }
 }
 
