@@ -225,7 +225,7 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
 /// its start makes.
 fn start_in_world(world: &mut World, idx: ActorIdx, now_ms: u64) {
     let calls = world.start_actor(idx, now_ms, None);
-    pump::start_direct_calls(world, now_ms * NS_PER_MS, calls);
+    pump::start_direct_calls(world, now_ms.saturating_mul(NS_PER_MS), calls);
 }
 
 /// Moves the run on to `at_ms`: on the `direct` transport the pump first handles every event
