@@ -75,12 +75,7 @@ async fn timer_loop(
     let mut sleeper = Sleeper::new(wakeups);
     loop {
         let next_ms = world.lock().next_timer_ms(idx);
-        let wake = sleeper
-            .wait(next_ms, |at_ms| {
-                let now = now_ms();
-                (at_ms > now).then(|| Duration::from_millis(at_ms - now))
-            })
-            .await;
+        let wake = sleeper.wait(next_ms).await;
         match wake {
             Wake::Closed => return,
             Wake::Woken => {}
@@ -102,10 +97,9 @@ enum Wake {
     Closed,
 }
 
-/// A task's wait for its next deadline or a wakeup, whichever comes first. The timer of the
-/// deadline is kept across wakeups that leave the deadline unchanged, so a task woken often
-/// (a tenant by every fact it receives) registers one madsim timer per
-/// deadline, not one per wakeup.
+/// A node's wait for its actor's next timer or a wakeup, whichever comes first. The timer of
+/// the deadline is kept across wakeups that leave the deadline unchanged, so a node woken often
+/// registers one madsim timer per deadline, not one per wakeup.
 struct Sleeper {
     wakeups: UnboundedReceiver<()>,
     armed: Option<(u64, Deadline)>,
@@ -119,23 +113,20 @@ impl Sleeper {
         }
     }
 
-    /// Waits until `at` (in the caller's unit; `None`: only for a wakeup). `remaining(at)` is
-    /// the time left until then, `None` when it is already due.
-    async fn wait(
-        &mut self,
-        at: Option<u64>,
-        remaining: impl FnOnce(u64) -> Option<Duration>,
-    ) -> Wake {
-        let Some(at) = at else {
+    /// Waits until simulated time `at_ms` (`None`: only for a wakeup).
+    async fn wait(&mut self, at_ms: Option<u64>) -> Wake {
+        let Some(at) = at_ms else {
             return match self.wakeups.next().await {
                 Some(()) => Wake::Woken,
                 None => Wake::Closed,
             };
         };
-        let Some(left) = remaining(at) else {
+        let now = now_ms();
+        if at <= now {
             self.armed = None;
             return Wake::Due;
-        };
+        }
+        let left = Duration::from_millis(at - now);
         let deadline = match &mut self.armed {
             Some((armed_at, deadline)) if *armed_at == at => deadline,
             _ => &mut self.armed.insert((at, Deadline::after(left))).1,
