@@ -229,14 +229,15 @@ impl DirectNet {
         self.clock_ns
     }
 
-    /// The next event due at or before `now_ns`, if any.
-    pub fn pop_due(&mut self, now_ns: u64) -> Option<NetEvent> {
-        if self.next_at_ns()? > now_ns {
+    /// The next event scheduled before `until_ns`, with its time, if any.
+    pub fn pop_next_before(&mut self, until_ns: u64) -> Option<(u64, NetEvent)> {
+        if self.next_at_ns()? >= until_ns {
             return None;
         }
         let Reverse(due) = self.scheduled.pop()?;
         self.free_slots.push(due.slot);
-        self.events.get_mut(due.slot)?.take()
+        let event = self.events.get_mut(due.slot)?.take()?;
+        Some((due.at_ns, event))
     }
 
     /// Starts `call` at `now_ns`. `target_incarnation` is the target's current incarnation
@@ -377,21 +378,21 @@ mod tests {
         }
     }
 
-    /// Every event due up to `until_ns`, with its time.
-    fn drain(net: &mut DirectNet, until_ns: u64) -> Vec<(u64, NetEvent)> {
-        let mut events = Vec::new();
-        while let Some(at_ns) = net.next_at_ns().filter(|at_ns| *at_ns <= until_ns) {
-            let event = net.pop_due(at_ns).expect("due");
-            events.push((at_ns, event));
-        }
-        events
+    /// Every event scheduled, with its time, in order.
+    fn drain(net: &mut DirectNet) -> Vec<(u64, NetEvent)> {
+        std::iter::from_fn(|| net.pop_next_before(u64::MAX)).collect()
+    }
+
+    /// The next event due at or before `now_ns`, if any.
+    fn pop_due(net: &mut DirectNet, now_ns: u64) -> Option<NetEvent> {
+        net.pop_next_before(now_ns + 1).map(|(_, event)| event)
     }
 
     #[test]
     fn a_request_arrives_within_the_latency_range_then_the_timeout_fires() {
         let mut net = DirectNet::new(1, (1, 10), 0.0);
         net.start_call(0, call(0, Some(1)), 0);
-        let events = drain(&mut net, u64::MAX);
+        let events = drain(&mut net);
         assert_eq!(events.len(), 2, "{events:?}");
         let (arrival_ns, NetEvent::Request { to: 1, from: 0, .. }) = &events[0] else {
             panic!("first a request, got {events:?}");
@@ -409,7 +410,7 @@ mod tests {
         for _ in 0..2_000 {
             net.start_call(0, call(0, Some(1)), 0);
         }
-        for (at_ns, event) in drain(&mut net, u64::MAX) {
+        for (at_ns, event) in drain(&mut net) {
             if let NetEvent::Request { .. } = event {
                 lowest = lowest.min(at_ns);
                 highest = highest.max(at_ns);
@@ -425,7 +426,7 @@ mod tests {
         net.set_clogged(0, 1, true);
         net.start_call(0, call(0, Some(1)), 0);
         net.start_call(0, call(1, Some(0)), 0);
-        let requests: Vec<ActorIdx> = drain(&mut net, u64::MAX)
+        let requests: Vec<ActorIdx> = drain(&mut net)
             .into_iter()
             .filter_map(|(_, event)| match event {
                 NetEvent::Request { to, .. } => Some(to),
@@ -436,7 +437,7 @@ mod tests {
         assert_eq!(net.stats(), NetStats { sent: 2, lost: 1 });
         net.set_clogged(0, 1, false);
         net.start_call(0, call(0, Some(1)), 0);
-        assert!(drain(&mut net, u64::MAX)
+        assert!(drain(&mut net)
             .iter()
             .any(|(_, event)| matches!(event, NetEvent::Request { to: 1, .. })));
     }
@@ -460,7 +461,7 @@ mod tests {
         let mut net = DirectNet::new(1, (1, 1), 0.0);
         net.start_call(0, call(0, Some(1)), 0);
         let request_at_ns = net.next_at_ns().expect("the request");
-        let Some(NetEvent::Request { wire_id, .. }) = net.pop_due(request_at_ns) else {
+        let Some(NetEvent::Request { wire_id, .. }) = pop_due(&mut net, request_at_ns) else {
             panic!("the request");
         };
         // A reply arriving at the very nanosecond of the timeout (scheduled after it).
@@ -472,7 +473,7 @@ mod tests {
                 outcome: Ok(()),
             },
         );
-        let events = drain(&mut net, u64::MAX);
+        let events = drain(&mut net);
         let [(reply_ns, reply), (timeout_ns, timeout)] = &events[..] else {
             panic!("a reply and a timeout: {events:?}");
         };
@@ -507,16 +508,16 @@ mod tests {
         };
         net.answer(0, 3 * NS_PER_MS, leaves);
         assert_eq!(net.next_at_ns(), Some(3 * NS_PER_MS));
-        let leaves = net.pop_due(3 * NS_PER_MS).expect("leaves");
+        let leaves = pop_due(&mut net, 3 * NS_PER_MS).expect("leaves");
         net.reply_leaves(3 * NS_PER_MS, leaves);
         let arrival_ns = net.next_at_ns().expect("travels");
         assert!((4 * NS_PER_MS..5 * NS_PER_MS).contains(&arrival_ns));
         assert!(
-            net.pop_due(arrival_ns - 1).is_none(),
+            pop_due(&mut net, arrival_ns - 1).is_none(),
             "not before it arrives"
         );
         assert!(matches!(
-            net.pop_due(arrival_ns),
+            pop_due(&mut net, arrival_ns),
             Some(NetEvent::Reply { wire_id: 9, .. })
         ));
     }
@@ -526,7 +527,7 @@ mod tests {
         let mut net = DirectNet::new(1, (1, 10), 0.0);
         net.start_call(42, call(0, None), 0);
         assert!(matches!(
-            net.pop_due(42),
+            pop_due(&mut net, 42),
             Some(NetEvent::Reply {
                 outcome: Err(FailureKind::Error),
                 ..
@@ -540,7 +541,7 @@ mod tests {
         net.schedule_timer(3, 7, 2);
         net.start_call(0, call(0, Some(1)), 0);
         net.schedule_timer(1, 8, 0);
-        let events = drain(&mut net, u64::MAX);
+        let events = drain(&mut net);
         let timers: Vec<(u64, ActorIdx, u64, u64)> = events
             .iter()
             .filter_map(|(at_ns, event)| match event {
@@ -566,7 +567,7 @@ mod tests {
         net.schedule_timer(0, 9, 0);
         assert_eq!(net.events.len(), 4);
         assert!(matches!(
-            net.pop_due(0),
+            pop_due(&mut net, 0),
             Some(NetEvent::Timer { actor: 9, .. })
         ));
     }
@@ -590,7 +591,7 @@ mod tests {
             for caller in 0..100 {
                 net.start_call(caller as u64, call(caller, Some(1)), 0);
             }
-            drain(&mut net, u64::MAX)
+            drain(&mut net)
                 .into_iter()
                 .map(|(at_ns, event)| format!("{at_ns} {event:?}"))
                 .collect::<Vec<_>>()

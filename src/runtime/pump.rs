@@ -13,8 +13,7 @@ use crate::runtime::world::{Call, World};
 /// on to `until_ns`.
 pub fn run_until(world: &mut World, until_ns: u64) {
     while let Some((now_ns, event)) = world.net.as_mut().and_then(|net| {
-        let at_ns = net.next_at_ns().filter(|at_ns| *at_ns < until_ns)?;
-        let event = net.pop_due(at_ns)?;
+        let (at_ns, event) = net.pop_next_before(until_ns)?;
         Some((net.advance_clock(at_ns), event))
     }) {
         handle(world, now_ns, event);
