@@ -71,7 +71,8 @@ async fn timer_loop(
     idx: ActorIdx,
     wakeups: UnboundedReceiver<()>,
 ) {
-    // A tenant is woken by every fact it receives; its alarm rarely moves.
+    // Woken whenever the world may have moved the timer (a request to an entity or the queue,
+    // a tenant's `SetAlarm`); most wakeups leave the deadline as it was.
     let mut sleeper = Sleeper::new(wakeups);
     loop {
         let next_ms = world.lock().next_timer_ms(idx);
