@@ -1765,7 +1765,7 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     checks: counters
                         .into_iter()
                         .enumerate()
-                        .map(|(i, c)| (c.to_owned(), bits & (1 << i) != 0))
+                        .map(|(i, c)| (c.to_owned(), (u64::from(bits) >> (i % 15)) & 1 != 0))
                         .collect(),
                 },
             };
