@@ -419,7 +419,7 @@ fn check_alarm_retries(transport: Transport) {
     // model.md: at most 6 retries, then the alarm is deleted.
     const MAX_RETRIES: u32 = 6;
     for seed in 1..=3 {
-        let output = run_world(build_world(&scenario, seed))
+        let output = run_world(build_world(&scenario, seed), None)
             .unwrap_or_else(|error| panic!("seed {seed}: {error}"));
         let counters = &output.recorder.counters;
         let retries = &output.recorder.alarm_retries;
@@ -464,7 +464,7 @@ fn check_alarm_retries(transport: Transport) {
 
         // After the fault every closed period reaches the platform: 9 full minutes, one payload
         // each (every minute has facts from 3 entities).
-        assert_eq!(output.outcome.tenant_payloads_pending, 0, "seed {seed}");
+        assert_eq!(output.end.tenant_payloads_pending, 0, "seed {seed}");
         assert!(counters.tenant_payloads_delivered > 0, "seed {seed}");
         assert_eq!(
             counters.tenant_payloads_delivered, 9,

@@ -97,6 +97,10 @@ pub struct StartReport {
     pub facts_replayed: Option<u64>,
 }
 
+/// Mixed into the entity's jitter seed for its parent client, so its two breakers draw
+/// different jitter.
+const PARENT_CLIENT_JITTER_SALT: u64 = 0x5eed;
+
 /// How [`EntityLedger::on_child_fact`] handled a child's fact.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChildFactOutcome {
@@ -136,7 +140,12 @@ impl EntityLedger {
             let mode = DeliveryMode::FireAndForget {
                 warn_on_fallback: config.bootstrap.warn_on_fallback,
             };
-            ParentClient::new(target, mode, config.breaker, config.jitter_seed ^ 0x5eed)
+            ParentClient::new(
+                target,
+                mode,
+                config.breaker,
+                config.jitter_seed ^ PARENT_CLIENT_JITTER_SALT,
+            )
         });
         let mut cache = CachedStateManager::new();
         let mut appended = None;

@@ -39,6 +39,11 @@ impl SystemStorage {
         self.by_id.contains_key(id)
     }
 
+    /// The fact stored last, if any.
+    pub fn last(&self) -> Option<&StoredSdkFact> {
+        self.facts.last()
+    }
+
     fn insert(&mut self, fact: Fact, data: SdkData) {
         let position = self.facts.len();
         if !self.tenants.contains(&fact.tenant_id) {

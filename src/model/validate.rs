@@ -368,6 +368,16 @@ pub fn check_tenant(fact: &Fact, expected: &str) -> Result<(), FactError> {
     Ok(())
 }
 
+/// A clock no timestamp is ahead of (and far from overflow when limits are added to it).
+const ANY_TIME_MS: u64 = u64::MAX / 2;
+
+/// The typed data of an SDK fact whose timestamp was already judged: one a receiver stored
+/// (it checked the timestamp against its clock on receipt) or one the SDK itself built. Its
+/// data is validated again, but against no clock. `None` when it is not valid SDK data.
+pub fn accepted_sdk_data(fact: &Fact) -> Option<SdkData> {
+    validate_sdk_fact(fact, ANY_TIME_MS, &Limits::default()).ok()
+}
+
 /// Validates an SDK fact and returns its typed data. Nothing that fails here may be stored.
 pub fn validate_sdk_fact(fact: &Fact, now_ms: u64, limits: &Limits) -> Result<SdkData, FactError> {
     validate_envelope(fact, now_ms, limits)?;

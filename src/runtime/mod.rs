@@ -1,29 +1,34 @@
-//! The simulated Durable Objects runtime on madsim: one node per actor, durable storage held
-//! outside the nodes (in the [`world::World`]) so it survives a kill, RPC over `madsim::net`
-//! (or the faster [`direct`] transport, where the actors live in the world alone and one
-//! schedule holds their messages and timers) with a timeout per call, alarms with
-//! Cloudflare's retry rules, overload answers, the platform metrics queue, and lazily applied
-//! local operations.
+//! The simulated Durable Objects runtime on madsim: durable storage held in the [`world`] so it
+//! survives a kill, RPC with a timeout per call over one of two [`transport`]s, alarms with
+//! Cloudflare's retry rules ([`alarm`]), overload answers, the platform metrics [`queue`], and
+//! lazily applied local operations ([`workload`]).
+//!
+//! Data flows one way: [`run`] builds the world and a transport; the transport calls the
+//! world's entry points and carries out the [`call::Step`]s they return; the world feeds the
+//! sans-IO ledgers and hands what it sees to an [`observe::Observer`].
 //!
 //! Only messages and timers with effects are simulator events: each entity's cache gets and
 //! appends are drawn from its own seeded stream and applied, each at its exact time, when
-//! something happens to the entity or when an operation with an effect is due (see
-//! [`workload`]).
+//! something happens to the entity or when an operation with an effect is due.
 
-pub mod direct;
+pub mod alarm;
+pub mod call;
 pub mod hostile;
-pub mod node;
+pub mod log;
 pub mod observe;
-pub mod pump;
+pub mod queue;
 pub mod recorder;
-pub mod rpc;
 pub mod run;
+pub mod seed;
 pub mod spec;
+pub mod transport;
 pub mod workload;
 pub mod world;
 
-pub use observe::{Observation, ObservationLog};
+pub use observe::{Observation, Observer};
 pub use recorder::{Counters, LatencySummary, Recorder};
 pub use run::{run_world, RunError, RunOutput};
-pub use spec::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, Transport, WorldSpec};
+pub use spec::{
+    ActorIdx, ActorInit, ActorSpec, FaultAction, Roles, TimedAction, Transport, WorldSpec,
+};
 pub use workload::{WorkloadSpec, WorkloadStream};

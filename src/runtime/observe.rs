@@ -1,15 +1,17 @@
-//! What the simulation observes, in order: the ground truth the oracle judges. Recorded by the
-//! world as things happen (effects carried out, network outcomes, receivers' answers), never
-//! derived from the ledgers' own counters.
+//! What the simulation observes, in order: the ground truth the oracle judges. The world hands
+//! each observation to its [`Observer`] as it happens (effects carried out, network outcomes,
+//! receivers' answers), never derived from the ledgers' own counters. Observations borrow what
+//! they are about: an observer keeps what it needs, so no log of the whole run is held.
 
 use crate::ledgers::{BreakerState, DropReason, MessageKey};
 use crate::model::{Fact, FactId, TenantStatsPayload};
 use crate::runtime::hostile::HostileKind;
 use crate::runtime::spec::ActorIdx;
+use std::any::Any;
 
 /// One observed event.
-#[derive(Clone, Debug, PartialEq)]
-pub enum Observation {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Observation<'a> {
     /// An actor (re)started: its in-memory state, breakers included, is new.
     Started {
         /// When, ms.
@@ -39,7 +41,7 @@ pub enum Observation {
         /// The target.
         target: Option<ActorIdx>,
         /// What.
-        key: MessageKey,
+        key: &'a MessageKey,
         /// Whether the caller waits for the outcome.
         awaited: bool,
         /// Observations (hits, misses, appends) the message carries.
@@ -52,7 +54,7 @@ pub enum Observation {
         /// The caller.
         caller: ActorIdx,
         /// What.
-        key: MessageKey,
+        key: &'a MessageKey,
         /// Delivered or not.
         ok: bool,
     },
@@ -65,7 +67,7 @@ pub enum Observation {
         /// The client's target.
         target: Option<ActorIdx>,
         /// What.
-        key: MessageKey,
+        key: &'a MessageKey,
         /// Why.
         reason: DropReason,
         /// Observations the message carried, when it never left the client (else see its
@@ -91,7 +93,7 @@ pub enum Observation {
         /// The parent.
         parent: ActorIdx,
         /// The child's fact.
-        child_fact: FactId,
+        child_fact: &'a FactId,
     },
     /// An actor was killed: what its in-memory state held is gone.
     Killed {
@@ -102,7 +104,7 @@ pub enum Observation {
         /// Observations counted in its open stats periods.
         open_observations: u64,
         /// SDK facts held unsent by its observability client, with their observations.
-        backlog: Vec<(MessageKey, u64)>,
+        backlog: &'a [(MessageKey, u64)],
     },
     /// An awaited emission settled at its caller.
     Settled {
@@ -111,7 +113,7 @@ pub enum Observation {
         /// The caller.
         caller: ActorIdx,
         /// What.
-        key: MessageKey,
+        key: &'a MessageKey,
         /// Delivered (true) or an error surfaced (false).
         ok: bool,
     },
@@ -122,14 +124,14 @@ pub enum Observation {
         /// The receiver.
         receiver: ActorIdx,
         /// The fact.
-        fact: Box<Fact>,
+        fact: &'a Fact,
     },
     /// The platform stored a payload (as far as it said).
     PayloadStored {
         /// When, ms.
         at_ms: u64,
         /// The payload.
-        payload: Box<TenantStatsPayload>,
+        payload: &'a TenantStatsPayload,
     },
     /// An entity sent a forged fact (the `hostile_facts` fault).
     HostileSent {
@@ -142,7 +144,7 @@ pub enum Observation {
         /// What is wrong with it.
         kind: HostileKind,
         /// The forged fact.
-        fact: Box<Fact>,
+        fact: &'a Fact,
     },
     /// A tenant ledger's state after it handled something, when it differs from the last one
     /// noted for that ledger.
@@ -158,92 +160,9 @@ pub enum Observation {
     },
 }
 
-/// Observations per chunk of an [`ObservationLog`] (about 1.3 MB).
-const LOG_CHUNK: usize = 16_384;
-
-/// The observation log: every observation, in order. It is kept in fixed-size chunks, so it
-/// grows without ever copying what it holds. A simulation adds several observations per SDK
-/// fact, and one vector would be copied whole each time it doubled, each copy on fresh pages.
-#[derive(Clone, Debug, Default)]
-pub struct ObservationLog {
-    chunks: Vec<Vec<Observation>>,
-    len: usize,
-}
-
-impl ObservationLog {
-    /// Appends `observation`.
-    pub fn push(&mut self, observation: Observation) {
-        match self.chunks.last_mut() {
-            Some(chunk) if chunk.len() < LOG_CHUNK => chunk.push(observation),
-            _ => {
-                let mut chunk = Vec::with_capacity(LOG_CHUNK);
-                chunk.push(observation);
-                self.chunks.push(chunk);
-            }
-        }
-        self.len += 1;
-    }
-
-    /// Number of observations.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing was observed.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Every observation, in order.
-    pub fn iter(&self) -> impl Iterator<Item = &Observation> + Clone {
-        self.into_iter()
-    }
-}
-
-impl<'log> IntoIterator for &'log ObservationLog {
-    type Item = &'log Observation;
-    type IntoIter = std::iter::Flatten<std::slice::Iter<'log, Vec<Observation>>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        self.chunks.iter().flatten()
-    }
-}
-
-impl FromIterator<Observation> for ObservationLog {
-    fn from_iter<I: IntoIterator<Item = Observation>>(observations: I) -> Self {
-        let mut log = Self::default();
-        for observation in observations {
-            log.push(observation);
-        }
-        log
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_log_keeps_every_observation_in_order_across_chunks() {
-        let count = 2 * LOG_CHUNK + 3;
-        let log: ObservationLog = (0..count)
-            .map(|at_ms| Observation::Started {
-                at_ms: at_ms as u64,
-                actor: 0,
-            })
-            .collect();
-        assert_eq!(log.len(), count);
-        assert!(!log.is_empty());
-        assert_eq!(log.chunks.len(), 3);
-        let times: Vec<u64> = log
-            .iter()
-            .map(|observation| match observation {
-                Observation::Started { at_ms, .. } => *at_ms,
-                _ => u64::MAX,
-            })
-            .collect();
-        assert_eq!(times, (0..count as u64).collect::<Vec<_>>());
-        assert_eq!((&log).into_iter().count(), count);
-        assert!(ObservationLog::default().is_empty());
-    }
+/// Sees every observation of a run, in order, as it happens. The oracle is one; a run without
+/// an observer (a benchmark) builds no observation at all.
+pub trait Observer: Any + Send {
+    /// The next observation.
+    fn observe(&mut self, observation: &Observation<'_>);
 }

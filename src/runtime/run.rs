@@ -1,41 +1,35 @@
-//! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, fault
-//! actions applied in time order by the supervisor task. On the `madsim` transport each actor
-//! has a node of its own; on `direct` the actors live in the world alone and the supervisor
-//! runs the network's pump up to each action.
+//! Runs a [`WorldSpec`] under madsim: one fresh thread and one seeded runtime per run, the
+//! supervisor applying the fault actions in time order. The transport is decided once, here:
+//! on `madsim` each actor has a node of its own ([`MadsimHosts`]); on `direct` the actors live
+//! in the world alone and the supervisor runs the network's schedule up to each action
+//! ([`DirectHosts`]).
 
-use crate::ledgers::client::FALLBACK_TARGET;
 use crate::planted;
-use crate::runtime::direct::NS_PER_MS;
-use crate::runtime::node::{actor_addr, actor_main, now_ms, Shared};
-use crate::runtime::observe::ObservationLog;
-use crate::runtime::pump;
+use crate::runtime::log::{dispatch, WarningCounter};
+use crate::runtime::observe::Observer;
 use crate::runtime::recorder::Recorder;
-use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, WorldSpec};
-use crate::runtime::world::{Outcome, World};
+use crate::runtime::spec::{ActorIdx, FaultAction, TimedAction, Transport, WorldSpec};
+use crate::runtime::transport::direct::DirectTransport;
+use crate::runtime::transport::madsim::{actor_addr, actor_main, now_ms, NodeShared, Shared};
+use crate::runtime::transport::net::NS_PER_MS;
+use crate::runtime::world::{EndOfRun, World};
 use madsim::net::NetSim;
 use madsim::runtime::{Handle, NodeHandle, Runtime};
 use madsim::time::{sleep, Duration};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
-use tracing::subscriber::Interest;
-use tracing::Dispatch;
-use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
-use tracing_subscriber::EnvFilter;
 
 /// What a run produced.
-#[derive(Clone, Debug)]
 pub struct RunOutput {
     /// Counters, histograms, events, trace hash.
     pub recorder: Recorder,
-    /// End-of-run checks and leftovers.
-    pub outcome: Outcome,
+    /// What was left and stored at the end.
+    pub end: EndOfRun,
     /// Simulated time run, ms.
     pub sim_time_ms: u64,
     /// Wall-clock time of the run, ms (measured outside the simulation).
     pub wall_ms: u64,
-    /// Everything observed, in order (empty unless the spec asked for it).
-    pub observations: ObservationLog,
+    /// The observer, after it saw the whole run.
+    pub observer: Option<Box<dyn Observer>>,
     /// Fallback warnings actually logged through `tracing`.
     pub warnings_logged: u64,
 }
@@ -48,12 +42,16 @@ pub enum RunError {
     Panicked(String),
 }
 
-/// Runs `spec` on a fresh thread (madsim keeps per-thread state; see madsim issue 240).
-pub fn run_world(spec: WorldSpec) -> Result<RunOutput, RunError> {
+/// Runs `spec` on a fresh thread (madsim keeps per-thread state; see madsim issue 240);
+/// `observer` sees every observation as it happens.
+pub fn run_world(
+    spec: WorldSpec,
+    observer: Option<Box<dyn Observer>>,
+) -> Result<RunOutput, RunError> {
     let thread = std::thread::Builder::new()
         .name(format!("z0sim-seed-{}", spec.seed))
         .stack_size(64 << 20)
-        .spawn(move || run_on_this_thread(spec));
+        .spawn(move || run_on_this_thread(spec, observer));
     let handle = thread.map_err(|error| RunError::Panicked(error.to_string()))?;
     handle.join().map_err(|panic| {
         let message = panic
@@ -65,134 +63,61 @@ pub fn run_world(spec: WorldSpec) -> Result<RunOutput, RunError> {
     })
 }
 
-fn run_on_this_thread(spec: WorldSpec) -> RunOutput {
+fn run_on_this_thread(spec: WorldSpec, observer: Option<Box<dyn Observer>>) -> RunOutput {
     let mut config = madsim::Config::default();
-    config.net.send_latency = Duration::from_millis(spec.latency_ms.0)
-        ..Duration::from_millis(spec.latency_ms.1.max(spec.latency_ms.0) + 1);
+    config.net.send_latency = Duration::from_millis(spec.latency_min_ms)
+        ..Duration::from_millis(spec.latency_max_ms.max(spec.latency_min_ms) + 1);
     config.net.packet_loss_rate = spec.packet_loss;
     planted::activate(spec.plant);
     let warnings = WarningCounter::default();
-    let dispatch = match spec.trace_filter.as_deref() {
-        // No event log: the counter alone, which disables every other callsite, so tracing
-        // costs nothing in an untraced run.
-        None => Dispatch::new(tracing_subscriber::registry().with(warnings.clone())),
-        // An event log: the counter only counts and leaves every callsite to the log's filter
-        // (if it disabled them here, the log would print nothing: tests/cli_trace.rs checks
-        // that `--trace` prints).
-        Some(filter) => Dispatch::new(
-            tracing_subscriber::registry()
-                .with(warnings.passive())
-                .with(trace_layer(filter)),
-        ),
-    };
+    let dispatch = dispatch(spec.trace_filter.as_deref(), &warnings);
     let runtime = Runtime::with_seed_and_config(spec.seed, config);
     let wall_start = Instant::now();
-    let (recorder, outcome, sim_time_ms, observations) =
-        tracing::dispatcher::with_default(&dispatch, || runtime.block_on(supervise(spec)));
+    let (recorder, end, sim_time_ms, observer) =
+        tracing::dispatcher::with_default(&dispatch, || {
+            runtime.block_on(supervise(spec, observer))
+        });
     planted::activate(None);
     RunOutput {
         recorder,
-        outcome,
+        end,
         sim_time_ms,
         wall_ms: wall_start.elapsed().as_millis() as u64,
-        observations,
+        observer,
         warnings_logged: warnings.count(),
     }
 }
 
-/// The event log of `--trace`: simulated time is in each event's fields, so no wall-clock
-/// timestamps (they would make two runs' logs differ).
-fn trace_layer<S>(filter: &str) -> impl Layer<S>
-where
-    S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
-{
-    tracing_subscriber::fmt::layer()
-        .without_time()
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .with_filter(EnvFilter::new(filter))
-}
+type Results = (Recorder, EndOfRun, u64, Option<Box<dyn Observer>>);
 
-/// Counts the fallback warnings actually logged through `tracing` (ground truth for
-/// `fallback_warns`: what an operator would see, not what the client says it did).
-#[derive(Clone, Default)]
-struct WarningCounter {
-    count: Arc<AtomicU64>,
-    /// Leaves the other callsites to another layer instead of disabling them.
-    passive: bool,
-}
-
-impl WarningCounter {
-    fn count(&self) -> u64 {
-        self.count.load(Ordering::Relaxed)
-    }
-
-    /// The same counter, leaving every other callsite to another layer.
-    fn passive(&self) -> Self {
-        Self {
-            count: self.count.clone(),
-            passive: true,
-        }
-    }
-
-    fn wants(metadata: &tracing::Metadata<'_>) -> bool {
-        metadata.target() == FALLBACK_TARGET && *metadata.level() == tracing::Level::WARN
+async fn supervise(spec: WorldSpec, observer: Option<Box<dyn Observer>>) -> Results {
+    let world = World::new(&spec, observer);
+    match spec.transport {
+        Transport::Madsim => drive(MadsimHosts::start(world, &spec), &spec).await,
+        Transport::Direct => drive(DirectHosts::start(world, &spec), &spec).await,
     }
 }
 
-impl<S: tracing::Subscriber> Layer<S> for WarningCounter {
-    fn register_callsite(&self, metadata: &'static tracing::Metadata<'static>) -> Interest {
-        if Self::wants(metadata) || self.passive {
-            Interest::always()
-        } else {
-            Interest::never()
-        }
-    }
-
-    fn enabled(&self, metadata: &tracing::Metadata<'_>, _: Context<'_, S>) -> bool {
-        self.passive || Self::wants(metadata)
-    }
-
-    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if Self::wants(event.metadata()) {
-            self.count.fetch_add(1, Ordering::Relaxed);
-        }
-    }
+/// Where the actors run: what the supervisor needs of a transport.
+trait Hosts {
+    /// Runs `f` on the world.
+    fn with_world<R>(&mut self, f: impl FnOnce(&mut World) -> R) -> R;
+    /// Runs the simulation on to `at_ms`.
+    async fn advance_to_ms(&mut self, at_ms: u64);
+    /// Kills actor `idx` at `now_ms` (it stays down).
+    fn kill(&mut self, idx: ActorIdx, now_ms: u64);
+    /// Kills actor `idx` at `now_ms` and starts it again.
+    fn restart(&mut self, idx: ActorIdx, now_ms: u64);
+    /// Clogs or unclogs the link from `from` to `to`.
+    fn set_clogged(&mut self, from: ActorIdx, to: ActorIdx, clogged: bool);
+    /// Sets the network's packet loss rate.
+    fn set_packet_loss(&mut self, rate: f64);
+    /// Ends the run's hosts.
+    fn shut_down(self);
 }
 
-/// Where the actors run.
-enum Hosts {
-    /// A madsim node each, by actor index (the `madsim` transport): a kill or restart is the
-    /// node's, and partitions clog the nodes' links.
-    Nodes(Vec<NodeHandle>),
-    /// The world alone (the `direct` transport): its network checks incarnations and links.
-    World,
-}
-
-async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) {
-    let world = Shared::new(World::new(&spec));
-    let handle = Handle::current();
-    let hosts = if world.lock().net.is_some() {
-        let mut locked = world.lock();
-        for idx in 0..spec.actors.len() {
-            start_in_world(&mut locked, idx, 0);
-        }
-        Hosts::World
-    } else {
-        Hosts::Nodes(
-            (0..spec.actors.len())
-                .map(|idx| {
-                    let shared = world.clone();
-                    handle
-                        .create_node()
-                        .name(spec.actors[idx].id.to_string())
-                        .ip(actor_addr(idx).ip())
-                        .init(move || actor_main(shared.clone(), idx))
-                        .build()
-                })
-                .collect(),
-        )
-    };
+/// The supervisor: every fault action in time order (ties in list order), then the end.
+async fn drive(mut hosts: impl Hosts, spec: &WorldSpec) -> Results {
     let mut actions: Vec<&TimedAction> = spec
         .actions
         .iter()
@@ -200,128 +125,215 @@ async fn supervise(spec: WorldSpec) -> (Recorder, Outcome, u64, ObservationLog) 
         .collect();
     actions.sort_by_key(|action| action.at_ms);
     for action in actions {
-        advance_to_ms(&world, action.at_ms).await;
-        apply(&world, &handle, &hosts, action, spec.packet_loss);
+        hosts.advance_to_ms(action.at_ms).await;
+        apply(&mut hosts, action, spec.packet_loss);
     }
-    advance_to_ms(&world, spec.duration_ms).await;
+    hosts.advance_to_ms(spec.duration_ms).await;
     let end_ms = now_ms();
-    let mut locked = world.lock();
-    let outcome = locked.finish(end_ms);
-    let observations = std::mem::take(&mut locked.observations);
-    let results = (locked.recorder.clone(), outcome, end_ms, observations);
-    drop(locked);
-    // madsim never drops tasks still pending when the main future returns, and every node's
-    // tasks hold the world: without this, each run would leak its whole world (about 1 MB for
-    // smoke, gigabytes over a long sweep or fuzz run; tests/fuzz_regressions.rs).
-    if let Hosts::Nodes(nodes) = &hosts {
-        for node in nodes {
-            handle.kill(node.id());
-        }
-    }
+    let results = hosts.with_world(|world| {
+        let end = world.finish(end_ms);
+        let (recorder, observer) = world.take_results();
+        (recorder, end, end_ms, observer)
+    });
+    hosts.shut_down();
     results
 }
 
-/// Starts actor `idx` in the world at `now_ms` (the `direct` transport) and sends the calls
-/// its start makes.
-fn start_in_world(world: &mut World, idx: ActorIdx, now_ms: u64) {
-    let calls = world.start_actor(idx, now_ms, None);
-    pump::start_direct_calls(world, now_ms.saturating_mul(NS_PER_MS), calls);
-}
-
-/// Moves the run on to `at_ms`: on the `direct` transport the pump first handles every event
-/// scheduled before then, each at its own time, without waking madsim.
-async fn advance_to_ms(world: &Shared, at_ms: u64) {
-    pump::run_until(&mut world.lock(), at_ms.saturating_mul(NS_PER_MS));
-    sleep_until_ms(at_ms).await;
-}
-
-async fn sleep_until_ms(at_ms: u64) {
-    let now = now_ms();
-    if at_ms > now {
-        sleep(Duration::from_millis(at_ms - now)).await;
-    }
-}
-
-fn apply(
-    world: &Shared,
-    handle: &Handle,
-    hosts: &Hosts,
-    action: &TimedAction,
-    base_packet_loss: f64,
-) {
-    let now = now_ms();
-    world.lock().record_fault(now, &action.label);
+fn apply(hosts: &mut impl Hosts, action: &TimedAction, base_packet_loss: f64) {
+    let now_ms = now_ms();
+    hosts.with_world(|world| world.record_fault(now_ms, &action.label));
     match &action.action {
         FaultAction::Kill(actors) => {
             for idx in actors {
-                world.lock().kill_actor(*idx, now);
-                if let Hosts::Nodes(nodes) = hosts {
-                    handle.kill(nodes[*idx].id());
-                }
+                hosts.kill(*idx, now_ms);
             }
         }
-        FaultAction::Restart(actors) => restart(world, handle, hosts, actors, now),
-        FaultAction::Evict { actors, fraction } => {
-            let picked = world.lock().pick(actors, *fraction);
-            restart(world, handle, hosts, &picked, now);
+        FaultAction::Restart(actors) => {
+            for idx in actors {
+                hosts.restart(*idx, now_ms);
+            }
         }
-        FaultAction::Overload(actors, rate) => world.lock().set_overload(actors, *rate),
-        FaultAction::ExtraLatency(actors, extra_ms) => {
-            world.lock().set_extra_latency(actors, *extra_ms)
+        FaultAction::Evict { actors, fraction } => {
+            let picked = hosts.with_world(|world| world.faults_mut().pick(actors, *fraction));
+            for idx in picked {
+                hosts.restart(idx, now_ms);
+            }
         }
         FaultAction::Partition(side_a, side_b, clog) => {
-            let mut locked = world.lock();
-            let net = NetSim::current();
             let links = side_a
                 .iter()
                 .flat_map(|a| side_b.iter().flat_map(move |b| [(*a, *b), (*b, *a)]));
             for (from, to) in links {
-                match (locked.net.as_mut(), hosts) {
-                    (Some(direct), _) => direct.set_clogged(from, to, *clog),
-                    (None, Hosts::Nodes(nodes)) if *clog => {
-                        net.clog_link(nodes[from].id(), nodes[to].id())
-                    }
-                    (None, Hosts::Nodes(nodes)) => {
-                        net.unclog_link(nodes[from].id(), nodes[to].id())
-                    }
-                    (None, Hosts::World) => {}
-                }
+                hosts.set_clogged(from, to, *clog);
             }
         }
         FaultAction::PacketLoss(rate) => {
-            let rate = if *rate > 0.0 { *rate } else { base_packet_loss };
-            match world.lock().net.as_mut() {
-                Some(net) => net.set_packet_loss(rate),
-                None => NetSim::current().update_config(|config| config.packet_loss_rate = rate),
-            }
+            hosts.set_packet_loss(if *rate > 0.0 { *rate } else { base_packet_loss });
         }
-        FaultAction::AlarmFailure(actors, rate) => world.lock().set_alarm_failure(actors, *rate),
-        FaultAction::QueueDuplicate(rate) => world.lock().set_queue_duplicate(*rate),
-        FaultAction::QueueConsumerFailure(rate) => world.lock().set_queue_consumer_failure(*rate),
-        FaultAction::HostileFacts(rate) => world.lock().set_hostile_rate(*rate),
+        action => hosts.with_world(|world| apply_in_world(world, action)),
+    }
+}
+
+/// The fault actions the world's runtime applies (not the hosts).
+fn apply_in_world(world: &mut World, action: &FaultAction) {
+    let faults = world.faults_mut();
+    match action {
+        FaultAction::Overload(actors, rate) => faults.set_overload(actors, *rate),
+        FaultAction::ExtraLatency(actors, extra_ms) => faults.set_extra_latency(actors, *extra_ms),
+        FaultAction::AlarmFailure(actors, rate) => faults.set_alarm_failure(actors, *rate),
+        FaultAction::QueueDuplicate(rate) => faults.set_queue_duplicate(*rate),
+        FaultAction::QueueConsumerFailure(rate) => faults.set_queue_consumer_failure(*rate),
+        FaultAction::HostileFacts(rate) => faults.set_hostile_rate(*rate),
         FaultAction::Misroute {
             entities,
             fraction,
             to,
         } => {
-            let mut locked = world.lock();
-            let picked = locked.pick(entities, *fraction);
-            locked.set_misroute(&picked, *to);
+            let picked = faults.pick(entities, *fraction);
+            faults.set_misroute(&picked, *to);
+        }
+        FaultAction::Kill(_)
+        | FaultAction::Restart(_)
+        | FaultAction::Evict { .. }
+        | FaultAction::Partition(..)
+        | FaultAction::PacketLoss(_) => unreachable!("the hosts apply {action:?}"),
+    }
+}
+
+async fn sleep_until_ms(at_ms: u64) {
+    let now_ms = now_ms();
+    if at_ms > now_ms {
+        sleep(Duration::from_millis(at_ms - now_ms)).await;
+    }
+}
+
+/// The `madsim` transport: a madsim node per actor, by index. A kill or restart is the node's,
+/// and partitions clog the nodes' links.
+struct MadsimHosts {
+    world: Shared,
+    handle: Handle,
+    nodes: Vec<NodeHandle>,
+    shared: NodeShared,
+}
+
+impl MadsimHosts {
+    fn start(world: World, spec: &WorldSpec) -> Self {
+        let world = Shared::new(world);
+        let handle = Handle::current();
+        let shared = NodeShared::default();
+        let nodes = (0..spec.actors.len())
+            .map(|idx| {
+                let (world, shared) = (world.clone(), shared.clone());
+                handle
+                    .create_node()
+                    .name(spec.actors[idx].id.to_string())
+                    .ip(actor_addr(idx).ip())
+                    .init(move || actor_main(world.clone(), idx, shared.clone()))
+                    .build()
+            })
+            .collect();
+        Self {
+            world,
+            handle,
+            nodes,
+            shared,
         }
     }
 }
 
-fn restart(world: &Shared, handle: &Handle, hosts: &Hosts, actors: &[ActorIdx], now: u64) {
-    for idx in actors {
-        world.lock().kill_actor(*idx, now);
-        match hosts {
-            Hosts::Nodes(nodes) => {
-                // madsim's `restart` does not reset the node's network state; only `kill`
-                // does. Without the kill the new instance cannot bind its address again.
-                handle.kill(nodes[*idx].id());
-                handle.restart(nodes[*idx].id());
-            }
-            Hosts::World => start_in_world(&mut world.lock(), *idx, now),
+impl Hosts for MadsimHosts {
+    fn with_world<R>(&mut self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.world.lock())
+    }
+
+    async fn advance_to_ms(&mut self, at_ms: u64) {
+        sleep_until_ms(at_ms).await;
+    }
+
+    fn kill(&mut self, idx: ActorIdx, now_ms: u64) {
+        self.world.lock().kill_actor(idx, now_ms);
+        self.shared.wakers.close(idx);
+        self.handle.kill(self.nodes[idx].id());
+    }
+
+    fn restart(&mut self, idx: ActorIdx, now_ms: u64) {
+        self.world.lock().kill_actor(idx, now_ms);
+        self.shared.wakers.close(idx);
+        // madsim's `restart` does not reset the node's network state; only `kill` does.
+        // Without the kill the new instance cannot bind its address again.
+        self.handle.kill(self.nodes[idx].id());
+        self.handle.restart(self.nodes[idx].id());
+    }
+
+    fn set_clogged(&mut self, from: ActorIdx, to: ActorIdx, clogged: bool) {
+        let (from, to) = (self.nodes[from].id(), self.nodes[to].id());
+        if clogged {
+            NetSim::current().clog_link(from, to);
+        } else {
+            NetSim::current().unclog_link(from, to);
         }
     }
+
+    fn set_packet_loss(&mut self, rate: f64) {
+        NetSim::current().update_config(|config| config.packet_loss_rate = rate);
+    }
+
+    fn shut_down(self) {
+        // madsim never drops tasks still pending when the main future returns, and every
+        // node's tasks hold the world: without this, each run would leak its whole world
+        // (about 1 MB for smoke, gigabytes over a long sweep or fuzz run;
+        // tests/fuzz_regressions.rs).
+        for node in &self.nodes {
+            self.handle.kill(node.id());
+        }
+    }
+}
+
+/// The `direct` transport: the actors live in the world alone; its network checks
+/// incarnations and links.
+struct DirectHosts {
+    world: World,
+    transport: DirectTransport,
+}
+
+impl DirectHosts {
+    /// Starts every actor at time 0, in index order.
+    fn start(mut world: World, spec: &WorldSpec) -> Self {
+        let mut transport = DirectTransport::new(spec);
+        for idx in 0..spec.actors.len() {
+            transport.start_actor(&mut world, idx, 0);
+        }
+        Self { world, transport }
+    }
+}
+
+impl Hosts for DirectHosts {
+    fn with_world<R>(&mut self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.world)
+    }
+
+    async fn advance_to_ms(&mut self, at_ms: u64) {
+        let until_ns = at_ms.saturating_mul(NS_PER_MS);
+        self.transport.run_until(&mut self.world, until_ns);
+        sleep_until_ms(at_ms).await;
+    }
+
+    fn kill(&mut self, idx: ActorIdx, now_ms: u64) {
+        self.transport.kill_actor(&mut self.world, idx, now_ms);
+    }
+
+    fn restart(&mut self, idx: ActorIdx, now_ms: u64) {
+        self.transport.kill_actor(&mut self.world, idx, now_ms);
+        self.transport.start_actor(&mut self.world, idx, now_ms);
+    }
+
+    fn set_clogged(&mut self, from: ActorIdx, to: ActorIdx, clogged: bool) {
+        self.transport.net_mut().set_clogged(from, to, clogged);
+    }
+
+    fn set_packet_loss(&mut self, rate: f64) {
+        self.transport.net_mut().set_packet_loss(rate);
+    }
+
+    fn shut_down(self) {}
 }

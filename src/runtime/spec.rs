@@ -2,8 +2,11 @@
 //! The sim layer builds a [`WorldSpec`] from a scenario; the runtime only executes it.
 
 use crate::ledgers::{EntityConfig, TenantLedgerConfig};
+use crate::model::Name;
 use crate::model::{ActorId, Limits};
+use crate::runtime::queue::QueueConfig;
 use crate::runtime::workload::WorkloadSpec;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What carries messages between actors (`[network] transport`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -12,9 +15,9 @@ pub enum Transport {
     /// `madsim::net`: one endpoint per actor node, a task per call (the default).
     #[default]
     Madsim,
-    /// [`crate::runtime::direct`]: the same network model as a state machine, the actors'
-    /// timers in its schedule, run by the supervisor between its actions
-    /// ([`crate::runtime::pump`]); no node or task per actor, much faster.
+    /// [`crate::runtime::transport::direct`]: the same network model as a state machine
+    /// ([`crate::runtime::transport::net`]), the actors' timers in its schedule, run by the
+    /// supervisor between its actions; no node or task per actor, much faster.
     Direct,
 }
 
@@ -62,12 +65,8 @@ pub enum ActorInit {
     Queue {
         /// The consumer actor.
         consumer: ActorId,
-        /// Largest batch (Cloudflare default 10).
-        max_batch_size: usize,
-        /// Longest wait before a partial batch is delivered, ms (default 5 000).
-        max_batch_timeout_ms: u64,
-        /// Deliveries of a failing batch after the first (default 3), then the dead-letter queue.
-        max_retries: u32,
+        /// Batching and retries.
+        config: QueueConfig,
     },
 }
 
@@ -81,6 +80,25 @@ pub struct ActorSpec {
     pub group: String,
     /// How to build it.
     pub init: ActorInit,
+}
+
+/// The actors' roles, by index, as the world was built: what the oracle needs to tell one
+/// client or receiver from another.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Each entity's observability target, if wired.
+    pub observability_target: BTreeMap<ActorIdx, Option<ActorIdx>>,
+    /// Tenant ledgers.
+    pub tenants: BTreeSet<ActorIdx>,
+    /// The tenant each tenant ledger and each entity belongs to.
+    pub tenant_of: BTreeMap<ActorIdx, Name>,
+}
+
+impl Roles {
+    /// Whether `target` is the observability target of entity `caller`.
+    pub fn is_observability(&self, caller: ActorIdx, target: Option<ActorIdx>) -> bool {
+        target.is_some() && self.observability_target.get(&caller) == Some(&target)
+    }
 }
 
 /// A fault action at a simulated time.
@@ -152,16 +170,18 @@ pub struct WorldSpec {
     pub max_in_flight: u32,
     /// Service time of one request at a receiver, ms.
     pub service_time_ms: u64,
-    /// Network latency range, ms.
-    pub latency_ms: (u64, u64),
+    /// Shortest network latency, ms.
+    pub latency_min_ms: u64,
+    /// Longest network latency, ms (included).
+    pub latency_max_ms: u64,
     /// Base packet loss rate.
     pub packet_loss: f64,
     /// What carries the messages.
     pub transport: Transport,
     /// Fault actions, in any order (executed in time order, ties in list order).
     pub actions: Vec<TimedAction>,
-    /// Keep the observation log for the oracle.
-    pub observe: bool,
+    /// Who is who, by index (the oracle reads its roles from here).
+    pub roles: Roles,
     /// A `tracing` filter for the run's event log (`--trace`, `RUST_LOG`); none: no log.
     pub trace_filter: Option<String>,
     /// The planted bug active in this run (only with the `planted-bugs` feature).

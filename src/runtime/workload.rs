@@ -10,6 +10,7 @@
 //! Cache gets and appends come from two independent streams, so changing one rate does not
 //! reshuffle the other.
 
+use crate::runtime::seed::{derive_seed, purpose};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use std::collections::VecDeque;
@@ -110,36 +111,6 @@ impl Arrivals {
 pub struct WorkloadStream {
     cache: Option<Arrivals>,
     appends: Option<Arrivals>,
-}
-
-/// Derives an independent seed for `purpose` and `index` from the run seed (splitmix64 mix).
-pub fn derive_seed(run_seed: u64, purpose: u64, index: u64) -> u64 {
-    let mut mixed = run_seed
-        ^ purpose.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-        ^ index.wrapping_mul(0xd1b5_4a32_d192_ed03);
-    mixed = (mixed ^ (mixed >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    mixed = (mixed ^ (mixed >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    mixed ^ (mixed >> 31)
-}
-
-/// Purposes of derived random streams; one change of workload must not reshuffle faults.
-pub mod purpose {
-    /// Cache gets of an entity.
-    pub const CACHE_OPS: u64 = 1;
-    /// Appends of an entity.
-    pub const APPENDS: u64 = 2;
-    /// Fault decisions (rates, eviction picks).
-    pub const FAULTS: u64 = 3;
-    /// Breaker jitter of an actor.
-    pub const JITTER: u64 = 4;
-    /// Queue ordering and duplicates.
-    pub const QUEUE: u64 = 5;
-    /// Alarm retry jitter.
-    pub const ALARMS: u64 = 6;
-    /// Hostile facts (`runtime::hostile`).
-    pub const HOSTILE: u64 = 7;
-    /// Latencies and losses of the `direct` transport (`runtime::direct`).
-    pub const NETWORK: u64 = 8;
 }
 
 impl WorkloadStream {

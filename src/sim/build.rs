@@ -16,8 +16,10 @@
 use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::sampling::is_sampled;
 use crate::model::{ActorId, EntityMeta, Limits, Name};
-use crate::runtime::workload::{derive_seed, purpose, WorkloadSpec};
-use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, TimedAction, WorldSpec};
+use crate::runtime::queue::QueueConfig;
+use crate::runtime::seed::{derive_seed, purpose};
+use crate::runtime::workload::WorkloadSpec;
+use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, Roles, TimedAction, WorldSpec};
 use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target};
 
 /// Fan-out of an entity tree: children per parent.
@@ -28,21 +30,28 @@ pub const QUEUE_MAX_BATCH_SIZE: usize = 10;
 pub const QUEUE_MAX_BATCH_TIMEOUT_MS: u64 = 5_000;
 /// Queue retries of a failing batch (Cloudflare default 3).
 pub const QUEUE_MAX_RETRIES: u32 = 3;
+/// Wait before a failed queue batch is delivered again, ms (one batch timeout).
+pub const QUEUE_RETRY_DELAY_MS: u64 = QUEUE_MAX_BATCH_TIMEOUT_MS;
 
 /// Builds the world of `scenario` for `seed`.
 pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     let mut actors = Vec::new();
-    match scenario.topology.mode {
-        Mode::Single => actors.push(ActorSpec {
-            id: ActorId::new("system"),
-            group: "system".into(),
-            init: ActorInit::System {
-                limits: Limits::default(),
-            },
-        }),
-        Mode::MultiTenant => add_platform_and_tenants(scenario, seed, &mut actors),
-    }
-    add_entities(scenario, seed, &mut actors);
+    let mut roles = Roles::default();
+    // Each tenant's observability target: the SystemLedger, or its TenantSystemLedger.
+    let targets: Vec<ActorIdx> = match scenario.topology.mode {
+        Mode::Single => {
+            actors.push(ActorSpec {
+                id: ActorId::new("system"),
+                group: "system".into(),
+                init: ActorInit::System {
+                    limits: Limits::default(),
+                },
+            });
+            vec![0; scenario.topology.tenants as usize]
+        }
+        Mode::MultiTenant => add_platform_and_tenants(scenario, seed, &mut actors, &mut roles),
+    };
+    add_entities(scenario, seed, &targets, &mut actors, &mut roles);
     let actions = scenario
         .faults
         .iter()
@@ -55,55 +64,25 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
         rpc_timeout_ms: scenario.sdk.rpc_timeout_ms,
         max_in_flight: scenario.runtime.max_in_flight,
         service_time_ms: scenario.runtime.service_time_ms,
-        latency_ms: (
-            scenario.network.latency_min_ms,
-            scenario.network.latency_max_ms,
-        ),
+        latency_min_ms: scenario.network.latency_min_ms,
+        latency_max_ms: scenario.network.latency_max_ms,
         packet_loss: scenario.network.packet_loss,
         transport: scenario.network.transport,
         actions,
-        observe: true,
+        roles,
         trace_filter: None,
         plant: None,
     }
 }
 
-/// The longest a breaker stays OPEN before it may probe: the reset timeout, grown to its cap
-/// when growth is on, plus the largest jitter.
-pub fn longest_reset_timeout_ms(scenario: &Scenario) -> u64 {
-    let breaker = &scenario.sdk.breaker;
-    let grown_ms = if breaker.reset_timeout_growth_factor > 1.0 {
-        breaker.reset_timeout_max_ms
-    } else {
-        breaker.reset_timeout_ms
-    };
-    grown_ms + (grown_ms as f64 * breaker.reset_timeout_jitter_ratio).ceil() as u64
-}
-
-/// The liveness phase (harness.md): once the last fault has ended, every breaker must be
-/// CLOSED again within `reset_timeout + rpc_timeout + one emission interval`. Returns
-/// `(recovery_start_ms, deadline_ms)`: from `recovery_start_ms` on, any emission may probe, and
-/// by `deadline_ms` the breakers of every client that emitted since must be CLOSED. The
-/// deadline adds one `rpc_timeout` for the probe to settle (its answer, at the latest its
-/// timeout) and the network's worst latency. `None` without faults.
-pub fn liveness_window_ms(scenario: &Scenario) -> Option<(u64, u64)> {
-    let last_fault_end_ms = scenario.faults.iter().map(|fault| fault.end_ms()).max()?;
-    let rpc_timeout_ms = scenario.sdk.rpc_timeout_ms;
-    let recovery_start_ms = last_fault_end_ms + rpc_timeout_ms + longest_reset_timeout_ms(scenario);
-    // Entities emit once a stats interval; tenant ledgers retry a pending flush this often.
-    let emission_interval_ms = scenario
-        .sdk
-        .stats_min_interval_ms
-        .max(scenario.sdk.tenant_config().flush_retry_delay_ms);
-    let deadline_ms = recovery_start_ms
-        + emission_interval_ms
-        + rpc_timeout_ms
-        + 2 * scenario.network.latency_max_ms
-        + scenario.runtime.service_time_ms;
-    Some((recovery_start_ms, deadline_ms))
-}
-
-fn add_platform_and_tenants(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
+/// The platform, the queue (with that sink) and the tenant ledgers; returns each tenant's
+/// ledger.
+fn add_platform_and_tenants(
+    scenario: &Scenario,
+    seed: u64,
+    actors: &mut Vec<ActorSpec>,
+    roles: &mut Roles,
+) -> Vec<ActorIdx> {
     actors.push(ActorSpec {
         id: ActorId::new("platform"),
         group: "platform".into(),
@@ -118,17 +97,24 @@ fn add_platform_and_tenants(scenario: &Scenario, seed: u64, actors: &mut Vec<Act
                 group: "platform".into(),
                 init: ActorInit::Queue {
                     consumer: ActorId::new("platform"),
-                    max_batch_size: QUEUE_MAX_BATCH_SIZE,
-                    max_batch_timeout_ms: QUEUE_MAX_BATCH_TIMEOUT_MS,
-                    max_retries: QUEUE_MAX_RETRIES,
+                    config: QueueConfig {
+                        max_batch_size: QUEUE_MAX_BATCH_SIZE,
+                        max_batch_timeout_ms: QUEUE_MAX_BATCH_TIMEOUT_MS,
+                        max_retries: QUEUE_MAX_RETRIES,
+                        retry_delay_ms: QUEUE_RETRY_DELAY_MS,
+                    },
                 },
             });
             ActorId::new("queue")
         }
         PlatformSink::Ledger => ActorId::new("platform"),
     };
+    let mut tenant_ledgers = Vec::new();
     for tenant in 0..scenario.topology.tenants {
-        let idx = actors.len() as u64;
+        let idx = actors.len();
+        tenant_ledgers.push(idx);
+        roles.tenants.insert(idx);
+        roles.tenant_of.insert(idx, Name::from(tenant_id(tenant)));
         actors.push(ActorSpec {
             id: tenant_actor(tenant),
             group: format!("tenant:{tenant}"),
@@ -139,12 +125,13 @@ fn add_platform_and_tenants(scenario: &Scenario, seed: u64, actors: &mut Vec<Act
                     tenant: scenario.sdk.tenant_config(),
                     sink: sink.clone(),
                     breaker: scenario.sdk.breaker,
-                    jitter_seed: derive_seed(seed, purpose::JITTER, idx),
+                    jitter_seed: derive_seed(seed, purpose::JITTER, idx as u64),
                     limits: Limits::default(),
                 },
             },
         });
     }
+    tenant_ledgers
 }
 
 fn tenant_actor(tenant: u32) -> ActorId {
@@ -171,7 +158,14 @@ pub fn tree_levels(scenario: &Scenario) -> Vec<(String, usize)> {
     levels
 }
 
-fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
+/// Every tenant's entities, wired to `targets[tenant]` when observability is on.
+fn add_entities(
+    scenario: &Scenario,
+    seed: u64,
+    targets: &[ActorIdx],
+    actors: &mut Vec<ActorSpec>,
+    roles: &mut Roles,
+) {
     let levels = tree_levels(scenario);
     let workload = WorkloadSpec {
         cache_ops_per_sec: scenario.workload.cache_ops_per_sec,
@@ -180,13 +174,8 @@ fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
     };
     let mut entity_index = 0u64;
     for tenant in 0..scenario.topology.tenants {
-        let target = scenario
-            .sdk
-            .observability
-            .then(|| match scenario.topology.mode {
-                Mode::Single => ActorId::new("system"),
-                Mode::MultiTenant => tenant_actor(tenant),
-            });
+        let target_idx = scenario.sdk.observability.then(|| targets[tenant as usize]);
+        let target = target_idx.map(|idx| actors[idx].id.clone());
         for (depth, (entity_type, count)) in levels.iter().enumerate() {
             for position in 0..*count {
                 let name = format!("{entity_type}-{position}");
@@ -198,7 +187,9 @@ fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
                     )
                 });
                 let entity_id = format!("t{tenant}-{name}");
-                let idx = actors.len() as u64;
+                let idx = actors.len();
+                roles.observability_target.insert(idx, target_idx);
+                roles.tenant_of.insert(idx, Name::from(tenant_id(tenant)));
                 let config = EntityConfig {
                     actor: entity_actor(tenant, &name),
                     meta: EntityMeta {
@@ -212,7 +203,7 @@ fn add_entities(scenario: &Scenario, seed: u64, actors: &mut Vec<ActorSpec>) {
                     breaker: scenario.sdk.breaker,
                     stats: scenario.sdk.stats_config(),
                     stats_sampled: is_sampled(&entity_id, scenario.sdk.sample_rate),
-                    jitter_seed: derive_seed(seed, purpose::JITTER, idx),
+                    jitter_seed: derive_seed(seed, purpose::JITTER, idx as u64),
                     limits: Limits::default(),
                 };
                 actors.push(ActorSpec {

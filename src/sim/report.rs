@@ -104,14 +104,18 @@ impl Report {
             self.local_ops,
             self.trace_hash
         );
-        if let Ok(serde_json::Value::Object(counters)) = serde_json::to_value(self.counters) {
-            let line: Vec<String> = counters
-                .iter()
-                .filter(|(_, value)| value.as_u64() != Some(0))
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect();
-            let _ = writeln!(text, "  counters: {}", line.join(" "));
-        }
+        // Alphabetical, non-zero counters only.
+        let mut counters: Vec<(&str, u64)> = self
+            .counters
+            .named()
+            .filter(|(_, value)| *value != 0)
+            .collect();
+        counters.sort_unstable();
+        let line: Vec<String> = counters
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        let _ = writeln!(text, "  counters: {}", line.join(" "));
         for (name, latency) in &self.latency_ms {
             if latency.count > 0 {
                 let _ = writeln!(

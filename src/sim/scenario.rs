@@ -42,7 +42,7 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::model::{BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
-use crate::runtime::Transport;
+use crate::runtime::{Counters, Transport};
 
 /// Longest duration anywhere in a scenario: 30 days, in ms.
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
@@ -61,39 +61,9 @@ pub const MAX_CACHE_OPS_PER_SEC: f64 = 1_000.0;
 /// Highest `workload.fact_appends_per_min` (per entity).
 pub const MAX_FACT_APPENDS_PER_MIN: f64 = 60_000.0;
 
-/// The counters of the JSON report contract (harness.md) and the report's extension
-/// counters: the only keys allowed in `[expect]`.
-pub const EXPECT_COUNTERS: [&str; 28] = [
-    "cache_hits",
-    "cache_misses",
-    "sdk_facts_emitted",
-    "sdk_facts_delivered",
-    "dropped_breaker_open",
-    "dropped_delivery_failed",
-    "lost_on_restart",
-    "breaker_opened",
-    "breaker_closed",
-    "fallback_warnings",
-    "primary_ops_failed",
-    "errors_surfaced",
-    "tenant_payloads_delivered",
-    "rejected_cross_tenant",
-    // Extensions of the report (src/runtime/recorder.rs).
-    "facts_appended",
-    "bubbled_dropped",
-    "rollups",
-    "overloaded_answers",
-    "rejected_malformed",
-    "alarm_failures",
-    "alarms_deleted",
-    "queue_redeliveries",
-    "dead_lettered",
-    "restarts",
-    "ops_skipped_while_down",
-    "hostile_sent",
-    "hostile_rejected",
-    "hostile_accepted",
-];
+/// The counters of the JSON report contract and the report's extension counters: the only
+/// keys allowed in `[expect]`.
+pub const EXPECT_COUNTERS: &[&str] = Counters::NAMES;
 
 const DURATION_EXAMPLES: &str = r#""250ms", "30s", "5m", "1h" or "1m 30s""#;
 

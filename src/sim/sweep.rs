@@ -344,12 +344,10 @@ fn summarise(file: &SweepFile, results: Vec<SeedResult>) -> FileSummary {
         for item in &report.reached {
             *reached.entry(format!("reached:{item}")).or_insert(0) += 1;
         }
-        if let Ok(serde_json::Value::Object(counters)) = serde_json::to_value(report.counters) {
-            for (name, value) in counters {
-                let count = reached.entry(name).or_insert(0);
-                if value.as_u64().is_some_and(|value| value > 0) {
-                    *count += 1;
-                }
+        for (name, value) in report.counters.named() {
+            let count = reached.entry(name.to_owned()).or_insert(0);
+            if value > 0 {
+                *count += 1;
             }
         }
     }

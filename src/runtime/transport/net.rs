@@ -1,7 +1,7 @@
-//! The `direct` transport (`[network] transport = "direct"`): the simulated network as a plain
-//! state machine, `now_ns` and a message in, scheduled deliveries out. The pump
-//! ([`crate::runtime::pump`]) hands each scheduled event to the world at its time; no node,
-//! endpoint or task per actor or call.
+//! The network of the `direct` transport (`[network] transport = "direct"`) as a plain state
+//! machine: `now_ns` and a message in, scheduled deliveries out. The transport
+//! ([`crate::runtime::transport::direct`]) hands each scheduled event to the world at its time;
+//! no node, endpoint or task per actor or call.
 //!
 //! It keeps what the scenario can see of `madsim::net` (the default transport):
 //! - each message takes a latency drawn uniformly from the configured range, at nanosecond
@@ -28,9 +28,8 @@
 //! of about seven timers and a spawned task (README, "Transports").
 
 use crate::ledgers::FailureKind;
-use crate::runtime::rpc::Body;
+use crate::runtime::call::{Body, Call};
 use crate::runtime::spec::ActorIdx;
-use crate::runtime::world::Call;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -156,13 +155,12 @@ pub struct NetStats {
 }
 
 impl DirectNet {
-    /// A network with latencies in `latency_ms.0 ..= latency_ms.1` ms (uniform over
+    /// A network with latencies from `latency_min_ms` to `latency_max_ms` (uniform over
     /// `[min, max + 1 ms)`, as the madsim transport configures madsim) and a base loss rate.
-    pub fn new(seed: u64, latency_ms: (u64, u64), packet_loss: f64) -> Self {
-        let latency_min_ns = latency_ms.0.saturating_mul(NS_PER_MS);
-        let latency_max_exclusive_ns = latency_ms
-            .1
-            .max(latency_ms.0)
+    pub fn new(seed: u64, latency_min_ms: u64, latency_max_ms: u64, packet_loss: f64) -> Self {
+        let latency_min_ns = latency_min_ms.saturating_mul(NS_PER_MS);
+        let latency_max_exclusive_ns = latency_max_ms
+            .max(latency_min_ms)
             .saturating_add(1)
             .saturating_mul(NS_PER_MS);
         Self {
@@ -253,7 +251,7 @@ impl DirectNet {
             NetEvent::Timeout { wire_id },
         );
         // The body travels; the rest of the call stays to route the outcome.
-        let body = std::mem::replace(&mut call.body, Body::Batch(Vec::new()));
+        let body = std::mem::replace(&mut call.body, Body::travelling());
         let (caller, target) = (call.caller, call.target);
         self.waiting.insert(wire_id, call);
         let Some(to) = target else {
@@ -390,7 +388,7 @@ mod tests {
 
     #[test]
     fn a_request_arrives_within_the_latency_range_then_the_timeout_fires() {
-        let mut net = DirectNet::new(1, (1, 10), 0.0);
+        let mut net = DirectNet::new(1, 1, 10, 0.0);
         net.start_call(0, call(0, Some(1)), 0);
         let events = drain(&mut net);
         assert_eq!(events.len(), 2, "{events:?}");
@@ -405,7 +403,7 @@ mod tests {
 
     #[test]
     fn latencies_cover_the_whole_range_and_nothing_outside_it() {
-        let mut net = DirectNet::new(7, (2, 4), 0.0);
+        let mut net = DirectNet::new(7, 2, 4, 0.0);
         let (mut lowest, mut highest) = (u64::MAX, 0);
         for _ in 0..2_000 {
             net.start_call(0, call(0, Some(1)), 0);
@@ -422,7 +420,7 @@ mod tests {
 
     #[test]
     fn a_clogged_link_drops_in_its_direction_only_until_unclogged() {
-        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
         net.set_clogged(0, 1, true);
         net.start_call(0, call(0, Some(1)), 0);
         net.start_call(0, call(1, Some(0)), 0);
@@ -444,7 +442,7 @@ mod tests {
 
     #[test]
     fn packet_loss_drops_about_its_rate() {
-        let mut net = DirectNet::new(3, (1, 1), 0.25);
+        let mut net = DirectNet::new(3, 1, 1, 0.25);
         for _ in 0..4_000 {
             net.start_call(0, call(0, Some(1)), 0);
         }
@@ -458,7 +456,7 @@ mod tests {
 
     #[test]
     fn a_reply_wins_a_tie_with_the_timeout_and_the_call_settles_once() {
-        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
         net.start_call(0, call(0, Some(1)), 0);
         let request_at_ns = net.next_at_ns().expect("the request");
         let Some(NetEvent::Request { wire_id, .. }) = pop_due(&mut net, request_at_ns) else {
@@ -498,7 +496,7 @@ mod tests {
 
     #[test]
     fn an_answer_leaves_after_its_delay_then_travels() {
-        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
         let leaves = NetEvent::ReplyLeaves {
             wire_id: 9,
             from: 1,
@@ -524,7 +522,7 @@ mod tests {
 
     #[test]
     fn a_call_to_no_actor_fails_at_once() {
-        let mut net = DirectNet::new(1, (1, 10), 0.0);
+        let mut net = DirectNet::new(1, 1, 10, 0.0);
         net.start_call(42, call(0, None), 0);
         assert!(matches!(
             pop_due(&mut net, 42),
@@ -537,7 +535,7 @@ mod tests {
 
     #[test]
     fn timers_come_up_at_their_millisecond_in_order_with_the_network() {
-        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
         net.schedule_timer(3, 7, 2);
         net.start_call(0, call(0, Some(1)), 0);
         net.schedule_timer(1, 8, 0);
@@ -574,7 +572,7 @@ mod tests {
 
     #[test]
     fn the_clock_never_runs_backwards() {
-        let mut net = DirectNet::new(1, (1, 1), 0.0);
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
         assert_eq!(net.advance_clock(5 * NS_PER_MS), 5 * NS_PER_MS);
         // A timer armed for a time already past comes up at the clock.
         net.schedule_timer(2, 0, 0);
@@ -587,7 +585,7 @@ mod tests {
     #[test]
     fn the_same_seed_gives_the_same_schedule() {
         let schedule = |seed| {
-            let mut net = DirectNet::new(seed, (1, 10), 0.1);
+            let mut net = DirectNet::new(seed, 1, 10, 0.1);
             for caller in 0..100 {
                 net.start_call(caller as u64, call(caller, Some(1)), 0);
             }

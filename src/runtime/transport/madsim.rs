@@ -1,14 +1,17 @@
-//! The madsim adapter of the default transport: one simulated node per actor. Each node
-//! starts its actor in the world, binds an endpoint, serves requests, carries out each call as
-//! a task and sleeps until its actor's next timer. All tasks of a node die with it, so a killed
-//! actor's timers and in-flight calls vanish. (The `direct` transport has no nodes:
-//! [`crate::runtime::pump`].)
+//! The `madsim` transport (the default): one simulated node per actor. Each node starts its
+//! actor in the world, binds an endpoint, serves requests, carries out each call as a task and
+//! sleeps until its actor's next timer. All tasks of a node die with it, so a killed actor's
+//! timers and in-flight calls vanish.
+//!
+//! What the transport owns: the nodes' endpoints, each node's wakeup channel (the world says
+//! when an actor's timer moved; the node's timer loop looks again), and the reply tags of calls.
+//! Requests and replies travel as in-memory payloads over `madsim::net` (no serialisation).
 
-use crate::ledgers::FailureKind;
-use crate::runtime::rpc::{Body, Reply, Request, REQUEST_TAG};
+use crate::ledgers::{DeliveryOutcome, FailureKind};
+use crate::runtime::call::{Body, Call, Step};
 use crate::runtime::spec::ActorIdx;
-use crate::runtime::world::{Call, World};
-use futures::channel::mpsc::{unbounded, UnboundedReceiver};
+use crate::runtime::world::World;
+use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
 use futures::future::{select, Either};
 use futures::StreamExt;
 use madsim::net::Endpoint;
@@ -16,8 +19,25 @@ use madsim::time::{sleep, Duration, Sleep, TimeHandle};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
+
+/// The tag of every request; replies use a tag of their call's own.
+const REQUEST_TAG: u64 = 1;
+/// Reply tags count up from here, far above the request tag.
+const FIRST_REPLY_TAG: u64 = 1 << 32;
+
+/// A request on the wire: its body and where to answer.
+struct Request {
+    reply_tag: u64,
+    body: Body,
+}
+
+/// A reply on the wire: the receiver's answer.
+struct Reply {
+    outcome: DeliveryOutcome,
+}
 
 /// The world shared by every node's tasks.
 #[derive(Clone)]
@@ -38,6 +58,60 @@ impl Shared {
     }
 }
 
+/// Fresh reply tags for the calls of every node of a run (deterministic: a counter).
+#[derive(Clone)]
+pub struct ReplyTags(Arc<AtomicU64>);
+
+impl Default for ReplyTags {
+    fn default() -> Self {
+        Self(Arc::new(AtomicU64::new(FIRST_REPLY_TAG)))
+    }
+}
+
+impl ReplyTags {
+    fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+}
+
+/// Each actor's current node's wakeup channel. A kill closes it, which wakes the node's timer
+/// loop one last time, as the end of the actor's in-memory state would.
+#[derive(Clone, Default)]
+pub struct Wakers(Arc<Mutex<Vec<Option<UnboundedSender<()>>>>>);
+
+impl Wakers {
+    fn register(&self, idx: ActorIdx, waker: UnboundedSender<()>) {
+        let mut wakers = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if wakers.len() <= idx {
+            wakers.resize(idx + 1, None);
+        }
+        wakers[idx] = Some(waker);
+    }
+
+    /// Closes actor `idx`'s wakeup channel (it was killed).
+    pub fn close(&self, idx: ActorIdx) {
+        let mut wakers = self
+            .0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(waker) = wakers.get_mut(idx).and_then(Option::take) {
+            waker.close_channel();
+        }
+    }
+}
+
+/// What the nodes of one run share besides the world.
+#[derive(Clone, Default)]
+pub struct NodeShared {
+    /// Reply tags of every node's calls.
+    pub reply_tags: ReplyTags,
+    /// Every node's wakeup channel.
+    pub wakers: Wakers,
+}
+
 /// Simulated milliseconds since the run started.
 pub fn now_ms() -> u64 {
     TimeHandle::current().elapsed().as_millis() as u64
@@ -49,8 +123,32 @@ pub fn actor_addr(idx: ActorIdx) -> SocketAddr {
     SocketAddr::from(([10, (idx >> 16) as u8, (idx >> 8) as u8, idx as u8], 1))
 }
 
+/// What every task of one actor's node shares.
+#[derive(Clone)]
+struct Node {
+    world: Shared,
+    endpoint: Endpoint,
+    idx: ActorIdx,
+    /// Wakes the node's timer loop to look at its actor's next timer again.
+    waker: UnboundedSender<()>,
+    reply_tags: ReplyTags,
+}
+
+impl Node {
+    /// What a world step asks: the timer loop woken if the timer moved, then the calls, each
+    /// a task of this node.
+    fn carry_out(&self, step: Step) {
+        if step.timer_moved {
+            let _ = self.waker.unbounded_send(());
+        }
+        for call in step.calls {
+            madsim::task::spawn(run_call(self.clone(), call));
+        }
+    }
+}
+
 /// The initial task of actor `idx`'s node (run again on every restart).
-pub async fn actor_main(world: Shared, idx: ActorIdx) {
+pub async fn actor_main(world: Shared, idx: ActorIdx, shared: NodeShared) {
     let endpoint = match Endpoint::bind(actor_addr(idx)).await {
         Ok(endpoint) => endpoint,
         Err(error) => {
@@ -59,30 +157,32 @@ pub async fn actor_main(world: Shared, idx: ActorIdx) {
         }
     };
     let (waker, wakeups) = unbounded();
-    let calls = world.lock().start_actor(idx, now_ms(), Some(waker));
-    spawn_calls(&world, &endpoint, calls);
-    madsim::task::spawn(serve(world.clone(), endpoint.clone(), idx));
-    timer_loop(world, endpoint, idx, wakeups).await;
+    shared.wakers.register(idx, waker.clone());
+    let step = world.lock().start_actor(idx, now_ms());
+    let node = Node {
+        world,
+        endpoint,
+        idx,
+        waker,
+        reply_tags: shared.reply_tags,
+    };
+    node.carry_out(step);
+    madsim::task::spawn(serve(node.clone()));
+    timer_loop(node, wakeups).await;
 }
 
-async fn timer_loop(
-    world: Shared,
-    endpoint: Endpoint,
-    idx: ActorIdx,
-    wakeups: UnboundedReceiver<()>,
-) {
+async fn timer_loop(node: Node, wakeups: UnboundedReceiver<()>) {
     // Woken whenever the world may have moved the timer (a request to an entity or the queue,
     // a tenant's `SetAlarm`); most wakeups leave the deadline as it was.
     let mut sleeper = Sleeper::new(wakeups);
     loop {
-        let next_ms = world.lock().next_timer_ms(idx);
-        let wake = sleeper.wait(next_ms).await;
-        match wake {
+        let next_ms = node.world.lock().next_timer_ms(node.idx);
+        match sleeper.wait(next_ms).await {
             Wake::Closed => return,
             Wake::Woken => {}
             Wake::Due => {
-                let calls = world.lock().on_timer(idx, now_ms());
-                spawn_calls(&world, &endpoint, calls);
+                let step = node.world.lock().on_timer(node.idx, now_ms());
+                node.carry_out(step);
             }
         }
     }
@@ -147,65 +247,58 @@ impl Sleeper {
     }
 }
 
-async fn serve(world: Shared, endpoint: Endpoint, idx: ActorIdx) {
+async fn serve(node: Node) {
     loop {
-        let Ok((payload, from)) = endpoint.recv_from_raw(REQUEST_TAG).await else {
+        let Ok((payload, from)) = node.endpoint.recv_from_raw(REQUEST_TAG).await else {
             return;
         };
         let Ok(request) = payload.downcast::<Request>() else {
             continue;
         };
         let Request { reply_tag, body } = *request;
-        let handled = world.lock().on_request(idx, body, now_ms());
-        spawn_calls(&world, &endpoint, handled.calls);
-        let reply = handled.reply;
-        if handled.reply_delay_ms == 0 {
-            let _ = endpoint.send_to_raw(from, reply_tag, Box::new(reply)).await;
+        let served = node.world.lock().on_request(node.idx, body, now_ms());
+        node.carry_out(served.step);
+        let reply = Reply {
+            outcome: served.outcome,
+        };
+        if served.reply_delay_ms == 0 {
+            let _ = node
+                .endpoint
+                .send_to_raw(from, reply_tag, Box::new(reply))
+                .await;
         } else {
-            let endpoint = endpoint.clone();
+            let endpoint = node.endpoint.clone();
             madsim::task::spawn(async move {
-                sleep(Duration::from_millis(handled.reply_delay_ms)).await;
+                sleep(Duration::from_millis(served.reply_delay_ms)).await;
                 let _ = endpoint.send_to_raw(from, reply_tag, Box::new(reply)).await;
             });
         }
     }
 }
 
-/// Starts each call as a task of the current node.
-fn spawn_calls(world: &Shared, endpoint: &Endpoint, calls: Vec<Call>) {
-    for call in calls {
-        madsim::task::spawn(run_call(world.clone(), endpoint.clone(), call));
-    }
-}
-
-async fn run_call(world: Shared, endpoint: Endpoint, mut call: Call) {
+async fn run_call(node: Node, mut call: Call) {
     // The body travels; the rest of the call stays to route the outcome.
-    let body = std::mem::replace(&mut call.body, Body::Batch(Vec::new()));
-    let outcome = deliver(&world, &endpoint, &call, body).await;
-    let calls = world.lock().on_call_result(&call, outcome, now_ms());
-    spawn_calls(&world, &endpoint, calls);
+    let body = std::mem::replace(&mut call.body, Body::travelling());
+    let outcome = deliver(&node, &call, body).await;
+    let step = node.world.lock().on_call_result(&call, outcome, now_ms());
+    node.carry_out(step);
 }
 
-async fn deliver(
-    world: &Shared,
-    endpoint: &Endpoint,
-    call: &Call,
-    body: Body,
-) -> Result<(), FailureKind> {
+async fn deliver(node: &Node, call: &Call, body: Body) -> DeliveryOutcome {
     let Some(target) = call.target else {
         return Err(FailureKind::Error);
     };
-    let reply_tag = world.lock().next_reply_tag();
+    let reply_tag = node.reply_tags.next();
     let request = Request { reply_tag, body };
-    if endpoint
+    let sent = node
+        .endpoint
         .send_to_raw(actor_addr(target), REQUEST_TAG, Box::new(request))
-        .await
-        .is_err()
-    {
+        .await;
+    if sent.is_err() {
         return Err(FailureKind::Error);
     }
     // Like `madsim::time::timeout` (the reply wins a tie), with one timer per call.
-    let waiting = pin!(endpoint.recv_from_raw(reply_tag));
+    let waiting = pin!(node.endpoint.recv_from_raw(reply_tag));
     let timeout = Deadline::after(Duration::from_millis(call.timeout_ms));
     match select(waiting, timeout).await {
         Either::Right(_) => Err(FailureKind::Timeout),

@@ -1,0 +1,174 @@
+//! A Durable Object's one alarm and Cloudflare's retry rules for its handler, as a sans-IO state
+//! machine: the world decides when a handler run fails and feeds the jitter; this decides when
+//! the alarm fires next.
+//!
+//! Rules (README, "Runtime"):
+//! - An actor has at most one alarm; setting it replaces the one set before.
+//! - It fires at or after its time. Before the handler runs the alarm is cleared: the handler
+//!   sets the next one if it wants one.
+//! - A failed handler run is retried after 2 s * 2^(n-1) (n = 1 for the first retry) plus up to
+//!   25 % jitter, at most 6 times; after the sixth failed retry the alarm is deleted.
+//! - A successful run resets the retry count.
+//! - The alarm is durable: it survives a restart of the actor.
+
+/// Alarm retries after a failed handler run before the alarm is deleted (Cloudflare).
+pub const ALARM_MAX_RETRIES: u32 = 6;
+/// First alarm retry delay, doubled per retry, ms.
+pub const ALARM_RETRY_BASE_MS: u64 = 2_000;
+/// Largest jitter added to a retry delay, as a fraction of it.
+pub const ALARM_RETRY_JITTER_RATIO: f64 = 0.25;
+
+/// Delay before retry number `retry` (1-based) of a failed alarm handler: 2 s * 2^(retry - 1)
+/// plus up to 25 % jitter (`jitter_unit` in [0, 1)). `None` past the last retry: the alarm is
+/// deleted.
+pub fn alarm_retry_delay_ms(retry: u32, jitter_unit: f64) -> Option<u64> {
+    if retry == 0 || retry > ALARM_MAX_RETRIES {
+        return None;
+    }
+    let base_ms = ALARM_RETRY_BASE_MS << (retry - 1);
+    let jitter_ms = base_ms as f64 * ALARM_RETRY_JITTER_RATIO * jitter_unit.clamp(0.0, 1.0);
+    Some(base_ms + jitter_ms as u64)
+}
+
+/// What became of a failed handler run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterFailure {
+    /// Retry number `retry` fires `delay_ms` later.
+    Retry {
+        /// 1 for the first retry.
+        retry: u32,
+        /// Its delay, ms.
+        delay_ms: u64,
+    },
+    /// The sixth retry failed too: the alarm is gone.
+    Deleted,
+}
+
+/// One actor's alarm.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Alarm {
+    at_ms: Option<u64>,
+    retries: u32,
+}
+
+impl Alarm {
+    /// When it fires, if it is set.
+    pub fn at_ms(&self) -> Option<u64> {
+        self.at_ms
+    }
+
+    /// Failed runs retried so far in the current chain.
+    pub fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// `setAlarm`: replaces the alarm.
+    pub fn set(&mut self, at_ms: u64) {
+        self.at_ms = Some(at_ms);
+    }
+
+    /// Whether it is set and due at `now_ms`.
+    pub fn is_due(&self, now_ms: u64) -> bool {
+        self.at_ms.is_some_and(|at_ms| at_ms <= now_ms)
+    }
+
+    /// The handler starts at `now_ms`: the alarm is cleared.
+    pub fn begin_run(&mut self) {
+        debug_assert!(self.at_ms.is_some(), "an alarm runs only when set");
+        self.at_ms = None;
+    }
+
+    /// The handler succeeded.
+    pub fn run_succeeded(&mut self) {
+        self.retries = 0;
+    }
+
+    /// The handler failed at `now_ms`: the retry (with `jitter_unit` in [0, 1)), or deletion.
+    pub fn run_failed(&mut self, now_ms: u64, jitter_unit: f64) -> AfterFailure {
+        self.retries += 1;
+        match alarm_retry_delay_ms(self.retries, jitter_unit) {
+            Some(delay_ms) => {
+                self.at_ms = Some(now_ms + delay_ms);
+                AfterFailure::Retry {
+                    retry: self.retries,
+                    delay_ms,
+                }
+            }
+            None => {
+                self.retries = 0;
+                AfterFailure::Deleted
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alarm_retries_back_off_from_two_seconds_with_at_most_a_quarter_of_jitter() {
+        for retry in 1..=ALARM_MAX_RETRIES {
+            let base_ms = 2_000u64 << (retry - 1);
+            assert_eq!(alarm_retry_delay_ms(retry, 0.0), Some(base_ms));
+            let jittered = alarm_retry_delay_ms(retry, 0.999).expect("within the retries");
+            assert!(jittered > base_ms && jittered <= base_ms + base_ms / 4);
+        }
+    }
+
+    #[test]
+    fn an_alarm_is_deleted_after_its_sixth_retry() {
+        assert_eq!(alarm_retry_delay_ms(ALARM_MAX_RETRIES + 1, 0.5), None);
+        assert_eq!(alarm_retry_delay_ms(0, 0.5), None);
+        let mut alarm = Alarm::default();
+        alarm.set(1_000);
+        let mut now_ms = 1_000;
+        for retry in 1..=ALARM_MAX_RETRIES {
+            assert!(alarm.is_due(now_ms));
+            alarm.begin_run();
+            let after = alarm.run_failed(now_ms, 0.0);
+            let delay_ms = 2_000 << (retry - 1);
+            assert_eq!(after, AfterFailure::Retry { retry, delay_ms });
+            now_ms += delay_ms;
+            assert_eq!(alarm.at_ms(), Some(now_ms));
+        }
+        alarm.begin_run();
+        assert_eq!(alarm.run_failed(now_ms, 0.0), AfterFailure::Deleted);
+        assert_eq!((alarm.at_ms(), alarm.retries()), (None, 0));
+    }
+
+    #[test]
+    fn setting_an_alarm_replaces_the_one_before_and_it_fires_at_or_after_its_time() {
+        let mut alarm = Alarm::default();
+        assert!(!alarm.is_due(u64::MAX));
+        alarm.set(5_000);
+        alarm.set(3_000);
+        assert_eq!(alarm.at_ms(), Some(3_000));
+        assert!(!alarm.is_due(2_999));
+        assert!(alarm.is_due(3_000) && alarm.is_due(4_000));
+        alarm.begin_run();
+        assert_eq!(alarm.at_ms(), None, "cleared while the handler runs");
+    }
+
+    #[test]
+    fn a_successful_run_starts_the_next_failure_chain_from_the_first_retry() {
+        let mut alarm = Alarm::default();
+        alarm.set(0);
+        alarm.begin_run();
+        alarm.run_failed(0, 0.0);
+        alarm.begin_run();
+        alarm.run_failed(2_000, 0.0);
+        assert_eq!(alarm.retries(), 2);
+        alarm.begin_run();
+        alarm.run_succeeded();
+        alarm.set(60_000);
+        alarm.begin_run();
+        assert_eq!(
+            alarm.run_failed(60_000, 0.0),
+            AfterFailure::Retry {
+                retry: 1,
+                delay_ms: 2_000
+            }
+        );
+    }
+}

@@ -1,0 +1,74 @@
+//! What the world and the transports hand each other: the calls the world asks a transport to
+//! carry out, what a receiver answers, and what a transport must do after each world step.
+//! The world imports no transport: everything a transport needs comes back in these types.
+
+use crate::ledgers::{CallId, DeliveryOutcome, Message, MessageKey};
+use crate::model::ActorId;
+use crate::runtime::hostile::HostileKind;
+use crate::runtime::spec::ActorIdx;
+
+/// The call id of a forged fact (the `hostile_facts` fault): no client issued it, and its
+/// outcome reaches no client.
+pub const FORGED_CALL_ID: CallId = CallId::MAX;
+
+/// What a request carries.
+#[derive(Clone, Debug)]
+pub enum Body {
+    /// One message for a ledger.
+    Deliver(Message),
+    /// A queue batch for the consumer (the platform ledger).
+    Batch(Vec<Message>),
+}
+
+impl Body {
+    /// An empty body: what stays with a call while its body travels.
+    pub fn travelling() -> Self {
+        Body::Batch(Vec::new())
+    }
+}
+
+/// A delivery the transport must carry out over the network.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// The calling actor.
+    pub caller: ActorIdx,
+    /// Its incarnation: outcomes for an older one go nowhere.
+    pub incarnation: u64,
+    /// The target actor, if it exists.
+    pub target: Option<ActorIdx>,
+    /// The target's name.
+    pub target_id: ActorId,
+    /// The caller's call id.
+    pub call_id: CallId,
+    /// What to deliver.
+    pub body: Body,
+    /// The delivered message's identity (none for queue batches).
+    pub key: Option<MessageKey>,
+    /// No answer within this counts as a timeout, ms.
+    pub timeout_ms: u64,
+    /// A forged fact (the `hostile_facts` fault): its outcome only counts, it reaches no
+    /// client.
+    pub hostile: Option<HostileKind>,
+}
+
+/// What the transport must do after a world step.
+#[derive(Debug, Default)]
+#[must_use = "a step's calls must be sent and a moved timer looked at again"]
+pub struct Step {
+    /// Calls to carry out, in order.
+    pub calls: Vec<Call>,
+    /// The stepping actor's next timer may have moved: look at `World::next_timer_ms` again.
+    pub timer_moved: bool,
+}
+
+/// What a receiver answers a request, and when.
+#[derive(Debug)]
+#[must_use = "a request's answer must be sent"]
+pub struct Served {
+    /// The answer.
+    pub outcome: DeliveryOutcome,
+    /// Delay before the answer leaves (service time, slowness), ms.
+    pub reply_delay_ms: u64,
+    /// What serving it asks of the transport.
+    pub step: Step,
+}

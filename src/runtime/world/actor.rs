@@ -1,0 +1,191 @@
+//! One actor of the world: what every Durable Object has (name, incarnation, alarm, requests in
+//! service) and, by kind, its durable storage together with its live ledger. Storage and ledger
+//! of one kind sit in one variant, so a ledger can never be handed another kind's storage.
+
+use crate::ledgers::{
+    EntityConfig, EntityLedger, EntityStorage, PlatformLedger, PlatformStorage, SystemLedger,
+    SystemStorage, TenantLedgerConfig, TenantStorage, TenantSystemLedger,
+};
+use crate::model::{ActorId, Limits};
+use crate::runtime::alarm::Alarm;
+use crate::runtime::queue::Queue;
+use crate::runtime::spec::{ActorInit, ActorSpec};
+use crate::runtime::workload::WorkloadStream;
+use std::collections::VecDeque;
+use std::fmt;
+
+/// An actor: the runtime's part and its kind's storage and ledger.
+pub(super) struct Actor {
+    /// Its name.
+    pub id: ActorId,
+    /// Starts so far; a kill moves it on, so messages to an older one are dropped.
+    pub incarnation: u64,
+    /// Its one alarm (durable).
+    pub alarm: Alarm,
+    /// When each request in service is done, ms, oldest first.
+    pub in_service_until_ms: VecDeque<u64>,
+    /// Its kind's storage and ledger.
+    pub kind: ActorKind,
+}
+
+/// An actor's kind with its durable storage and its live ledger (`None` while it is down).
+pub(super) enum ActorKind {
+    Entity(EntityActor),
+    System(SystemActor),
+    Tenant(TenantActor),
+    Platform(PlatformActor),
+    Queue(QueueActor),
+}
+
+/// An EntityLedger.
+pub(super) struct EntityActor {
+    pub config: EntityConfig,
+    pub storage: EntityStorage,
+    pub ledger: Option<Box<EntityLedger>>,
+    /// Its local operations (they go on whether or not the entity runs).
+    pub workload: WorkloadStream,
+}
+
+/// The SystemLedger.
+pub(super) struct SystemActor {
+    pub limits: Limits,
+    pub storage: SystemStorage,
+    pub ledger: Option<SystemLedger>,
+}
+
+/// A TenantSystemLedger.
+pub(super) struct TenantActor {
+    pub config: TenantLedgerConfig,
+    pub storage: TenantStorage,
+    pub ledger: Option<Box<TenantSystemLedger>>,
+    /// The last `(has_work, alarm_set)` observed (the state is noted when it changes).
+    pub state_noted: Option<(bool, bool)>,
+}
+
+/// The platform ledger.
+pub(super) struct PlatformActor {
+    pub limits: Limits,
+    pub storage: PlatformStorage,
+    pub ledger: Option<PlatformLedger>,
+}
+
+/// `PLATFORM_METRICS_QUEUE`: its state is durable; it has no ledger, only a running flag.
+pub(super) struct QueueActor {
+    pub queue: Queue,
+    /// The consumer's name.
+    pub consumer: ActorId,
+    pub running: bool,
+}
+
+impl Actor {
+    /// The actor `spec` describes, not started; `run_seed` seeds an entity's workload.
+    pub fn new(spec: &ActorSpec, run_seed: u64) -> Self {
+        let kind = match &spec.init {
+            ActorInit::Entity {
+                config,
+                workload,
+                entity_index,
+            } => ActorKind::Entity(EntityActor {
+                config: config.clone(),
+                storage: EntityStorage::default(),
+                ledger: None,
+                workload: WorkloadStream::new(workload, run_seed, *entity_index),
+            }),
+            ActorInit::System { limits } => ActorKind::System(SystemActor {
+                limits: *limits,
+                storage: SystemStorage::default(),
+                ledger: None,
+            }),
+            ActorInit::Tenant { config } => ActorKind::Tenant(TenantActor {
+                config: config.clone(),
+                storage: TenantStorage::default(),
+                ledger: None,
+                state_noted: None,
+            }),
+            ActorInit::Platform { limits } => ActorKind::Platform(PlatformActor {
+                limits: *limits,
+                storage: PlatformStorage::default(),
+                ledger: None,
+            }),
+            ActorInit::Queue { consumer, config } => ActorKind::Queue(QueueActor {
+                queue: Queue::new(*config),
+                consumer: consumer.clone(),
+                running: false,
+            }),
+        };
+        Self {
+            id: spec.id.clone(),
+            incarnation: 0,
+            alarm: Alarm::default(),
+            in_service_until_ms: VecDeque::new(),
+            kind,
+        }
+    }
+
+    /// Whether it runs (its in-memory state exists).
+    pub fn is_live(&self) -> bool {
+        match &self.kind {
+            ActorKind::Entity(entity) => entity.ledger.is_some(),
+            ActorKind::System(system) => system.ledger.is_some(),
+            ActorKind::Tenant(tenant) => tenant.ledger.is_some(),
+            ActorKind::Platform(platform) => platform.ledger.is_some(),
+            ActorKind::Queue(queue) => queue.running,
+        }
+    }
+
+    /// Drops its in-memory state (a kill); storage and alarm stay.
+    pub fn stop(&mut self) {
+        match &mut self.kind {
+            ActorKind::Entity(entity) => entity.ledger = None,
+            ActorKind::System(system) => system.ledger = None,
+            ActorKind::Tenant(tenant) => tenant.ledger = None,
+            ActorKind::Platform(platform) => platform.ledger = None,
+            ActorKind::Queue(queue) => queue.running = false,
+        }
+    }
+
+    /// The live entity ledger with its storage and workload, if this is a running entity.
+    pub fn running_entity(&mut self) -> Option<RunningEntity<'_>> {
+        match &mut self.kind {
+            ActorKind::Entity(EntityActor {
+                config,
+                storage,
+                ledger: Some(ledger),
+                workload,
+            }) => Some(RunningEntity {
+                config,
+                storage,
+                ledger,
+                workload,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// A running entity's parts, borrowed together.
+pub(super) struct RunningEntity<'a> {
+    pub config: &'a EntityConfig,
+    pub storage: &'a mut EntityStorage,
+    pub ledger: &'a mut EntityLedger,
+    pub workload: &'a mut WorkloadStream,
+}
+
+impl ActorKind {
+    /// The kind's name, for messages about harness bugs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ActorKind::Entity(_) => "entity ledger",
+            ActorKind::System(_) => "SystemLedger",
+            ActorKind::Tenant(_) => "TenantSystemLedger",
+            ActorKind::Platform(_) => "platform ledger",
+            ActorKind::Queue(_) => "queue",
+        }
+    }
+}
+
+impl fmt::Display for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.id, self.kind.name())
+    }
+}

@@ -1,0 +1,142 @@
+//! The faults in force and the random stream that decides them. Network-level faults (loss,
+//! partitions) live in the transport; these are the ones an actor's runtime applies.
+
+use crate::runtime::hostile::HostileInjector;
+use crate::runtime::seed::{derive_seed, purpose, stream};
+use crate::runtime::spec::ActorIdx;
+use rand::rngs::SmallRng;
+use rand::Rng;
+use std::collections::BTreeMap;
+
+/// Faults in force, by actor, and the fault stream (`purpose::FAULTS`).
+pub struct Faults {
+    overload_rate: BTreeMap<ActorIdx, f64>,
+    extra_latency_ms: BTreeMap<ActorIdx, u64>,
+    alarm_failure_rate: BTreeMap<ActorIdx, f64>,
+    queue_duplicate_rate: f64,
+    queue_consumer_failure_rate: f64,
+    /// Entity -> the wrong ledger its SDK facts go to.
+    misrouted: BTreeMap<ActorIdx, ActorIdx>,
+    rng: SmallRng,
+    /// The `hostile_facts` fault, with a stream of its own (`purpose::HOSTILE`).
+    pub(super) hostile: HostileInjector,
+}
+
+impl Faults {
+    /// No fault in force, streams derived from `run_seed`.
+    pub fn new(run_seed: u64) -> Self {
+        Self {
+            overload_rate: BTreeMap::new(),
+            extra_latency_ms: BTreeMap::new(),
+            alarm_failure_rate: BTreeMap::new(),
+            queue_duplicate_rate: 0.0,
+            queue_consumer_failure_rate: 0.0,
+            misrouted: BTreeMap::new(),
+            rng: stream(run_seed, purpose::FAULTS, 0),
+            hostile: HostileInjector::new(derive_seed(run_seed, purpose::HOSTILE, 0)),
+        }
+    }
+
+    /// Draws from the fault stream: true with probability `rate` (no draw at 0).
+    pub fn draw(&mut self, rate: f64) -> bool {
+        rate > 0.0 && self.rng.gen::<f64>() < rate
+    }
+
+    /// Picks `fraction` of `actors` with the fault stream (each independently).
+    pub fn pick(&mut self, actors: &[ActorIdx], fraction: f64) -> Vec<ActorIdx> {
+        actors
+            .iter()
+            .copied()
+            .filter(|_| self.draw(fraction))
+            .collect()
+    }
+
+    /// Answers `overloaded` at this rate on these actors (0 ends it).
+    pub fn set_overload(&mut self, actors: &[ActorIdx], rate: f64) {
+        set_rate(&mut self.overload_rate, actors, rate);
+    }
+
+    /// Delays these actors' answers by this much more, ms (0 ends it).
+    pub fn set_extra_latency(&mut self, actors: &[ActorIdx], extra_ms: u64) {
+        for idx in actors {
+            if extra_ms == 0 {
+                self.extra_latency_ms.remove(idx);
+            } else {
+                self.extra_latency_ms.insert(*idx, extra_ms);
+            }
+        }
+    }
+
+    /// Fails these actors' alarm handler runs at this rate (0 ends it).
+    pub fn set_alarm_failure(&mut self, actors: &[ActorIdx], rate: f64) {
+        set_rate(&mut self.alarm_failure_rate, actors, rate);
+    }
+
+    /// Sends the SDK facts of `entities` to `to` (`None`: ends every misroute).
+    pub fn set_misroute(&mut self, entities: &[ActorIdx], to: Option<ActorIdx>) {
+        match to {
+            Some(to) => {
+                for idx in entities {
+                    self.misrouted.insert(*idx, to);
+                }
+            }
+            None => self.misrouted.clear(),
+        }
+    }
+
+    /// Starts (rate > 0) or ends the `hostile_facts` fault.
+    pub fn set_hostile_rate(&mut self, rate: f64) {
+        self.hostile.set_rate(rate);
+    }
+
+    /// Delivers queue messages again at this rate.
+    pub fn set_queue_duplicate(&mut self, rate: f64) {
+        self.queue_duplicate_rate = rate;
+    }
+
+    /// Fails whole consumer batches at this rate.
+    pub fn set_queue_consumer_failure(&mut self, rate: f64) {
+        self.queue_consumer_failure_rate = rate;
+    }
+
+    /// Whether actor `idx` answers this request `overloaded` (a draw while the fault is on).
+    pub fn draw_overload(&mut self, idx: ActorIdx) -> bool {
+        let rate = self.overload_rate.get(&idx).copied().unwrap_or(0.0);
+        self.draw(rate)
+    }
+
+    /// Whether the consumer fails this batch (a draw while the fault is on).
+    pub fn draw_consumer_failure(&mut self) -> bool {
+        self.draw(self.queue_consumer_failure_rate)
+    }
+
+    /// The extra answer delay of actor `idx`, ms.
+    pub fn extra_latency_ms(&self, idx: ActorIdx) -> u64 {
+        self.extra_latency_ms.get(&idx).copied().unwrap_or(0)
+    }
+
+    /// The rate at which actor `idx`'s alarm handler runs fail.
+    pub fn alarm_failure_rate(&self, idx: ActorIdx) -> f64 {
+        self.alarm_failure_rate.get(&idx).copied().unwrap_or(0.0)
+    }
+
+    /// The probability that an acknowledged queue message is delivered again.
+    pub fn queue_duplicate_rate(&self) -> f64 {
+        self.queue_duplicate_rate
+    }
+
+    /// Where entity `idx`'s SDK facts go instead of its target, if misrouted.
+    pub fn misrouted_to(&self, idx: ActorIdx) -> Option<ActorIdx> {
+        self.misrouted.get(&idx).copied()
+    }
+}
+
+fn set_rate(rates: &mut BTreeMap<ActorIdx, f64>, actors: &[ActorIdx], rate: f64) {
+    for idx in actors {
+        if rate > 0.0 {
+            rates.insert(*idx, rate);
+        } else {
+            rates.remove(idx);
+        }
+    }
+}

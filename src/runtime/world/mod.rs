@@ -1,0 +1,445 @@
+//! The simulated world: every actor's durable storage and live ledger, their alarms, the queue,
+//! the faults in force, the recorder and the observer. It is synchronous and knows no
+//! transport: a transport calls its entry points (an actor starts, is killed, gets a request, a
+//! call's outcome, a timer) and carries out what each returns (a [`Step`]: calls to send, and
+//! whether the actor's timer moved).
+//!
+//! One file per concern: [`actor`] (an actor's kind with its storage and ledger), `entity`
+//! (local operations), `receive` (requests), `effects` (what the ledgers ask for), `alarms`,
+//! `metrics_queue` (the queue's glue), `faults`, `forge` (hostile facts) and `end` (the state at
+//! the end of a run, as data).
+
+mod actor;
+mod alarms;
+mod effects;
+mod end;
+mod entity;
+mod faults;
+mod forge;
+mod metrics_queue;
+mod receive;
+
+pub use end::{EndOfRun, StoredFacts};
+pub use faults::Faults;
+
+use crate::ledgers::TenantSystemLedger;
+use crate::ledgers::{DeliveryOutcome, Effect, EntityLedger, PlatformLedger, SystemLedger};
+use crate::model::ActorId;
+use crate::runtime::call::{Body, Call, Served, Step};
+use crate::runtime::observe::{Observation, Observer};
+use crate::runtime::recorder::{EventKind, Recorder};
+use crate::runtime::seed::{purpose, stream};
+use crate::runtime::spec::{ActorIdx, WorldSpec};
+use actor::{Actor, ActorKind};
+use rand::rngs::SmallRng;
+use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
+
+/// Settings every actor shares.
+#[derive(Clone, Copy, Debug)]
+struct Settings {
+    rpc_timeout_ms: u64,
+    max_in_flight: usize,
+    service_time_ms: u64,
+}
+
+/// Ground truth the workload and the ledgers' answers give, per entity (lookup and increment
+/// only, ordered maps).
+#[derive(Default)]
+struct GroundTruth {
+    /// Per entity with stats tracking: observations generated and counted.
+    generated: BTreeMap<ActorIdx, u64>,
+    /// Per entity: appends (and rollups) its ledger acknowledged.
+    acknowledged_appends: BTreeMap<ActorIdx, u64>,
+}
+
+/// The observer of the run, if any (benchmarks run without one).
+struct Observers(Option<Box<dyn Observer>>);
+
+impl Observers {
+    /// Hands the observer what `observation` builds (built only when someone observes).
+    fn note<'a>(&mut self, observation: impl FnOnce() -> Observation<'a>) {
+        if let Some(observer) = self.0.as_mut() {
+            observer.observe(&observation());
+        }
+    }
+}
+
+/// The simulated world.
+pub struct World {
+    settings: Settings,
+    actors: Vec<Actor>,
+    /// Lookup only (never iterated), so a hash map cannot make a run nondeterministic.
+    names: FxHashMap<ActorId, ActorIdx>,
+    faults: Faults,
+    queue_rng: SmallRng,
+    alarm_rng: SmallRng,
+    /// Since when each (client actor, target) breaker has been OPEN, ms.
+    breaker_open_since_ms: BTreeMap<(ActorIdx, ActorId), u64>,
+    recorder: Recorder,
+    observer: Observers,
+    truth: GroundTruth,
+    /// Set when the stepping actor's next timer may have moved; taken into its [`Step`].
+    timer_moved: bool,
+}
+
+impl World {
+    /// A world for `spec`, nothing started yet; `observer` sees what happens.
+    pub fn new(spec: &WorldSpec, observer: Option<Box<dyn Observer>>) -> Self {
+        let actors: Vec<Actor> = spec
+            .actors
+            .iter()
+            .map(|actor| Actor::new(actor, spec.seed))
+            .collect();
+        let names = actors
+            .iter()
+            .enumerate()
+            .map(|(idx, actor)| (actor.id.clone(), idx))
+            .collect();
+        Self {
+            settings: Settings {
+                rpc_timeout_ms: spec.rpc_timeout_ms,
+                max_in_flight: spec.max_in_flight as usize,
+                service_time_ms: spec.service_time_ms,
+            },
+            actors,
+            names,
+            faults: Faults::new(spec.seed),
+            queue_rng: stream(spec.seed, purpose::QUEUE, 0),
+            alarm_rng: stream(spec.seed, purpose::ALARMS, 0),
+            breaker_open_since_ms: BTreeMap::new(),
+            recorder: Recorder::default(),
+            observer: Observers(observer),
+            truth: GroundTruth::default(),
+            timer_moved: false,
+        }
+    }
+
+    /// Number of actors.
+    pub fn actor_count(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// An actor's name.
+    pub fn actor_id(&self, idx: ActorIdx) -> &ActorId {
+        &self.actors[idx].id
+    }
+
+    /// Whether the actor is running.
+    pub fn is_live(&self, idx: ActorIdx) -> bool {
+        self.actors[idx].is_live()
+    }
+
+    /// The actor's incarnation, if it is running.
+    pub fn live_incarnation(&self, idx: ActorIdx) -> Option<u64> {
+        let actor = &self.actors[idx];
+        actor.is_live().then_some(actor.incarnation)
+    }
+
+    /// The actor's current incarnation (the next one while it is down: a kill moves it on).
+    pub fn incarnation(&self, idx: ActorIdx) -> u64 {
+        self.actors[idx].incarnation
+    }
+
+    /// What the recorder holds so far.
+    pub fn recorder(&self) -> &Recorder {
+        &self.recorder
+    }
+
+    /// The faults in force, to start or end one.
+    pub fn faults_mut(&mut self) -> &mut Faults {
+        &mut self.faults
+    }
+
+    /// Records the start or end of a fault in the trace.
+    pub fn record_fault(&mut self, now_ms: u64, label: &str) {
+        self.recorder.trace.mix_str(label);
+        self.recorder.event(now_ms, EventKind::Fault, 0, 0);
+        tracing::info!(target: "z0sim::trace", now_ms, fault = label, "fault");
+    }
+
+    /// Runs the actor's constructor on its storage (start or restart).
+    pub fn start_actor(&mut self, idx: ActorIdx, now_ms: u64) -> Step {
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
+        debug_assert!(!actor.is_live(), "{actor} started twice");
+        if actor.incarnation > 0 {
+            self.recorder.counters.restarts += 1;
+        }
+        actor.in_service_until_ms.clear();
+        match &mut actor.kind {
+            ActorKind::Entity(entity) => {
+                // Operations due while the entity was not running never happened (README,
+                // "Runtime"): its ledger's clock starts now.
+                self.recorder.counters.ops_skipped_while_down +=
+                    entity.workload.skip_before(now_ms);
+                let (ledger, report) = EntityLedger::start(
+                    entity.config.clone(),
+                    now_ms,
+                    &mut entity.storage,
+                    &mut effects,
+                );
+                entity.ledger = Some(Box::new(ledger));
+                let acknowledged = self
+                    .truth
+                    .acknowledged_appends
+                    .get(&idx)
+                    .copied()
+                    .unwrap_or(0);
+                self.observer.note(|| Observation::Hydrated {
+                    at_ms: now_ms,
+                    actor: idx,
+                    facts_replayed: report.facts_replayed.unwrap_or(0),
+                    acknowledged,
+                });
+            }
+            ActorKind::System(system) => system.ledger = Some(SystemLedger::new(system.limits)),
+            ActorKind::Tenant(tenant) => {
+                // The alarm survives a restart; the storage mirror says whether one is set.
+                tenant.storage.alarm_ms = actor.alarm.at_ms();
+                let ledger = TenantSystemLedger::start(
+                    tenant.config.clone(),
+                    now_ms,
+                    &mut tenant.storage,
+                    &mut effects,
+                );
+                tenant.ledger = Some(Box::new(ledger));
+            }
+            ActorKind::Platform(platform) => {
+                platform.ledger = Some(PlatformLedger::new(platform.limits));
+            }
+            ActorKind::Queue(queue) => queue.running = true,
+        }
+        let incarnation = actor.incarnation;
+        self.recorder
+            .event(now_ms, EventKind::Start, idx, incarnation);
+        self.observer.note(|| Observation::Started {
+            at_ms: now_ms,
+            actor: idx,
+        });
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, incarnation, "start");
+        let calls = self.apply_effects(idx, now_ms, effects);
+        self.step(calls)
+    }
+
+    /// Kills the actor: its in-memory state (open stats periods, unsent facts, breakers,
+    /// in-flight calls) is gone; storage and alarm survive. What it loses is counted.
+    pub fn kill_actor(&mut self, idx: ActorIdx, now_ms: u64) {
+        if !self.actors[idx].is_live() {
+            return;
+        }
+        // What the entity did up to now happened; the calls it would make die with it.
+        drop(self.advance_entity(idx, now_ms));
+        self.count_entity_losses(idx, now_ms);
+        let actor = &mut self.actors[idx];
+        actor.stop();
+        actor.incarnation += 1;
+        let open: Vec<(ActorIdx, ActorId)> = self
+            .breaker_open_since_ms
+            .keys()
+            .filter(|(caller, _)| *caller == idx)
+            .cloned()
+            .collect();
+        for key in open {
+            if let Some(since_ms) = self.breaker_open_since_ms.remove(&key) {
+                self.recorder.breaker_open.record(now_ms - since_ms);
+            }
+        }
+        self.recorder.event(now_ms, EventKind::Kill, idx, 0);
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, "kill");
+        self.timer_moved = false;
+    }
+
+    /// When the actor's next timer is due, ms: the next local operation with an effect
+    /// (entities), the alarm (tenants), the batch deadline (queue).
+    pub fn next_timer_ms(&mut self, idx: ActorIdx) -> Option<u64> {
+        let actor = &mut self.actors[idx];
+        match &mut actor.kind {
+            ActorKind::Entity(_) => entity::next_effect_ms(actor.running_entity()?),
+            ActorKind::Tenant(tenant) if tenant.ledger.is_some() => actor.alarm.at_ms(),
+            ActorKind::Queue(queue) if queue.running => queue.queue.deadline_ms(),
+            _ => None,
+        }
+    }
+
+    /// The actor's timer fired at `now_ms`.
+    pub fn on_timer(&mut self, idx: ActorIdx, now_ms: u64) -> Step {
+        self.recorder.event(now_ms, EventKind::Timer, idx, 0);
+        let actor = &self.actors[idx];
+        let calls = match &actor.kind {
+            _ if !actor.is_live() => Vec::new(),
+            ActorKind::Entity(_) => self.advance_entity(idx, now_ms),
+            ActorKind::Tenant(_) => self.fire_alarm(idx, now_ms),
+            ActorKind::Queue(_) => self.queue_tick(idx, now_ms),
+            ActorKind::System(_) | ActorKind::Platform(_) => Vec::new(),
+        };
+        self.step(calls)
+    }
+
+    /// Handles a request at actor `idx` (running: the transport delivers only to a running
+    /// incarnation).
+    pub fn on_request(&mut self, idx: ActorIdx, body: Body, now_ms: u64) -> Served {
+        self.recorder.event(now_ms, EventKind::Request, idx, 0);
+        debug_assert!(
+            self.actors[idx].is_live(),
+            "{} got a request while down",
+            self.actors[idx]
+        );
+        let Some(done_ms) = self.admit_request(idx, now_ms) else {
+            self.recorder.counters.overloaded_answers += 1;
+            return Served {
+                outcome: Err(crate::ledgers::FailureKind::Overloaded),
+                reply_delay_ms: 0,
+                step: Step::default(),
+            };
+        };
+        let (outcome, calls) = self.dispatch(idx, body, now_ms);
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, ?outcome, "request handled");
+        // A request can move an entity's or the queue's next timer. A tenant's timer is its
+        // alarm, which only moves through `SetAlarm`; system and platform ledgers have none.
+        if matches!(
+            self.actors[idx].kind,
+            ActorKind::Entity(_) | ActorKind::Queue(_)
+        ) {
+            self.timer_moved = true;
+        }
+        let extra_ms = self.faults.extra_latency_ms(idx);
+        Served {
+            outcome,
+            reply_delay_ms: done_ms - now_ms + extra_ms,
+            step: self.step(calls),
+        }
+    }
+
+    /// Feeds a call's outcome back to its caller, if that incarnation still runs.
+    pub fn on_call_result(&mut self, call: &Call, outcome: DeliveryOutcome, now_ms: u64) -> Step {
+        let caller = call.caller;
+        if self.live_incarnation(caller) != Some(call.incarnation) {
+            return Step::default();
+        }
+        self.recorder.event(
+            now_ms,
+            EventKind::CallResult,
+            caller,
+            u64::from(outcome.is_ok()),
+        );
+        if call.hostile.is_some() {
+            forge::count_forged_answer(&mut self.recorder.counters, outcome);
+            return Step::default();
+        }
+        if let (Ok(()), Some(key)) = (outcome, &call.key) {
+            if self.is_observability_call(call) {
+                self.faults.hostile.on_acknowledged(caller, key);
+            }
+        }
+        if let Some(key) = &call.key {
+            self.observer.note(|| Observation::Outcome {
+                at_ms: now_ms,
+                caller,
+                key,
+                ok: outcome.is_ok(),
+            });
+        }
+        let calls = self.delivery_result(caller, call, outcome, now_ms);
+        self.step(calls)
+    }
+
+    /// The caller of `call` learns its outcome.
+    fn delivery_result(
+        &mut self,
+        caller: ActorIdx,
+        call: &Call,
+        outcome: DeliveryOutcome,
+        now_ms: u64,
+    ) -> Vec<Call> {
+        if matches!(self.actors[caller].kind, ActorKind::Queue(_)) {
+            return self.queue_result(caller, call.call_id, outcome, now_ms);
+        }
+        let mut calls = self.advance_entity(caller, now_ms);
+        let mut effects: Vec<Effect> = Vec::new();
+        let actor = &mut self.actors[caller];
+        match &mut actor.kind {
+            ActorKind::Entity(entity) => {
+                let ledger = entity.ledger.as_mut().expect("a live entity has a ledger");
+                ledger.on_delivery_result(
+                    now_ms,
+                    &call.target_id,
+                    call.call_id,
+                    outcome,
+                    &mut effects,
+                );
+            }
+            ActorKind::Tenant(tenant) => {
+                let ledger = tenant.ledger.as_mut().expect("a live tenant has a ledger");
+                ledger.on_delivery_result(
+                    now_ms,
+                    &mut tenant.storage,
+                    call.call_id,
+                    outcome,
+                    &mut effects,
+                );
+            }
+            kind => unreachable!("{} ({}) made no call", actor.id, kind.name()),
+        }
+        calls.extend(self.apply_effects(caller, now_ms, effects));
+        self.note_tenant_state(caller, now_ms);
+        calls
+    }
+
+    /// Ends the run at `now_ms`: applies outstanding local operations and hands over what is
+    /// left, as data (the oracle judges it).
+    pub fn finish(&mut self, now_ms: u64) -> EndOfRun {
+        for idx in 0..self.actors.len() {
+            drop(self.advance_entity(idx, now_ms));
+        }
+        for (_, since_ms) in std::mem::take(&mut self.breaker_open_since_ms) {
+            self.recorder.breaker_open.record(now_ms - since_ms);
+        }
+        self.timer_moved = false;
+        end::end_of_run(&mut self.actors, &self.truth, &mut self.recorder)
+    }
+
+    /// Takes the recorder and the observer out of the world, once its run is over.
+    pub fn take_results(&mut self) -> (Recorder, Option<Box<dyn Observer>>) {
+        (std::mem::take(&mut self.recorder), self.observer.0.take())
+    }
+
+    /// The calls of a step, with whether the stepping actor's timer moved.
+    fn step(&mut self, calls: Vec<Call>) -> Step {
+        Step {
+            calls,
+            timer_moved: std::mem::take(&mut self.timer_moved),
+        }
+    }
+
+    /// Notes a tenant ledger's state when it differs from the last one noted for it (a tenant
+    /// handles a fact every few milliseconds, and its state rarely changes).
+    fn note_tenant_state(&mut self, idx: ActorIdx, now_ms: u64) {
+        let actor = &mut self.actors[idx];
+        let ActorKind::Tenant(tenant) = &mut actor.kind else {
+            return;
+        };
+        let state = (tenant.storage.has_work(), actor.alarm.at_ms().is_some());
+        if tenant.state_noted == Some(state) {
+            return;
+        }
+        tenant.state_noted = Some(state);
+        self.observer.note(|| Observation::TenantState {
+            at_ms: now_ms,
+            actor: idx,
+            has_work: state.0,
+            alarm_set: state.1,
+        });
+    }
+
+    /// The index of the actor called `name`, if there is one.
+    fn index_of(&self, name: &ActorId) -> Option<ActorIdx> {
+        self.names.get(name).copied()
+    }
+
+    /// Whether `call` carries an entity's SDK fact to its own observability target.
+    fn is_observability_call(&self, call: &Call) -> bool {
+        matches!(&self.actors[call.caller].kind, ActorKind::Entity(entity)
+            if entity.config.observability_target.as_ref() == Some(&call.target_id))
+    }
+}

@@ -1,0 +1,219 @@
+//! Requests: overload (the in-flight limit and the injected rate), service time, and what each
+//! kind of receiver does with what it is handed.
+
+use super::actor::ActorKind;
+use super::{Observers, World};
+use crate::ledgers::{
+    Accepted, ChildFactOutcome, DeliveryOutcome, FailureKind, Message, PlatformLedger,
+    PlatformStorage,
+};
+use crate::model::{FactError, TenantStatsPayload};
+use crate::runtime::call::{Body, Call};
+use crate::runtime::observe::Observation;
+use crate::runtime::recorder::{Counters, Recorder};
+use crate::runtime::spec::ActorIdx;
+
+impl World {
+    /// Admits a request at `now_ms`, or refuses it (`None`: the actor answers `overloaded`):
+    /// when `max_in_flight` requests are in service, or by the injected overload rate. An
+    /// admitted request is served after those before it, for the service time; returns when
+    /// it is done, ms.
+    pub(super) fn admit_request(&mut self, idx: ActorIdx, now_ms: u64) -> Option<u64> {
+        let in_service = &mut self.actors[idx].in_service_until_ms;
+        while in_service
+            .front()
+            .is_some_and(|until_ms| *until_ms <= now_ms)
+        {
+            in_service.pop_front();
+        }
+        if in_service.len() >= self.settings.max_in_flight || self.faults.draw_overload(idx) {
+            return None;
+        }
+        let in_service = &mut self.actors[idx].in_service_until_ms;
+        let busy_from_ms = in_service.back().copied().unwrap_or(now_ms).max(now_ms);
+        let done_ms = busy_from_ms + self.settings.service_time_ms;
+        in_service.push_back(done_ms);
+        Some(done_ms)
+    }
+
+    /// Hands `body` to actor `idx`'s ledger; returns its answer and the calls it made.
+    pub(super) fn dispatch(
+        &mut self,
+        idx: ActorIdx,
+        body: Body,
+        now_ms: u64,
+    ) -> (DeliveryOutcome, Vec<Call>) {
+        let mut calls = self.advance_entity(idx, now_ms);
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
+        let counters = &mut self.recorder.counters;
+        let outcome = match (&mut actor.kind, body) {
+            (ActorKind::System(system), Body::Deliver(Message::SdkFact(fact))) => {
+                let ledger = system.ledger.as_mut().expect("a served SystemLedger runs");
+                let emitted_ms = fact.timestamp_ms;
+                match ledger.on_sdk_fact(now_ms, &mut system.storage, fact) {
+                    Ok(Accepted::Stored) => {
+                        let stored = system.storage.last().expect("a fact was just stored");
+                        let delivery_ms = now_ms.saturating_sub(emitted_ms);
+                        self.recorder.delivery.record(delivery_ms);
+                        counters.sdk_facts_delivered += 1;
+                        self.observer.note(|| Observation::Stored {
+                            at_ms: now_ms,
+                            receiver: idx,
+                            fact: &stored.fact,
+                        });
+                        Ok(())
+                    }
+                    Ok(Accepted::Duplicate) => Ok(()),
+                    Err(error) => Err(count_rejection(counters, &error)),
+                }
+            }
+            (ActorKind::Tenant(tenant), Body::Deliver(Message::SdkFact(fact))) => {
+                let ledger = tenant.ledger.as_mut().expect("a served tenant ledger runs");
+                match ledger.on_fact_ref(now_ms, &mut tenant.storage, &fact, &mut effects) {
+                    Ok(Accepted::Stored) => {
+                        let delivery_ms = now_ms.saturating_sub(fact.timestamp_ms);
+                        self.recorder.delivery.record(delivery_ms);
+                        counters.sdk_facts_delivered += 1;
+                        self.observer.note(|| Observation::Stored {
+                            at_ms: now_ms,
+                            receiver: idx,
+                            fact: &fact,
+                        });
+                        Ok(())
+                    }
+                    Ok(Accepted::Duplicate) => Ok(()),
+                    Err(error) => Err(count_rejection(counters, &error)),
+                }
+            }
+            (ActorKind::Platform(platform), Body::Deliver(Message::TenantStats(payload))) => {
+                let ledger = platform
+                    .ledger
+                    .as_mut()
+                    .expect("a served platform ledger runs");
+                let receiver = (ledger, &mut platform.storage);
+                store_payload(
+                    receiver,
+                    payload,
+                    now_ms,
+                    &mut self.recorder,
+                    &mut self.observer,
+                )
+            }
+            (ActorKind::Platform(platform), Body::Batch(messages)) => {
+                if self.faults.draw_consumer_failure() {
+                    Err(FailureKind::Error)
+                } else {
+                    let ledger = platform
+                        .ledger
+                        .as_mut()
+                        .expect("a served platform ledger runs");
+                    for message in messages {
+                        if let Message::TenantStats(payload) = message {
+                            // A malformed payload in a batch is rejected alone; the batch is
+                            // acknowledged.
+                            let receiver = (&mut *ledger, &mut platform.storage);
+                            let _ = store_payload(
+                                receiver,
+                                payload,
+                                now_ms,
+                                &mut self.recorder,
+                                &mut self.observer,
+                            );
+                        }
+                    }
+                    Ok(())
+                }
+            }
+            (ActorKind::Queue(queue), Body::Deliver(message @ Message::TenantStats(_))) => {
+                queue.queue.push(now_ms, message);
+                Ok(())
+            }
+            (ActorKind::Entity(entity), Body::Deliver(Message::ChildFact { child, fact })) => {
+                let ledger = entity.ledger.as_mut().expect("a served entity ledger runs");
+                let child_fact = fact.id.clone();
+                let accepted =
+                    ledger.on_child_fact(now_ms, &mut entity.storage, &child, fact, &mut effects);
+                if accepted.is_ok() {
+                    self.observer.note(|| Observation::ChildDelivered {
+                        at_ms: now_ms,
+                        parent: idx,
+                        child_fact: &child_fact,
+                    });
+                }
+                match accepted {
+                    Ok(ChildFactOutcome::RolledUp(_)) => {
+                        counters.rollups += 1;
+                        counters.facts_appended += 1;
+                        *self.truth.acknowledged_appends.entry(idx).or_default() += 1;
+                        if ledger.appended_due_at_ms().is_some() {
+                            *self.truth.generated.entry(idx).or_default() += 1;
+                        }
+                        Ok(())
+                    }
+                    Ok(ChildFactOutcome::Duplicate) => Ok(()),
+                    Err(error) => Err(count_rejection(counters, &error)),
+                }
+            }
+            (kind, body) => unreachable!(
+                "{} ({}) was handed {}",
+                actor.id,
+                kind.name(),
+                body_name(&body)
+            ),
+        };
+        calls.extend(self.apply_effects(idx, now_ms, effects));
+        self.note_tenant_state(idx, now_ms);
+        (outcome, calls)
+    }
+}
+
+/// A short name of what a request carries, for messages about harness bugs.
+fn body_name(body: &Body) -> &'static str {
+    match body {
+        Body::Deliver(Message::SdkFact(_)) => "an SDK fact",
+        Body::Deliver(Message::ChildFact { .. }) => "a child fact",
+        Body::Deliver(Message::TenantStats(_)) => "a tenant payload",
+        Body::Batch(_) => "a queue batch",
+    }
+}
+
+/// Counts a fact a receiver rejected (another tenant's, or malformed) and gives the answer the
+/// sender gets: an error, which its breaker counts as a failure.
+fn count_rejection(counters: &mut Counters, error: &FactError) -> FailureKind {
+    match error {
+        FactError::ForeignTenant { .. } => counters.rejected_cross_tenant += 1,
+        _ => counters.rejected_malformed += 1,
+    }
+    FailureKind::Error
+}
+
+/// The platform ledger stores a tenant payload (or says it has it, or rejects it).
+fn store_payload(
+    (ledger, storage): (&mut PlatformLedger, &mut PlatformStorage),
+    payload: TenantStatsPayload,
+    now_ms: u64,
+    recorder: &mut Recorder,
+    observer: &mut Observers,
+) -> DeliveryOutcome {
+    let period_end_ms = payload.period_end_ms;
+    match ledger.on_payload(now_ms, storage, payload) {
+        Ok(Accepted::Stored) => {
+            let stored = storage.payloads.last().expect("a payload was just stored");
+            observer.note(|| Observation::PayloadStored {
+                at_ms: now_ms,
+                payload: stored,
+            });
+            recorder.counters.tenant_payloads_delivered += 1;
+            recorder
+                .tenant_flush_lag
+                .record(now_ms.saturating_sub(period_end_ms));
+            Ok(())
+        }
+        Ok(Accepted::Duplicate) => Ok(()),
+        Err(_) => {
+            recorder.counters.rejected_malformed += 1;
+            Err(FailureKind::Error)
+        }
+    }
+}

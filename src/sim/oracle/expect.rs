@@ -1,0 +1,32 @@
+//! The `[expect]` checks: one `expect.<counter>` per key, the counter above 0 (`true`) or at
+//! 0 (`false`) at the end of the run.
+
+use crate::runtime::Counters;
+use crate::sim::report::InvariantResult;
+use crate::sim::scenario::Scenario;
+
+/// One check per `[expect]` key, in key order.
+pub(super) fn checks(scenario: &Scenario, counters: &Counters) -> Vec<InvariantResult> {
+    scenario
+        .expect
+        .checks
+        .iter()
+        .map(|(name, expected_positive)| {
+            // Validation admits only counters of the report.
+            let value = counters
+                .get(name)
+                .unwrap_or_else(|| unreachable!("[expect] names the unknown counter {name:?}"));
+            let passed = (value > 0) == *expected_positive;
+            let wanted = if *expected_positive { "> 0" } else { "== 0" };
+            InvariantResult {
+                name: format!("expect.{name}"),
+                passed,
+                detail: if passed {
+                    String::new()
+                } else {
+                    format!("{name} = {value}, expected {wanted}")
+                },
+            }
+        })
+        .collect()
+}

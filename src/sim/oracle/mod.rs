@@ -1,0 +1,208 @@
+//! The oracle: the invariants of the README judged from what the simulation observed (attempts
+//! that went onto the network, their network outcomes, what receivers stored, breaker
+//! transitions, tenant alarm states), from the warnings actually logged through `tracing` and
+//! from the state at the end of the run, never from the ledgers' own counters.
+//!
+//! One checker per family of invariants, each fed every observation as it happens (the oracle
+//! is the run's [`Observer`]), keeping only what its invariants need; the whole observation log
+//! is never held. Each invariant's verdict carries its first violation as detail.
+//!
+//! | file | invariants |
+//! |---|---|
+//! | `breaker` | `breaker_transitions_legal`, `breaker_blocks_when_open` |
+//! | `threshold` | `breaker_opens_on_threshold` (against the reference breaker) |
+//! | `liveness` | `breaker_recovers` |
+//! | `fallback` | `fallback_isolates_primary`, `fallback_false_propagates`, `fallback_warns` |
+//! | `stats` | `stats_interval_respected` |
+//! | `conservation` | `observability_conserved` |
+//! | `tenant` | `tenant_totals_match`, `tenant_isolation`, `tenant_flush_cadence` |
+//! | `durability` | `no_duplicate_facts`, `primary_facts_durable`, `rollup_consistent`, `receiver_storage_durable` |
+//! | `hostile` | `hostile_facts_rejected` |
+//! | `expect` | one `expect.<counter>` check per `[expect]` key |
+//! | `reached` | what interesting things happened (not an invariant) |
+
+mod breaker;
+mod conservation;
+mod durability;
+mod expect;
+mod fallback;
+mod hostile;
+mod liveness;
+mod reached;
+mod stats;
+mod tenant;
+mod threshold;
+
+pub use liveness::liveness_window_ms;
+
+use crate::ledgers::BreakerState;
+use crate::runtime::observe::{Observation, Observer};
+use crate::runtime::world::EndOfRun;
+use crate::runtime::{ActorIdx, Counters, Roles};
+use crate::sim::report::InvariantResult;
+use crate::sim::scenario::Scenario;
+use std::collections::BTreeMap;
+
+/// What the oracle learns only once the run is over.
+pub struct RunEnd<'a> {
+    /// The world's state at the end.
+    pub end: &'a EndOfRun,
+    /// The report's counters.
+    pub counters: &'a Counters,
+    /// Fallback warnings actually logged through `tracing`.
+    pub warnings_logged: u64,
+}
+
+/// The verdicts of one run, and what the report shows besides them.
+pub struct Judgement {
+    /// Every invariant, then `receiver_storage_durable`, then the `[expect]` checks.
+    pub invariants: Vec<InvariantResult>,
+    /// Acknowledged SDK facts missing from their receiver's storage at the end.
+    pub durability_violations: u64,
+    /// The interesting things that happened (see [`reached`](self::reached)).
+    pub reached: Vec<String>,
+}
+
+/// Every checker of a run.
+pub struct Oracle {
+    scenario: Scenario,
+    breaker: breaker::BreakerChecker,
+    threshold: threshold::ThresholdChecker,
+    liveness: liveness::LivenessChecker,
+    fallback: fallback::FallbackChecker,
+    stats: stats::StatsChecker,
+    conservation: conservation::ConservationChecker,
+    tenant: tenant::TenantChecker,
+    durability: durability::DurabilityChecker,
+    hostile: hostile::HostileChecker,
+    reached: reached::ReachedChecker,
+}
+
+impl Oracle {
+    /// The checkers of a run of `scenario` whose actors have these `roles`.
+    pub fn new(scenario: &Scenario, roles: &Roles) -> Self {
+        Self {
+            scenario: scenario.clone(),
+            breaker: breaker::BreakerChecker::new(scenario),
+            threshold: threshold::ThresholdChecker::new(scenario),
+            liveness: liveness::LivenessChecker::new(scenario),
+            fallback: fallback::FallbackChecker::new(scenario, roles),
+            stats: stats::StatsChecker::new(scenario),
+            conservation: conservation::ConservationChecker::new(roles),
+            tenant: tenant::TenantChecker::new(scenario, roles),
+            durability: durability::DurabilityChecker::default(),
+            hostile: hostile::HostileChecker::default(),
+            reached: reached::ReachedChecker::default(),
+        }
+    }
+
+    /// Judges the run, in a fixed order: the invariants, `receiver_storage_durable`, the
+    /// `[expect]` checks.
+    pub fn judge(mut self, run: &RunEnd<'_>) -> Judgement {
+        let durability_violations = self.durability.missing_at_end(run.end);
+        let mut invariants = Vec::with_capacity(24);
+        invariants.push(self.breaker.transitions_legal());
+        invariants.push(self.threshold.opens_on_threshold());
+        invariants.push(self.breaker.blocks_when_open());
+        invariants.push(self.liveness.recovers());
+        invariants.extend(self.fallback.verdicts(run));
+        invariants.push(self.stats.interval_respected());
+        invariants.push(self.conservation.conserved(run.end));
+        invariants.push(self.durability.no_duplicate_facts());
+        invariants.extend(self.tenant.verdicts(run.end));
+        invariants.push(self.durability.primary_facts_durable(run.end));
+        invariants.push(self.durability.rollup_consistent(run.end));
+        invariants.push(self.hostile.rejected());
+        invariants.push(durability::receiver_storage_durable(durability_violations));
+        invariants.extend(expect::checks(&self.scenario, run.counters));
+        Judgement {
+            invariants,
+            durability_violations,
+            reached: self.reached.reached(run.counters),
+        }
+    }
+}
+
+impl Observer for Oracle {
+    fn observe(&mut self, observation: &Observation<'_>) {
+        self.breaker.observe(observation);
+        self.threshold.observe(observation);
+        self.liveness.observe(observation);
+        self.fallback.observe(observation);
+        self.stats.observe(observation);
+        self.conservation.observe(observation);
+        self.tenant.observe(observation);
+        self.durability.observe(observation);
+        self.hostile.observe(observation);
+        self.reached.observe(observation);
+    }
+}
+
+/// A verdict: passed without a violation, else failed with it as detail.
+fn verdict(name: &str, violation: Option<String>) -> InvariantResult {
+    InvariantResult {
+        name: name.to_owned(),
+        passed: violation.is_none(),
+        detail: violation.unwrap_or_default(),
+    }
+}
+
+/// A check that does not apply to this run, and why.
+fn not_applicable(name: &str, why: &str) -> InvariantResult {
+    InvariantResult {
+        name: name.to_owned(),
+        passed: true,
+        detail: format!("not applicable: {why}"),
+    }
+}
+
+/// A client: its actor and its target.
+type ClientKey = (ActorIdx, Option<ActorIdx>);
+
+/// The clients of `actor` from ordered client keys that start at its first one
+/// (`range((actor, None)..)`): a restart looks at its own clients only, not at every client of
+/// the run (quadratic with 100,000 entities starting).
+fn clients_of<'a>(keys: impl Iterator<Item = &'a ClientKey>, actor: ActorIdx) -> Vec<ClientKey> {
+    keys.take_while(|(caller, _)| *caller == actor)
+        .copied()
+        .collect()
+}
+
+/// Breaker states per client as the transitions say, reset when the caller restarts.
+#[derive(Default)]
+struct BreakerStates(BTreeMap<ClientKey, BreakerState>);
+
+impl BreakerStates {
+    fn get(&self, key: ClientKey) -> BreakerState {
+        self.0.get(&key).copied().unwrap_or(BreakerState::Closed)
+    }
+
+    fn set(&mut self, key: ClientKey, state: BreakerState) {
+        self.0.insert(key, state);
+    }
+
+    fn restart(&mut self, actor: ActorIdx) {
+        for key in clients_of(self.0.range((actor, None)..).map(|(key, _)| key), actor) {
+            self.0.remove(&key);
+        }
+    }
+}
+
+/// The first violation of an invariant judged as observations come: once one is found the
+/// verdict is settled and later observations are not looked at.
+#[derive(Default)]
+struct FirstViolation(Option<String>);
+
+impl FirstViolation {
+    /// Whether a violation was found.
+    fn found(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// Keeps `violation` if it is the first.
+    fn note(&mut self, violation: Option<String>) {
+        if self.0.is_none() {
+            self.0 = violation;
+        }
+    }
+}
