@@ -1815,3 +1815,30 @@ proptest! {
         round_trip(&scenario);
     }
 }
+
+// ------------------------------------------------------------------------------------------------
+// Files generated from the format's tables
+// ------------------------------------------------------------------------------------------------
+
+/// `fuzz/scenario_parse.dict` is the format's own dictionary (keys, tables, choices, fault
+/// kinds, counters). `Z0SIM_BLESS=1 cargo test --test scenario_files` writes it anew.
+#[test]
+fn the_fuzz_dictionary_is_generated_from_the_format() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/scenario_parse.dict");
+    let generated = z0sim::sim::scenario::fuzz_dictionary();
+    if std::env::var("Z0SIM_BLESS").is_ok_and(|value| value == "1") {
+        std::fs::write(&path, &generated).expect("write the dictionary");
+    }
+    let committed = std::fs::read_to_string(&path).expect("read the dictionary");
+    assert_eq!(
+        committed, generated,
+        "fuzz/scenario_parse.dict differs from the format's tables; regenerate it with Z0SIM_BLESS=1 cargo test --test scenario_files"
+    );
+    for kind in z0sim::sim::scenario::faults::FAULT_KINDS {
+        assert!(
+            committed.contains(&format!("\"\\\"{}\\\"\"", kind.name)),
+            "{}",
+            kind.name
+        );
+    }
+}

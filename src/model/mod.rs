@@ -2,6 +2,7 @@
 //! their validation. Everything here is plain serde data; nothing reads a clock or does I/O.
 
 pub mod config;
+pub mod errors;
 pub mod fact;
 pub mod fact_data;
 pub mod ids;

@@ -22,8 +22,11 @@ pub enum Transport {
 }
 
 impl Transport {
+    /// Every transport.
+    pub const ALL: [Transport; 2] = [Transport::Madsim, Transport::Direct];
+
     /// The name used in scenario files.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Madsim => "madsim",
             Self::Direct => "direct",

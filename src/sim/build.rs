@@ -265,90 +265,10 @@ fn group_members(actors: &[ActorSpec], group: Group) -> Vec<ActorIdx> {
     }
 }
 
+/// A fault as its start action at `at` and, unless it has none, its end action at its end.
 fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Vec<TimedAction> {
     let name = fault.kind.name();
-    let hit = targets(scenario, actors, fault.target);
-    let (start, end) = match &fault.kind {
-        FaultKind::SystemLedgerDown => (
-            FaultAction::Kill(hit.clone()),
-            Some(FaultAction::Restart(hit)),
-        ),
-        FaultKind::SystemLedgerOverloaded { rate } => (
-            FaultAction::Overload(hit.clone(), *rate),
-            Some(FaultAction::Overload(hit, 0.0)),
-        ),
-        FaultKind::SystemLedgerSlow { extra_latency_ms } => (
-            FaultAction::ExtraLatency(hit.clone(), *extra_latency_ms),
-            Some(FaultAction::ExtraLatency(hit, 0)),
-        ),
-        FaultKind::Partition { between } => {
-            let (side_a, side_b) = (
-                group_members(actors, between[0]),
-                group_members(actors, between[1]),
-            );
-            (
-                FaultAction::Partition(side_a.clone(), side_b.clone(), true),
-                Some(FaultAction::Partition(side_a, side_b, false)),
-            )
-        }
-        FaultKind::PacketLoss { rate } => (
-            FaultAction::PacketLoss(*rate),
-            Some(FaultAction::PacketLoss(0.0)),
-        ),
-        FaultKind::Evict { fraction } => (
-            FaultAction::Evict {
-                actors: members(actors, "entities"),
-                fraction: *fraction,
-            },
-            None,
-        ),
-        FaultKind::AlarmFailure { rate } => {
-            let alarmed = if fault.target.is_some() {
-                hit
-            } else {
-                targets(scenario, actors, None)
-            };
-            (
-                FaultAction::AlarmFailure(alarmed.clone(), *rate),
-                Some(FaultAction::AlarmFailure(alarmed, 0.0)),
-            )
-        }
-        FaultKind::QueueDuplicate { rate } => (
-            FaultAction::QueueDuplicate(*rate),
-            Some(FaultAction::QueueDuplicate(0.0)),
-        ),
-        FaultKind::Misroute { fraction } => {
-            let tenant_zero: Vec<ActorIdx> = actors
-                .iter()
-                .enumerate()
-                .filter(|(_, actor)| {
-                    matches!(&actor.init, ActorInit::Entity { config, .. } if config.meta.tenant_id == tenant_id(0))
-                })
-                .map(|(idx, _)| idx)
-                .collect();
-            let wrong = find(actors, "tenant:1");
-            (
-                FaultAction::Misroute {
-                    entities: tenant_zero,
-                    fraction: *fraction,
-                    to: wrong.first().copied(),
-                },
-                Some(FaultAction::Misroute {
-                    entities: Vec::new(),
-                    fraction: 0.0,
-                    to: None,
-                }),
-            )
-        }
-        FaultKind::QueueConsumerFailure { rate } => (
-            FaultAction::QueueConsumerFailure(*rate),
-            Some(FaultAction::QueueConsumerFailure(0.0)),
-        ),
-        FaultKind::HostileFacts { rate } => (
-            FaultAction::HostileFacts(*rate),
-            Some(FaultAction::HostileFacts(0.0)),
-        ),
-    };
+    let (start, end) = start_and_end(scenario, actors, fault);
     let mut actions = vec![TimedAction {
         at_ms: fault.at_ms,
         action: start,
@@ -362,4 +282,93 @@ fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Ve
         });
     }
     actions
+}
+
+/// What a fault does when it starts, and what undoes it when it ends.
+fn start_and_end(
+    scenario: &Scenario,
+    actors: &[ActorSpec],
+    fault: &Fault,
+) -> (FaultAction, Option<FaultAction>) {
+    let hit = targets(scenario, actors, fault.target);
+    match &fault.kind {
+        FaultKind::SystemLedgerDown => (
+            FaultAction::Kill(hit.clone()),
+            Some(FaultAction::Restart(hit)),
+        ),
+        FaultKind::SystemLedgerOverloaded { rate } => (
+            FaultAction::Overload(hit.clone(), *rate),
+            Some(FaultAction::Overload(hit, 0.0)),
+        ),
+        FaultKind::SystemLedgerSlow { extra_latency_ms } => (
+            FaultAction::ExtraLatency(hit.clone(), *extra_latency_ms),
+            Some(FaultAction::ExtraLatency(hit, 0)),
+        ),
+        FaultKind::Partition { between } => partition(actors, *between),
+        FaultKind::PacketLoss { rate } => (
+            FaultAction::PacketLoss(*rate),
+            Some(FaultAction::PacketLoss(0.0)),
+        ),
+        FaultKind::Evict { fraction } => (
+            FaultAction::Evict {
+                actors: members(actors, "entities"),
+                fraction: *fraction,
+            },
+            None,
+        ),
+        FaultKind::AlarmFailure { rate } => (
+            FaultAction::AlarmFailure(hit.clone(), *rate),
+            Some(FaultAction::AlarmFailure(hit, 0.0)),
+        ),
+        FaultKind::QueueDuplicate { rate } => (
+            FaultAction::QueueDuplicate(*rate),
+            Some(FaultAction::QueueDuplicate(0.0)),
+        ),
+        FaultKind::Misroute { fraction } => misroute(actors, *fraction),
+        FaultKind::QueueConsumerFailure { rate } => (
+            FaultAction::QueueConsumerFailure(*rate),
+            Some(FaultAction::QueueConsumerFailure(0.0)),
+        ),
+        FaultKind::HostileFacts { rate } => (
+            FaultAction::HostileFacts(*rate),
+            Some(FaultAction::HostileFacts(0.0)),
+        ),
+    }
+}
+
+/// Clog every link between the two groups, both ways; unclog them at the end.
+fn partition(actors: &[ActorSpec], between: [Group; 2]) -> (FaultAction, Option<FaultAction>) {
+    let (side_a, side_b) = (
+        group_members(actors, between[0]),
+        group_members(actors, between[1]),
+    );
+    (
+        FaultAction::Partition(side_a.clone(), side_b.clone(), true),
+        Some(FaultAction::Partition(side_a, side_b, false)),
+    )
+}
+
+/// `fraction` of tenant 0's entities send their SDK facts to tenant 1's ledger.
+fn misroute(actors: &[ActorSpec], fraction: f64) -> (FaultAction, Option<FaultAction>) {
+    let tenant_zero: Vec<ActorIdx> = actors
+        .iter()
+        .enumerate()
+        .filter(|(_, actor)| {
+            matches!(&actor.init, ActorInit::Entity { config, .. } if config.meta.tenant_id == tenant_id(0))
+        })
+        .map(|(idx, _)| idx)
+        .collect();
+    let wrong = find(actors, "tenant:1");
+    (
+        FaultAction::Misroute {
+            entities: tenant_zero,
+            fraction,
+            to: wrong.first().copied(),
+        },
+        Some(FaultAction::Misroute {
+            entities: Vec::new(),
+            fraction: 0.0,
+            to: None,
+        }),
+    )
 }

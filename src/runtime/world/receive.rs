@@ -4,10 +4,10 @@
 use super::actor::ActorKind;
 use super::{Observers, World};
 use crate::ledgers::{
-    Accepted, ChildFactOutcome, DeliveryOutcome, FailureKind, Message, PlatformLedger,
+    Accepted, ChildFactOutcome, DeliveryOutcome, Effect, FailureKind, Message, PlatformLedger,
     PlatformStorage,
 };
-use crate::model::{FactError, TenantStatsPayload};
+use crate::model::{ActorId, Fact, FactError, TenantStatsPayload};
 use crate::runtime::call::{Body, Call};
 use crate::runtime::observe::Observation;
 use crate::runtime::recorder::{Counters, Recorder};
@@ -45,48 +45,81 @@ impl World {
     ) -> (DeliveryOutcome, Vec<Call>) {
         let mut calls = self.advance_entity(idx, now_ms);
         let mut effects = Vec::new();
+        let outcome = match body {
+            Body::Deliver(Message::SdkFact(fact)) => {
+                self.receive_sdk_fact(idx, fact, now_ms, &mut effects)
+            }
+            Body::Deliver(Message::TenantStats(payload)) => {
+                self.receive_payload(idx, payload, now_ms)
+            }
+            Body::Deliver(Message::ChildFact { child, fact }) => {
+                self.receive_child_fact(idx, &child, fact, now_ms, &mut effects)
+            }
+            Body::Batch(messages) => self.receive_batch(idx, messages, now_ms),
+        };
+        calls.extend(self.apply_effects(idx, now_ms, effects));
+        self.note_tenant_state(idx, now_ms);
+        (outcome, calls)
+    }
+
+    /// An SDK fact at the SystemLedger or a TenantSystemLedger.
+    fn receive_sdk_fact(
+        &mut self,
+        idx: ActorIdx,
+        fact: Fact,
+        now_ms: u64,
+        effects: &mut Vec<Effect>,
+    ) -> DeliveryOutcome {
         let actor = &mut self.actors[idx];
-        let counters = &mut self.recorder.counters;
-        let outcome = match (&mut actor.kind, body) {
-            (ActorKind::System(system), Body::Deliver(Message::SdkFact(fact))) => {
+        let emitted_ms = fact.timestamp_ms;
+        let (received, stored) = match &mut actor.kind {
+            ActorKind::System(system) => {
                 let ledger = system.ledger.as_mut().expect("a served SystemLedger runs");
-                let emitted_ms = fact.timestamp_ms;
-                match ledger.on_sdk_fact(now_ms, &mut system.storage, fact) {
-                    Ok(Accepted::Stored) => {
-                        let stored = system.storage.last().expect("a fact was just stored");
-                        let delivery_ms = now_ms.saturating_sub(emitted_ms);
-                        self.recorder.delivery.record(delivery_ms);
-                        counters.sdk_facts_delivered += 1;
-                        self.observer.note(|| Observation::Stored {
-                            at_ms: now_ms,
-                            receiver: idx,
-                            fact: &stored.fact,
-                        });
-                        Ok(())
-                    }
-                    Ok(Accepted::Duplicate) => Ok(()),
-                    Err(error) => Err(count_rejection(counters, &error)),
-                }
+                let received = ledger.on_sdk_fact(now_ms, &mut system.storage, fact);
+                let stored = system.storage.last().map(|stored| &stored.fact);
+                (received, Stored::Borrowed(stored))
             }
-            (ActorKind::Tenant(tenant), Body::Deliver(Message::SdkFact(fact))) => {
+            ActorKind::Tenant(tenant) => {
                 let ledger = tenant.ledger.as_mut().expect("a served tenant ledger runs");
-                match ledger.on_fact_ref(now_ms, &mut tenant.storage, &fact, &mut effects) {
-                    Ok(Accepted::Stored) => {
-                        let delivery_ms = now_ms.saturating_sub(fact.timestamp_ms);
-                        self.recorder.delivery.record(delivery_ms);
-                        counters.sdk_facts_delivered += 1;
-                        self.observer.note(|| Observation::Stored {
-                            at_ms: now_ms,
-                            receiver: idx,
-                            fact: &fact,
-                        });
-                        Ok(())
-                    }
-                    Ok(Accepted::Duplicate) => Ok(()),
-                    Err(error) => Err(count_rejection(counters, &error)),
-                }
+                let received = ledger.on_fact_ref(now_ms, &mut tenant.storage, &fact, effects);
+                (received, Stored::Owned(fact))
             }
-            (ActorKind::Platform(platform), Body::Deliver(Message::TenantStats(payload))) => {
+            kind => unreachable!("{} ({}) was handed an SDK fact", actor.id, kind.name()),
+        };
+        let counters = &mut self.recorder.counters;
+        match received {
+            Ok(Accepted::Stored) => {
+                let fact = stored.fact().expect("a fact was just stored");
+                self.recorder
+                    .delivery
+                    .record(now_ms.saturating_sub(emitted_ms));
+                counters.sdk_facts_delivered += 1;
+                self.observer.note(|| Observation::Stored {
+                    at_ms: now_ms,
+                    receiver: idx,
+                    fact,
+                });
+                Ok(())
+            }
+            Ok(Accepted::Duplicate) => Ok(()),
+            Err(error) => Err(count_rejection(counters, &error)),
+        }
+    }
+
+    /// A tenant payload at the queue (a producer's send) or at the platform ledger.
+    fn receive_payload(
+        &mut self,
+        idx: ActorIdx,
+        payload: TenantStatsPayload,
+        now_ms: u64,
+    ) -> DeliveryOutcome {
+        let actor = &mut self.actors[idx];
+        match &mut actor.kind {
+            ActorKind::Queue(queue) => {
+                queue.queue.push(now_ms, Message::TenantStats(payload));
+                Ok(())
+            }
+            ActorKind::Platform(platform) => {
                 let ledger = platform
                     .ledger
                     .as_mut()
@@ -100,81 +133,98 @@ impl World {
                     &mut self.observer,
                 )
             }
-            (ActorKind::Platform(platform), Body::Batch(messages)) => {
-                if self.faults.draw_consumer_failure() {
-                    Err(FailureKind::Error)
-                } else {
-                    let ledger = platform
-                        .ledger
-                        .as_mut()
-                        .expect("a served platform ledger runs");
-                    for message in messages {
-                        if let Message::TenantStats(payload) = message {
-                            // A malformed payload in a batch is rejected alone; the batch is
-                            // acknowledged.
-                            let receiver = (&mut *ledger, &mut platform.storage);
-                            let _ = store_payload(
-                                receiver,
-                                payload,
-                                now_ms,
-                                &mut self.recorder,
-                                &mut self.observer,
-                            );
-                        }
-                    }
-                    Ok(())
-                }
+            kind => unreachable!("{} ({}) was handed a payload", actor.id, kind.name()),
+        }
+    }
+
+    /// A queue batch at the platform ledger, the queue's consumer: the consumer fails it whole
+    /// (the `queue_consumer_failure` fault), or each payload is stored (a malformed one is
+    /// rejected alone; the batch is acknowledged).
+    fn receive_batch(
+        &mut self,
+        idx: ActorIdx,
+        messages: Vec<Message>,
+        now_ms: u64,
+    ) -> DeliveryOutcome {
+        let actor = &mut self.actors[idx];
+        let ActorKind::Platform(platform) = &mut actor.kind else {
+            unreachable!("{actor} was handed a queue batch");
+        };
+        if self.faults.draw_consumer_failure() {
+            return Err(FailureKind::Error);
+        }
+        let ledger = platform
+            .ledger
+            .as_mut()
+            .expect("a served platform ledger runs");
+        for message in messages {
+            if let Message::TenantStats(payload) = message {
+                let receiver = (&mut *ledger, &mut platform.storage);
+                let _ = store_payload(
+                    receiver,
+                    payload,
+                    now_ms,
+                    &mut self.recorder,
+                    &mut self.observer,
+                );
             }
-            (ActorKind::Queue(queue), Body::Deliver(message @ Message::TenantStats(_))) => {
-                queue.queue.push(now_ms, message);
+        }
+        Ok(())
+    }
+
+    /// A child's fact at its parent entity, rolled up once.
+    fn receive_child_fact(
+        &mut self,
+        idx: ActorIdx,
+        child: &ActorId,
+        fact: Fact,
+        now_ms: u64,
+        effects: &mut Vec<Effect>,
+    ) -> DeliveryOutcome {
+        let actor = &mut self.actors[idx];
+        let ActorKind::Entity(entity) = &mut actor.kind else {
+            unreachable!("{actor} was handed a child fact");
+        };
+        let ledger = entity.ledger.as_mut().expect("a served entity ledger runs");
+        let child_fact = fact.id.clone();
+        let accepted = ledger.on_child_fact(now_ms, &mut entity.storage, child, fact, effects);
+        if accepted.is_ok() {
+            self.observer.note(|| Observation::ChildDelivered {
+                at_ms: now_ms,
+                parent: idx,
+                child_fact: &child_fact,
+            });
+        }
+        let counters = &mut self.recorder.counters;
+        match accepted {
+            Ok(ChildFactOutcome::RolledUp(_)) => {
+                counters.rollups += 1;
+                counters.facts_appended += 1;
+                *self.truth.acknowledged_appends.entry(idx).or_default() += 1;
+                if ledger.appended_due_at_ms().is_some() {
+                    *self.truth.generated.entry(idx).or_default() += 1;
+                }
                 Ok(())
             }
-            (ActorKind::Entity(entity), Body::Deliver(Message::ChildFact { child, fact })) => {
-                let ledger = entity.ledger.as_mut().expect("a served entity ledger runs");
-                let child_fact = fact.id.clone();
-                let accepted =
-                    ledger.on_child_fact(now_ms, &mut entity.storage, &child, fact, &mut effects);
-                if accepted.is_ok() {
-                    self.observer.note(|| Observation::ChildDelivered {
-                        at_ms: now_ms,
-                        parent: idx,
-                        child_fact: &child_fact,
-                    });
-                }
-                match accepted {
-                    Ok(ChildFactOutcome::RolledUp(_)) => {
-                        counters.rollups += 1;
-                        counters.facts_appended += 1;
-                        *self.truth.acknowledged_appends.entry(idx).or_default() += 1;
-                        if ledger.appended_due_at_ms().is_some() {
-                            *self.truth.generated.entry(idx).or_default() += 1;
-                        }
-                        Ok(())
-                    }
-                    Ok(ChildFactOutcome::Duplicate) => Ok(()),
-                    Err(error) => Err(count_rejection(counters, &error)),
-                }
-            }
-            (kind, body) => unreachable!(
-                "{} ({}) was handed {}",
-                actor.id,
-                kind.name(),
-                body_name(&body)
-            ),
-        };
-        calls.extend(self.apply_effects(idx, now_ms, effects));
-        self.note_tenant_state(idx, now_ms);
-        (outcome, calls)
+            Ok(ChildFactOutcome::Duplicate) => Ok(()),
+            Err(error) => Err(count_rejection(counters, &error)),
+        }
     }
 }
 
-/// A short name of what a request carries, for messages about harness bugs.
-fn body_name(body: &Body) -> &'static str {
-    match body {
-        Body::Deliver(Message::SdkFact(_)) => "an SDK fact",
-        Body::Deliver(Message::ChildFact { .. }) => "a child fact",
-        Body::Deliver(Message::TenantStats(_)) => "a tenant payload",
-        Body::Batch(_) => "a queue batch",
+/// The fact a receiver stored: the SystemLedger keeps it (borrowed from its storage), a tenant
+/// ledger only reads it.
+enum Stored<'a> {
+    Borrowed(Option<&'a Fact>),
+    Owned(Fact),
+}
+
+impl Stored<'_> {
+    fn fact(&self) -> Option<&Fact> {
+        match self {
+            Stored::Borrowed(fact) => *fact,
+            Stored::Owned(fact) => Some(fact),
+        }
     }
 }
 

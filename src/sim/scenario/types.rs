@@ -1,0 +1,469 @@
+//! The scenario's public types, their defaults and how groups and targets are spelled.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::model::{BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
+use crate::runtime::Transport;
+
+/// One scenario file: what to simulate, which faults to inject and what a passing run must show.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Scenario {
+    /// Name of the scenario (`name`, required, non-blank).
+    pub name: String,
+    /// Free text (`description`, default empty).
+    pub description: String,
+    /// Simulated time to run, ms (`duration`, required).
+    pub duration_ms: u64,
+    /// How many seeds `cargo test` runs for this file (`seeds`, default 8).
+    pub seeds: u32,
+    /// The actors (`[topology]`).
+    pub topology: Topology,
+    /// SDK settings (`[sdk]`, `[sdk.breaker]`).
+    pub sdk: Sdk,
+    /// Generated load (`[workload]`).
+    pub workload: Workload,
+    /// The simulated network (`[network]`).
+    pub network: Network,
+    /// The simulated actor runtime (`[runtime]`, an extension of the contract).
+    pub runtime: Runtime,
+    /// Faults applied at fixed simulated times (`[[faults]]`).
+    pub faults: Vec<Fault>,
+    /// Counters a passing run must (or must not) show (`[expect]`).
+    pub expect: Expect,
+}
+
+/// `topology.mode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `"single"`: EntityLedgers -> SystemLedger.
+    Single,
+    /// `"multi_tenant"`: EntityLedgers -> TenantSystemLedger of their tenant -> platform.
+    MultiTenant,
+}
+
+/// `topology.platform_sink`: how tenant payloads reach the platform (multi_tenant only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlatformSink {
+    /// `"queue"`: through `PLATFORM_METRICS_QUEUE`.
+    Queue,
+    /// `"ledger"`: through `PLATFORM_SYSTEM_LEDGER`, breaker-protected.
+    Ledger,
+}
+
+/// `[topology]`: which actors exist.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Topology {
+    /// `mode` (default single).
+    pub mode: Mode,
+    /// `tenants`, numbered from 0 (default 1, at most [`MAX_TENANTS`]).
+    pub tenants: u32,
+    /// `entities_per_tenant` (default 20; at most [`MAX_TOTAL_ENTITIES`] in total).
+    pub entities_per_tenant: u32,
+    /// `hierarchy`: entity tree levels under each tenant, e.g. `["project", "asset"]` (default none).
+    pub hierarchy: Vec<String>,
+    /// `platform_sink` (default queue; used in multi_tenant mode only).
+    pub platform_sink: PlatformSink,
+}
+
+/// `[sdk]`: the SDK's settings.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Sdk {
+    /// `observability`: false means no observabilityStub is wired (default true).
+    pub observability: bool,
+    /// `fallback_on_failure` (default true).
+    pub fallback_on_failure: bool,
+    /// `warn_on_fallback` (default true).
+    pub warn_on_fallback: bool,
+    /// `stats_min_interval`, ms (default 60 s).
+    pub stats_min_interval_ms: u64,
+    /// `tenant_aggregation_interval`, ms (default 60 s).
+    pub tenant_aggregation_interval_ms: u64,
+    /// `rpc_timeout`, ms (default 5 s).
+    pub rpc_timeout_ms: u64,
+    /// `sample_rate`: fraction of entities that emit stats (default 1.0).
+    pub sample_rate: f64,
+    /// `[sdk.breaker]` (defaults of [`BreakerConfig`]).
+    pub breaker: BreakerConfig,
+}
+
+/// `[workload]`: the generated load, per entity.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Workload {
+    /// `cache_ops_per_sec` per entity (default 1.0).
+    pub cache_ops_per_sec: f64,
+    /// `hit_ratio` of cache gets (default 0.8).
+    pub hit_ratio: f64,
+    /// `fact_appends_per_min` per entity (default 6.0).
+    pub fact_appends_per_min: f64,
+}
+
+/// `[network]`: the simulated network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Network {
+    /// First element of `latency`, ms (default 1 ms).
+    pub latency_min_ms: u64,
+    /// Second element of `latency`, ms (default 10 ms).
+    pub latency_max_ms: u64,
+    /// `packet_loss` outside of faults (default 0.0).
+    pub packet_loss: f64,
+    /// `transport` (an extension): `"madsim"` (default, `madsim::net`) or `"direct"` (the same
+    /// network model on madsim's clock without its endpoints; README, "Transports").
+    pub transport: Transport,
+}
+
+/// `[runtime]` (an extension of the contract): the simulated Durable Objects runtime.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Runtime {
+    /// `max_in_flight`: requests an actor holds before it answers `overloaded` (default 1000).
+    pub max_in_flight: u32,
+    /// `service_time`: time an actor spends on one request, ms (default 1 ms).
+    pub service_time_ms: u64,
+}
+
+/// One `[[faults]]` entry.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Fault {
+    /// `kind` and its own keys.
+    pub kind: FaultKind,
+    /// `at`: when it starts, ms after the start of the run (before the run's end).
+    pub at_ms: u64,
+    /// `duration`: how long it lasts, ms (more than 0).
+    pub duration_ms: u64,
+    /// `target`: which system ledger (default: the one entities report to).
+    pub target: Option<Target>,
+}
+
+/// `faults[].kind` with its per-kind keys.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// `"system_ledger_down"`: the target actor is killed, restarted at the end.
+    SystemLedgerDown,
+    /// `"system_ledger_overloaded"`: `rate` of answers are `overloaded`.
+    SystemLedgerOverloaded {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"system_ledger_slow"`: every answer takes `extra_latency` longer.
+    SystemLedgerSlow {
+        /// `extra_latency`, ms (more than 0).
+        extra_latency_ms: u64,
+    },
+    /// `"partition"`: no message passes between the two groups.
+    Partition {
+        /// `between = [A, B]`, two distinct groups.
+        between: [Group; 2],
+    },
+    /// `"packet_loss"`: `rate` of messages are lost.
+    PacketLoss {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"evict"`: `fraction` of entity ledgers are restarted at `at`.
+    Evict {
+        /// `fraction`, in [0, 1].
+        fraction: f64,
+    },
+    /// `"alarm_failure"`: `rate` of alarm handler runs fail.
+    AlarmFailure {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"queue_duplicate"`: `rate` of queue messages are delivered twice.
+    QueueDuplicate {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"misroute"` (extension): `fraction` of the entities of tenant 0 send their SDK facts
+    /// to tenant 1's TenantSystemLedger, a deployment mistake that tenant isolation must stop
+    /// (multi_tenant with at least two tenants).
+    Misroute {
+        /// `fraction`, in [0, 1].
+        fraction: f64,
+    },
+    /// `"queue_consumer_failure"`: `rate` of consumer batch runs fail.
+    QueueConsumerFailure {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+    /// `"hostile_facts"` (extension): each SDK fact an entity sends to its observability
+    /// target is followed, with probability `rate`, by a forged one (oversized data, missing
+    /// tenant, unknown subtype, another tenant's id, a stored fact's id, a timestamp far in the
+    /// future; see `runtime::hostile`), which the receiver must reject or de-duplicate.
+    HostileFacts {
+        /// `rate`, in [0, 1].
+        rate: f64,
+    },
+}
+
+/// An actor group of a `partition` fault.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    /// `"entities"`: every EntityLedger.
+    Entities,
+    /// `"system"`: the SystemLedger (single mode).
+    System,
+    /// `"tenant:<n>"`: the TenantSystemLedger of tenant n (multi_tenant mode).
+    Tenant(u32),
+    /// `"platform"`: the platform SystemLedger (multi_tenant mode).
+    Platform,
+}
+
+/// The system ledger a fault hits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Target {
+    /// `"system"`: the SystemLedger (single mode).
+    System,
+    /// `"tenant:<n>"`: the TenantSystemLedger of tenant n (multi_tenant mode).
+    Tenant(u32),
+    /// `"platform"`: the platform SystemLedger (multi_tenant mode).
+    Platform,
+}
+
+/// `[expect]`: what a passing run must also show.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Expect {
+    /// Counter name (one of [`EXPECT_COUNTERS`]) -> true: "> 0 at the end of the run",
+    /// false: "== 0 at the end of the run". Counters not listed have no requirement.
+    pub checks: BTreeMap<String, bool>,
+}
+
+impl Default for Topology {
+    fn default() -> Self {
+        Self {
+            mode: Mode::Single,
+            tenants: 1,
+            entities_per_tenant: 20,
+            hierarchy: Vec::new(),
+            platform_sink: PlatformSink::Queue,
+        }
+    }
+}
+
+impl Default for Sdk {
+    fn default() -> Self {
+        Self {
+            observability: true,
+            fallback_on_failure: true,
+            warn_on_fallback: true,
+            stats_min_interval_ms: 60_000,
+            tenant_aggregation_interval_ms: 60_000,
+            rpc_timeout_ms: crate::model::DEFAULT_RPC_TIMEOUT_MS,
+            sample_rate: 1.0,
+            breaker: BreakerConfig::default(),
+        }
+    }
+}
+
+impl Sdk {
+    /// The `BootstrapConfig` these settings describe.
+    pub fn bootstrap_config(&self) -> BootstrapConfig {
+        BootstrapConfig {
+            fallback_on_failure: self.fallback_on_failure,
+            warn_on_fallback: self.warn_on_fallback,
+        }
+    }
+
+    /// The CachedStateManager stats config these settings describe.
+    pub fn stats_config(&self) -> StatsConfig {
+        StatsConfig {
+            min_interval_ms: self.stats_min_interval_ms,
+        }
+    }
+
+    /// The TenantSystemLedger config these settings describe (other fields at their defaults).
+    pub fn tenant_config(&self) -> TenantConfig {
+        TenantConfig {
+            aggregation_interval_ms: self.tenant_aggregation_interval_ms,
+            ..TenantConfig::default()
+        }
+    }
+}
+
+impl Default for Workload {
+    fn default() -> Self {
+        Self {
+            cache_ops_per_sec: 1.0,
+            hit_ratio: 0.8,
+            fact_appends_per_min: 6.0,
+        }
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            latency_min_ms: 1,
+            latency_max_ms: 10,
+            packet_loss: 0.0,
+            transport: Transport::Madsim,
+        }
+    }
+}
+
+impl Default for Runtime {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 1_000,
+            service_time_ms: 1,
+        }
+    }
+}
+
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 2] = [Mode::Single, Mode::MultiTenant];
+
+    /// The TOML spelling: `"single"` or `"multi_tenant"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Mode::Single => "single",
+            Mode::MultiTenant => "multi_tenant",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PlatformSink {
+    /// Every sink.
+    pub const ALL: [PlatformSink; 2] = [PlatformSink::Queue, PlatformSink::Ledger];
+
+    /// The TOML spelling: `"queue"` or `"ledger"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            PlatformSink::Queue => "queue",
+            PlatformSink::Ledger => "ledger",
+        }
+    }
+}
+
+impl fmt::Display for PlatformSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Fault {
+    /// When the fault ends, ms after the start of the run (saturating).
+    pub fn end_ms(&self) -> u64 {
+        self.at_ms.saturating_add(self.duration_ms)
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Group::Entities => f.write_str("entities"),
+            Group::System => f.write_str("system"),
+            Group::Tenant(n) => write!(f, "tenant:{n}"),
+            Group::Platform => f.write_str("platform"),
+        }
+    }
+}
+
+impl Serialize for Group {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Target::System => f.write_str("system"),
+            Target::Tenant(n) => write!(f, "tenant:{n}"),
+            Target::Platform => f.write_str("platform"),
+        }
+    }
+}
+
+impl Serialize for Target {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// `"tenant:<n>"` -> `Ok(Some(n))`; another string -> `Ok(None)`; a bad index -> `Err`.
+fn parse_tenant_ref(text: &str) -> Result<Option<u32>, String> {
+    let Some(digits) = text.strip_prefix("tenant:") else {
+        return Ok(None);
+    };
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "expected a tenant index after \"tenant:\" (e.g. \"tenant:0\"), got {text:?}"
+        ));
+    }
+    digits
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| format!("tenant index in {text:?} is too large"))
+}
+
+impl Group {
+    /// Parses `"entities"`, `"system"`, `"tenant:<n>"` or `"platform"`.
+    pub fn parse(text: &str) -> Result<Group, String> {
+        match text {
+            "entities" => Ok(Group::Entities),
+            "system" => Ok(Group::System),
+            "platform" => Ok(Group::Platform),
+            _ => match parse_tenant_ref(text)? {
+                Some(n) => Ok(Group::Tenant(n)),
+                None => Err(format!(
+                    "expected \"entities\", \"system\", \"tenant:<n>\" or \"platform\", got {text:?}"
+                )),
+            },
+        }
+    }
+}
+
+impl Target {
+    /// Parses `"system"`, `"tenant:<n>"` or `"platform"`.
+    pub fn parse(text: &str) -> Result<Target, String> {
+        match text {
+            "system" => Ok(Target::System),
+            "platform" => Ok(Target::Platform),
+            _ => match parse_tenant_ref(text)? {
+                Some(n) => Ok(Target::Tenant(n)),
+                None => Err(format!(
+                    "expected \"system\", \"tenant:<n>\" or \"platform\", got {text:?}"
+                )),
+            },
+        }
+    }
+}
+
+impl Expect {
+    /// The requirement on `counter`, if any: Some(true) "> 0", Some(false) "== 0".
+    pub fn get(&self, counter: &str) -> Option<bool> {
+        self.checks.get(counter).copied()
+    }
+}
+
+impl Scenario {
+    /// A scenario with the given name and duration and every other setting at its default.
+    pub fn new(name: impl Into<String>, duration_ms: u64) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            duration_ms,
+            seeds: 8,
+            topology: Topology::default(),
+            sdk: Sdk::default(),
+            workload: Workload::default(),
+            network: Network::default(),
+            runtime: Runtime::default(),
+            faults: Vec::new(),
+            expect: Expect::default(),
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! A scenario as a whole: every setting within its range (from the table), the rules that
+//! span keys, every fault against the topology, the `[expect]` counters. The same checks for a
+//! parsed file and a scenario built in code.
+
+use super::duration::duration_problem;
+use super::error::ScenarioError;
+use super::faults::{Needs, ParamKind, ParamValue};
+use super::schema::{Kind, Value, SETTINGS};
+use super::types::{Fault, Group, Mode, PlatformSink, Scenario, Target};
+use super::{EXPECT_COUNTERS, MAX_FAULTS, MAX_HIERARCHY_DEPTH, MAX_TOTAL_ENTITIES};
+
+/// A problem at a key path.
+type Problem = (String, String);
+
+impl Scenario {
+    /// Checks every rule of the format on an already built scenario (`parse_scenario` does
+    /// this too); `origin` prefixes the error message.
+    pub fn validate(&self, origin: &str) -> Result<(), ScenarioError> {
+        self.first_problem().map_or(Ok(()), |(key, message)| {
+            Err(ScenarioError::at_key(origin, key, message))
+        })
+    }
+
+    fn first_problem(&self) -> Option<Problem> {
+        for setting in SETTINGS {
+            let path = setting.path();
+            if let Some(problem) = value_problem(&path, setting.kind, &(setting.get)(self)) {
+                return Some(problem);
+            }
+            if let Some(problem) = self.cross_key_problem(&path) {
+                return Some(problem);
+            }
+        }
+        if self.faults.len() > MAX_FAULTS {
+            let message = format!(
+                "has {} entries; at most {MAX_FAULTS} are supported",
+                self.faults.len()
+            );
+            return Some(("faults".to_owned(), message));
+        }
+        self.faults
+            .iter()
+            .enumerate()
+            .find_map(|(index, fault)| self.fault_problem(index, fault))
+            .or_else(|| self.expect_problem())
+    }
+
+    /// The rules between `path` and keys before it.
+    fn cross_key_problem(&self, path: &str) -> Option<Problem> {
+        match path {
+            "topology.entities_per_tenant" => {
+                let topology = &self.topology;
+                let total = u64::from(topology.tenants) * u64::from(topology.entities_per_tenant);
+                (total > MAX_TOTAL_ENTITIES).then(|| {
+                    (path.to_owned(), format!(
+                        "tenants * entities_per_tenant = {total} entities; at most {MAX_TOTAL_ENTITIES} in total are supported"
+                    ))
+                })
+            }
+            "sdk.breaker.reset_timeout_max" => {
+                let breaker = &self.sdk.breaker;
+                duration_problem(breaker.reset_timeout_max_ms, breaker.reset_timeout_ms)
+                    .map(|message| (path.to_owned(), message))
+            }
+            _ => None,
+        }
+    }
+
+    fn fault_problem(&self, index: usize, fault: &Fault) -> Option<Problem> {
+        let key = |name: &str| format!("faults[{index}].{name}");
+        if fault.at_ms >= self.duration_ms {
+            return Some((key("at"), format!(
+                "starts at or after the run's end: expected a time before the run's duration ({} ms), got {} ms",
+                self.duration_ms, fault.at_ms
+            )));
+        }
+        if let Some(message) = duration_problem(fault.duration_ms, 1) {
+            return Some((key("duration"), message));
+        }
+        let spec = fault.kind.spec();
+        if let Some(message) = self.needs_problem(spec.name, spec.needs) {
+            return Some((key("kind"), message));
+        }
+        for (param, value) in spec.params.iter().zip(fault.kind.params()) {
+            if let Some(message) = self.param_problem(param.kind, value) {
+                return Some((key(param.key), message));
+            }
+        }
+        let target = fault.target?;
+        if !spec.takes_target {
+            return Some((
+                key("target"),
+                format!(
+                    "`target` is not a key of {} faults; they take: {}",
+                    spec.name,
+                    spec.keys().join(", ")
+                ),
+            ));
+        }
+        self.target_problem(target)
+            .map(|message| (key("target"), message))
+    }
+
+    fn needs_problem(&self, kind: &str, needs: Needs) -> Option<String> {
+        let multi_tenant = self.topology.mode == Mode::MultiTenant;
+        match needs {
+            Needs::Nothing => None,
+            Needs::Queue => (!multi_tenant || self.topology.platform_sink != PlatformSink::Queue)
+                .then(|| format!(
+                    "{kind} faults need the platform queue: topology.mode = \"multi_tenant\" and topology.platform_sink = \"queue\""
+                )),
+            Needs::TwoTenants => (!multi_tenant || self.topology.tenants < 2).then(|| {
+                format!("{kind} faults need topology.mode = \"multi_tenant\" and at least 2 tenants")
+            }),
+        }
+    }
+
+    fn param_problem(&self, kind: ParamKind, value: ParamValue) -> Option<String> {
+        match (kind, value) {
+            (ParamKind::Ratio, ParamValue::Ratio(ratio)) => {
+                number_problem(ratio, 0.0, 1.0, "a number", "")
+            }
+            (ParamKind::Duration, ParamValue::Duration(ms)) => duration_problem(ms, 1),
+            (ParamKind::Groups, ParamValue::Groups(between)) => self.groups_problem(between),
+            (kind, value) => unreachable!("a {kind:?} param holds {value:?}"),
+        }
+    }
+
+    fn groups_problem(&self, between: [Group; 2]) -> Option<String> {
+        let problem = between.iter().find_map(|group| match group {
+            Group::Entities => None,
+            Group::System => self.system_problem(),
+            Group::Tenant(n) => self.tenant_problem(&group.to_string(), *n),
+            Group::Platform => self.platform_problem(&group.to_string()),
+        });
+        problem.or_else(|| {
+            (between[0] == between[1]).then(|| {
+                format!(
+                    "expected two different groups, got {:?} twice",
+                    between[0].to_string()
+                )
+            })
+        })
+    }
+
+    fn target_problem(&self, target: Target) -> Option<String> {
+        match target {
+            Target::System => self.system_problem(),
+            Target::Tenant(n) => self.tenant_problem(&target.to_string(), n),
+            Target::Platform => self.platform_problem(&target.to_string()),
+        }
+    }
+
+    /// `"system"` exists only in single mode.
+    fn system_problem(&self) -> Option<String> {
+        (self.topology.mode == Mode::MultiTenant).then(|| {
+            "\"system\" exists only in single mode; in multi_tenant mode use \"tenant:<n>\" or \"platform\"".to_owned()
+        })
+    }
+
+    /// `"tenant:<n>"` exists only in multi_tenant mode, for an existing tenant.
+    fn tenant_problem(&self, spelled: &str, n: u32) -> Option<String> {
+        let tenants = self.topology.tenants;
+        self.platform_problem(spelled).or_else(|| {
+            (n >= tenants).then(|| {
+                format!(
+                    "tenant {n} does not exist: tenants are numbered from 0 to {} (topology.tenants = {tenants})",
+                    tenants.saturating_sub(1)
+                )
+            })
+        })
+    }
+
+    /// `"platform"` (and `"tenant:<n>"`) exist only in multi_tenant mode.
+    fn platform_problem(&self, spelled: &str) -> Option<String> {
+        (self.topology.mode != Mode::MultiTenant).then(|| {
+            format!(
+                "{spelled:?} exists only in multi_tenant mode (topology.mode = \"multi_tenant\")"
+            )
+        })
+    }
+
+    fn expect_problem(&self) -> Option<Problem> {
+        let unknown = self
+            .expect
+            .checks
+            .keys()
+            .find(|counter| !EXPECT_COUNTERS.contains(&counter.as_str()))?;
+        Some((
+            format!("expect.{unknown}"),
+            format!(
+                "unknown counter; expected one of: {}",
+                EXPECT_COUNTERS.join(", ")
+            ),
+        ))
+    }
+}
+
+/// What is wrong with a setting's value, at its path (or an element's).
+fn value_problem(path: &str, kind: Kind, value: &Value) -> Option<Problem> {
+    let here = |message: String| Some((path.to_owned(), message));
+    match (kind, value) {
+        (Kind::Text { non_blank: true }, Value::Text(text)) if text.trim().is_empty() => {
+            here("must not be empty".to_owned())
+        }
+        (Kind::Count { min, max }, Value::Count(count)) if !(min..=max).contains(count) => {
+            here(format!("must be between {min} and {max}, got {count}"))
+        }
+        (
+            Kind::Number {
+                min,
+                max,
+                noun,
+                suffix,
+            },
+            Value::Number(number),
+        ) => number_problem(*number, min, max, noun, suffix).and_then(here),
+        (Kind::Duration { min_ms }, Value::Duration(ms)) => {
+            duration_problem(*ms, min_ms).and_then(here)
+        }
+        (Kind::Levels, Value::Levels(levels)) => levels_problem(path, levels),
+        (Kind::LatencyRange, Value::Latency(min_ms, max_ms)) => {
+            latency_problem(path, *min_ms, *max_ms)
+        }
+        _ => None,
+    }
+}
+
+fn number_problem(value: f64, min: f64, max: f64, noun: &str, suffix: &str) -> Option<String> {
+    (!(value.is_finite() && (min..=max).contains(&value)))
+        .then(|| format!("expected {noun} from {min:?} to {max:?}{suffix}, got {value}"))
+}
+
+fn levels_problem(path: &str, levels: &[String]) -> Option<Problem> {
+    if levels.len() > MAX_HIERARCHY_DEPTH {
+        return Some((
+            path.to_owned(),
+            format!(
+                "has {} levels; at most {MAX_HIERARCHY_DEPTH} are supported",
+                levels.len()
+            ),
+        ));
+    }
+    levels.iter().enumerate().find_map(|(index, level)| {
+        let key = format!("{path}[{index}]");
+        if level.trim().is_empty() {
+            return Some((key, "expected a non-empty level name".to_owned()));
+        }
+        levels[..index]
+            .contains(level)
+            .then(|| (key, format!("level name {level:?} appears twice")))
+    })
+}
+
+fn latency_problem(path: &str, min_ms: u64, max_ms: u64) -> Option<Problem> {
+    let bound = |index: usize, ms: u64| {
+        duration_problem(ms, 0).map(|message| (format!("{path}[{index}]"), message))
+    };
+    bound(0, min_ms).or_else(|| bound(1, max_ms)).or_else(|| {
+        (min_ms > max_ms).then(|| {
+            (
+                path.to_owned(),
+                format!(
+                    "expected [min, max] with min <= max, got min {min_ms} ms > max {max_ms} ms"
+                ),
+            )
+        })
+    })
+}
