@@ -53,6 +53,8 @@ pub enum Observation<'a> {
         at_ms: u64,
         /// The caller.
         caller: ActorIdx,
+        /// The client's target (the one the client addressed, whatever a misroute did).
+        target: Option<ActorIdx>,
         /// What.
         key: &'a MessageKey,
         /// Delivered or not.

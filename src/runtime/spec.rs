@@ -89,8 +89,9 @@ pub struct ActorSpec {
 /// client or receiver from another.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Roles {
-    /// Each entity's observability target, if wired.
-    pub observability_target: BTreeMap<ActorIdx, Option<ActorIdx>>,
+    /// By actor index: an entity's observability target, if wired (`None` for every other
+    /// actor). Dense: the oracle asks for every attempt.
+    pub observability_target: Vec<Option<ActorIdx>>,
     /// Tenant ledgers.
     pub tenants: BTreeSet<ActorIdx>,
     /// The tenant each tenant ledger and each entity belongs to.
@@ -100,7 +101,7 @@ pub struct Roles {
 impl Roles {
     /// Whether `target` is the observability target of entity `caller`.
     pub fn is_observability(&self, caller: ActorIdx, target: Option<ActorIdx>) -> bool {
-        target.is_some() && self.observability_target.get(&caller) == Some(&target)
+        target.is_some() && self.observability_target.get(caller).copied().flatten() == target
     }
 }
 

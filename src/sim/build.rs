@@ -188,7 +188,8 @@ fn add_entities(
                 });
                 let entity_id = format!("t{tenant}-{name}");
                 let idx = actors.len();
-                roles.observability_target.insert(idx, target_idx);
+                roles.observability_target.resize(idx, None);
+                roles.observability_target.push(target_idx);
                 roles.tenant_of.insert(idx, Name::from(tenant_id(tenant)));
                 let config = EntityConfig {
                     actor: entity_actor(tenant, &name),

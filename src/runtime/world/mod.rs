@@ -336,6 +336,7 @@ impl World {
             self.observer.note(|| Observation::Outcome {
                 at_ms: now_ms,
                 caller,
+                target: self.names.get(&call.target_id).copied(),
                 key,
                 ok: outcome.is_ok(),
             });

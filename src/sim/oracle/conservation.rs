@@ -9,7 +9,8 @@ use crate::runtime::observe::Observation;
 use crate::runtime::world::EndOfRun;
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::collections::BTreeMap;
 
 /// Where an SDK fact ended, by ground truth; the first that applies wins.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,11 +41,14 @@ impl FactLedger {
     }
 }
 
-/// Every SDK fact's observations and fate, and the open periods lost with restarts.
+/// Every SDK fact's observations and fate, and the open periods lost with restarts. The
+/// maps by fact are only looked up and summed (a sum does not depend on order), so fixed-hasher
+/// maps keep the verdict deterministic.
 pub(super) struct ConservationChecker {
     roles: Roles,
-    facts: BTreeMap<FactId, FactLedger>,
-    in_flight: BTreeMap<ActorIdx, BTreeSet<FactId>>,
+    facts: FxHashMap<FactId, FactLedger>,
+    /// Per entity, its facts on the network without an outcome yet.
+    in_flight: FxHashMap<ActorIdx, FxHashSet<FactId>>,
     lost_open: BTreeMap<ActorIdx, u64>,
 }
 
@@ -52,8 +56,8 @@ impl ConservationChecker {
     pub(super) fn new(roles: &Roles) -> Self {
         Self {
             roles: roles.clone(),
-            facts: BTreeMap::new(),
-            in_flight: BTreeMap::new(),
+            facts: FxHashMap::default(),
+            in_flight: FxHashMap::default(),
             lost_open: BTreeMap::new(),
         }
     }

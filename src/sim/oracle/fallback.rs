@@ -177,6 +177,7 @@ impl Propagation {
                 caller,
                 key: MessageKey::Fact(id),
                 ok: false,
+                ..
             } if self.awaited_keys.contains(id) => {
                 self.failures.push((id.clone(), caller, at_ms));
             }

@@ -8,22 +8,23 @@ use crate::model::{FactId, Name, SdkData};
 use crate::runtime::observe::Observation;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 /// `(period_start_ms, period_end_ms, fact id)` of a stored stats fact.
 type StoredPeriod = (u64, u64, FactId);
 
-/// Every stored stats period, per entity and kind.
+/// Every stored stats period, per entity and kind (looked up while the run goes, sorted when
+/// judged).
 pub(super) struct StatsChecker {
     min_interval_ms: u64,
-    periods: BTreeMap<(Name, &'static str), Vec<StoredPeriod>>,
+    periods: FxHashMap<(Name, &'static str), Vec<StoredPeriod>>,
 }
 
 impl StatsChecker {
     pub(super) fn new(scenario: &Scenario) -> Self {
         Self {
             min_interval_ms: scenario.sdk.stats_min_interval_ms,
-            periods: BTreeMap::new(),
+            periods: FxHashMap::default(),
         }
     }
 
@@ -50,7 +51,9 @@ impl StatsChecker {
 
     pub(super) fn interval_respected(&mut self) -> InvariantResult {
         let min_interval_ms = self.min_interval_ms;
-        let violation = self.periods.iter_mut().find_map(|((entity, kind), list)| {
+        let mut periods: Vec<_> = self.periods.iter_mut().collect();
+        periods.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
+        let violation = periods.into_iter().find_map(|((entity, kind), list)| {
             list.sort();
             let short = list
                 .iter()

@@ -11,16 +11,18 @@ use crate::runtime::world::EndOfRun;
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
-use std::collections::{BTreeMap, BTreeSet};
+use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
 
 /// What a tenant ledger received in one aggregation period, recomputed from what it stored.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default)]
 struct PeriodTruth {
     cache_hits: u64,
     cache_misses: u64,
     facts_count: u64,
     facts_appended: u64,
-    entities: BTreeSet<Name>,
+    /// Distinct entities (only counted, so a fixed-hasher set).
+    entities: FxHashSet<Name>,
 }
 
 impl PeriodTruth {

@@ -29,8 +29,6 @@ struct ReferenceClient {
 pub(super) struct ThresholdChecker {
     config: Option<BreakerConfig>,
     clients: BTreeMap<ClientKey, ReferenceClient>,
-    /// Each attempted message's target. Lookup only, like `ReferenceClient::calls`.
-    target_of: FxHashMap<(ActorIdx, MessageKey), Option<ActorIdx>>,
     violation: FirstViolation,
 }
 
@@ -43,7 +41,6 @@ impl ThresholdChecker {
         Self {
             config: modelled.then_some(config),
             clients: BTreeMap::new(),
-            target_of: FxHashMap::default(),
             violation: FirstViolation::default(),
         }
     }
@@ -70,7 +67,6 @@ impl ThresholdChecker {
                 key,
                 ..
             } => {
-                self.target_of.insert((caller, key.clone()), target);
                 let client = self.client((caller, target));
                 match client.breaker.request(at_ms) {
                     Some(call) => {
@@ -97,10 +93,11 @@ impl ThresholdChecker {
             Observation::Outcome {
                 at_ms,
                 caller,
+                target,
                 key,
                 ok,
             } => {
-                self.outcome(at_ms, caller, key, ok);
+                self.outcome(at_ms, (caller, target), key, ok);
                 None
             }
             Observation::Transition {
@@ -131,17 +128,21 @@ impl ThresholdChecker {
         })
     }
 
-    fn outcome(&mut self, at_ms: u64, caller: ActorIdx, key: &MessageKey, ok: bool) {
-        let target = self
-            .target_of
-            .get(&(caller, key.clone()))
-            .copied()
-            .flatten();
-        if let Some(client) = self.clients.get_mut(&(caller, target)) {
-            let call = client.calls.get_mut(key).and_then(VecDeque::pop_front);
-            if let Some(call) = call {
-                client.breaker.complete(at_ms, call, ok);
-            }
+    /// The outcome of `client`'s call carrying `key` (a message is re-sent only after its
+    /// outcome, so calls of one message complete oldest first).
+    fn outcome(&mut self, at_ms: u64, client: ClientKey, key: &MessageKey, ok: bool) {
+        let Some(client) = self.clients.get_mut(&client) else {
+            return;
+        };
+        let Some(calls) = client.calls.get_mut(key) else {
+            return;
+        };
+        let call = calls.pop_front();
+        if calls.is_empty() {
+            client.calls.remove(key);
+        }
+        if let Some(call) = call {
+            client.breaker.complete(at_ms, call, ok);
         }
     }
 
