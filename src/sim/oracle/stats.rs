@@ -9,6 +9,7 @@ use crate::runtime::observe::Observation;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use rustc_hash::FxHashMap;
+use std::collections::BTreeMap;
 
 /// `(period_start_ms, period_end_ms, fact id)` of a stored stats fact.
 type StoredPeriod = (u64, u64, FactId);
@@ -51,9 +52,8 @@ impl StatsChecker {
 
     pub(super) fn interval_respected(&mut self) -> InvariantResult {
         let min_interval_ms = self.min_interval_ms;
-        let mut periods: Vec<_> = self.periods.iter_mut().collect();
-        periods.sort_unstable_by(|(left, _), (right, _)| left.cmp(right));
-        let violation = periods.into_iter().find_map(|((entity, kind), list)| {
+        let mut periods: BTreeMap<_, _> = std::mem::take(&mut self.periods).into_iter().collect();
+        let violation = periods.iter_mut().find_map(|((entity, kind), list)| {
             list.sort();
             let short = list
                 .iter()
