@@ -216,21 +216,21 @@ impl Sleeper {
 
     /// Waits until simulated time `at_ms` (`None`: only for a wakeup).
     async fn wait(&mut self, at_ms: Option<u64>) -> Wake {
-        let Some(at) = at_ms else {
+        let Some(at_ms) = at_ms else {
             return match self.wakeups.next().await {
                 Some(()) => Wake::Woken,
                 None => Wake::Closed,
             };
         };
-        let now = now_ms();
-        if at <= now {
+        let now_ms = now_ms();
+        if at_ms <= now_ms {
             self.armed = None;
             return Wake::Due;
         }
-        let left = Duration::from_millis(at - now);
+        let left = Duration::from_millis(at_ms - now_ms);
         let deadline = match &mut self.armed {
-            Some((armed_at, deadline)) if *armed_at == at => deadline,
-            _ => &mut self.armed.insert((at, Deadline::after(left))).1,
+            Some((armed_at_ms, deadline)) if *armed_at_ms == at_ms => deadline,
+            _ => &mut self.armed.insert((at_ms, Deadline::after(left))).1,
         };
         match select(deadline, self.wakeups.next()).await {
             Either::Left(_) => {
