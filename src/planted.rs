@@ -13,7 +13,8 @@ pub enum Plant {
     BreakerSkipsHalfOpen,
     /// HALF_OPEN admits every call instead of the probe budget.
     HalfOpenAdmitsAll,
-    /// Fire-and-forget emissions are awaited by the caller anyway.
+    /// A fire-and-forget emission keeps the operation that emitted it waiting for its
+    /// delivery anyway.
     FallbackOnBlocksCaller,
     /// With fallback off, a failed delivery settles nobody: the error is swallowed.
     FallbackOffSwallowsError,
@@ -45,11 +46,24 @@ pub enum Plant {
     /// Receivers check the periods inside `data` against their clock, but not the fact's own
     /// timestamp.
     FactTimestampUnchecked,
+    /// The queue counts a failed consumer batch as acknowledged, and forgets it.
+    QueueAcksFailedBatch,
+    /// The SystemLedger acknowledges a fact and writes it only when the next one arrives (a
+    /// coalesced write): a restart in between loses it.
+    SystemLedgerWriteDeferred,
+    /// Only a cache hit looks at the stats interval: a period a miss found due stays open
+    /// until the next hit.
+    ClosesOnlyOnHits,
+    /// A tenant ledger's flush client reads its reset timeout as seconds: once OPEN, it stays
+    /// OPEN a thousand times too long.
+    TenantBreakerStuckOpen,
+    /// `getSdkFacts` and `getCacheStats` answer newest first instead of in arrival order.
+    ReadsNewestFirst,
 }
 
 impl Plant {
     /// Every plant, in a fixed order.
-    pub const ALL: [Plant; 16] = [
+    pub const ALL: [Plant; 21] = [
         Plant::BreakerSkipsHalfOpen,
         Plant::HalfOpenAdmitsAll,
         Plant::FallbackOnBlocksCaller,
@@ -66,6 +80,11 @@ impl Plant {
         Plant::ProbeSuccessReopens,
         Plant::TenantChecksOnlyLifecycleFacts,
         Plant::FactTimestampUnchecked,
+        Plant::QueueAcksFailedBatch,
+        Plant::SystemLedgerWriteDeferred,
+        Plant::ClosesOnlyOnHits,
+        Plant::TenantBreakerStuckOpen,
+        Plant::ReadsNewestFirst,
     ];
 
     /// Its name on the command line.
@@ -87,6 +106,11 @@ impl Plant {
             Plant::ProbeSuccessReopens => "probe_success_reopens",
             Plant::TenantChecksOnlyLifecycleFacts => "tenant_checks_only_lifecycle_facts",
             Plant::FactTimestampUnchecked => "fact_timestamp_unchecked",
+            Plant::QueueAcksFailedBatch => "queue_acks_failed_batch",
+            Plant::SystemLedgerWriteDeferred => "system_ledger_write_deferred",
+            Plant::ClosesOnlyOnHits => "closes_only_on_hits",
+            Plant::TenantBreakerStuckOpen => "tenant_breaker_stuck_open",
+            Plant::ReadsNewestFirst => "reads_newest_first",
         }
     }
 
@@ -109,6 +133,11 @@ impl Plant {
             Plant::ProbeSuccessReopens => "breaker_recovers",
             Plant::TenantChecksOnlyLifecycleFacts => "tenant_isolation",
             Plant::FactTimestampUnchecked => "hostile_facts_rejected",
+            Plant::QueueAcksFailedBatch => "tenant_payloads_conserved",
+            Plant::SystemLedgerWriteDeferred => "receiver_storage_durable",
+            Plant::ClosesOnlyOnHits => "stats_interval_respected",
+            Plant::TenantBreakerStuckOpen => "breaker_recovers",
+            Plant::ReadsNewestFirst => "reads_consistent",
         }
     }
 
@@ -120,12 +149,18 @@ impl Plant {
             | Plant::ProbeSuccessReopens
             | Plant::HalfOpenAdmitsAll
             | Plant::FallbackOnBlocksCaller
-            | Plant::NoWarningOnDrop => "system-ledger-outage.toml",
+            | Plant::NoWarningOnDrop
+            | Plant::SystemLedgerWriteDeferred => "system-ledger-outage.toml",
             Plant::FallbackOffSwallowsError => "fallback-off-outage.toml",
             Plant::PlatformDoesNotDeduplicate
             | Plant::AlarmNotRearmed
-            | Plant::FlushDoubleCounts => "multi-tenant-queue.toml",
-            Plant::FlushIgnoresInterval | Plant::ClosingGetCountedTwice => "smoke.toml",
+            | Plant::FlushDoubleCounts
+            | Plant::QueueAcksFailedBatch => "multi-tenant-queue.toml",
+            Plant::FlushIgnoresInterval
+            | Plant::ClosingGetCountedTwice
+            | Plant::ClosesOnlyOnHits
+            | Plant::ReadsNewestFirst => "smoke.toml",
+            Plant::TenantBreakerStuckOpen => "multi-tenant-ledger-partition.toml",
             Plant::AppendWriteDeferred => "evictions.toml",
             Plant::RollupDedupBySeq => "entity-tree.toml",
             Plant::TenantChecksOnlyLifecycleFacts => "multi-tenant-misroute.toml",

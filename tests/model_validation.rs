@@ -1234,6 +1234,7 @@ fn tenant_config_round_trips_and_defaults_from_an_empty_object() {
     round_trip(&TenantConfig {
         aggregation_interval_ms: 300_000,
         flush_retry_delay_ms: 1_000,
+        alarm_rearm: z0sim::model::AlarmRearm::AtStart,
     });
     let from_empty: TenantConfig = serde_json::from_str("{}").expect("{} parses");
     assert_eq!(from_empty, TenantConfig::default());

@@ -108,6 +108,7 @@ fn tenant_config(breaker: BreakerConfig) -> TenantLedgerConfig {
         tenant: TenantConfig {
             aggregation_interval_ms: INTERVAL_MS,
             flush_retry_delay_ms: RETRY_MS,
+            ..TenantConfig::default()
         },
         sink: sink(),
         breaker,
@@ -510,7 +511,7 @@ fn the_tenant_ledger_accepts_a_fact_of_its_own_tenant() {
         (3, 2, 1)
     );
     assert!(open.entities.contains("a"));
-    assert!(rig.storage.seen.contains(&fact.id));
+    assert!(rig.storage.facts.contains(&fact.id));
     assert_eq!(rig.ledger.counters().received.stored, 1);
 }
 

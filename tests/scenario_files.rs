@@ -6,17 +6,17 @@
 //! Each validation test starts from a minimal valid file, changes the one thing it is about and
 //! asserts that the error names the key path (or line and column) and what was expected.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use z0sim::model::BreakerConfig;
+use z0sim::model::{AlarmRearm, BreakerConfig};
 use z0sim::runtime::Transport;
 use z0sim::sim::scenario::{
     load_scenario, parse_scenario, Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink,
-    Runtime, Scenario, ScenarioError, Sdk, Target, Topology, Workload, EXPECT_COUNTERS,
-    MAX_DURATION_MS,
+    QueueSettings, ReaderSettings, Runtime, Scenario, ScenarioError, Sdk, Target, Topology,
+    Workload, EXPECT_COUNTERS, MAX_DURATION_MS,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -96,6 +96,7 @@ stats_min_interval = "30s"
 tenant_aggregation_interval = "2m"
 rpc_timeout = "2s 500ms"
 sample_rate = 0.25
+tenant_alarm_rearm = "at_start"
 
 [sdk.breaker]
 failure_threshold = 3
@@ -109,6 +110,8 @@ reset_timeout_max = "2m"
 cache_ops_per_sec = 2.5
 hit_ratio = 0.5
 fact_appends_per_min = 12
+flush_stats_per_min = 0.5
+stats_toggles_per_min = 0.25
 
 [network]
 latency = ["2ms", "20ms"]
@@ -118,6 +121,16 @@ transport = "direct"
 [runtime]
 max_in_flight = 50
 service_time = "3ms"
+
+[queue]
+max_batch_size = 25
+max_batch_timeout = "2s"
+max_retries = 7
+retry_delay = "30s"
+dead_letter_replay = true
+
+[reader]
+reads_per_min = 6.0
 
 [[faults]]
 kind = "system_ledger_down"
@@ -176,6 +189,7 @@ duration = "10m"
 rate = 0.9
 
 [expect]
+violations = ["tenant_flush_cadence", "breaker_recovers"]
 breaker_opened = true
 breaker_closed = true
 rejected_cross_tenant = false
@@ -308,12 +322,15 @@ fn a_minimal_file_gets_every_default() {
             tenant_aggregation_interval_ms: 60_000,
             rpc_timeout_ms: 5_000,
             sample_rate: 1.0,
+            tenant_alarm_rearm: AlarmRearm::OnInput,
             breaker: BreakerConfig::default(),
         },
         workload: Workload {
             cache_ops_per_sec: 1.0,
             hit_ratio: 0.8,
             fact_appends_per_min: 6.0,
+            flush_stats_per_min: 0.0,
+            stats_toggles_per_min: 0.0,
         },
         network: Network {
             latency_min_ms: 1,
@@ -325,9 +342,18 @@ fn a_minimal_file_gets_every_default() {
             max_in_flight: 1_000,
             service_time_ms: 1,
         },
+        queue: QueueSettings {
+            max_batch_size: 10,
+            max_batch_timeout_ms: 5_000,
+            max_retries: 3,
+            retry_delay_ms: 0,
+            dead_letter_replay: false,
+        },
+        reader: ReaderSettings { reads_per_min: 2.0 },
         faults: Vec::new(),
         expect: Expect {
             checks: BTreeMap::new(),
+            violations: BTreeSet::new(),
         },
     };
     assert_eq!(scenario, expected);
@@ -362,6 +388,7 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             tenant_aggregation_interval_ms: 120_000,
             rpc_timeout_ms: 2_500,
             sample_rate: 0.25,
+            tenant_alarm_rearm: AlarmRearm::AtStart,
             breaker: BreakerConfig {
                 failure_threshold: 3,
                 reset_timeout_ms: 10_000,
@@ -379,8 +406,23 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             cache_ops_per_sec: 2.5,
             hit_ratio: 0.5,
             fact_appends_per_min: 12.0,
+            flush_stats_per_min: 0.5,
+            stats_toggles_per_min: 0.25,
         }
     );
+    assert_eq!(
+        s.queue,
+        QueueSettings {
+            max_batch_size: 25,
+            max_batch_timeout_ms: 2_000,
+            max_retries: 7,
+            retry_delay_ms: 30_000,
+            dead_letter_replay: true,
+        }
+    );
+    assert_eq!(s.reader, ReaderSettings { reads_per_min: 6.0 });
+    let violations: Vec<&str> = s.expect.violations.iter().map(String::as_str).collect();
+    assert_eq!(violations, vec!["breaker_recovers", "tenant_flush_cadence"]);
     assert_eq!(
         s.network,
         Network {
@@ -1713,6 +1755,11 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                 tenant_aggregation_interval_ms: tenant,
                 rpc_timeout_ms: rpc,
                 sample_rate: sample,
+                tenant_alarm_rearm: if obs {
+                    AlarmRearm::AtStart
+                } else {
+                    AlarmRearm::OnInput
+                },
                 breaker,
             },
         );
@@ -1745,6 +1792,8 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     cache_ops_per_sec: ops,
                     hit_ratio: hit,
                     fact_appends_per_min: appends,
+                    flush_stats_per_min: hit * 600.0,
+                    stats_toggles_per_min: loss * 600.0,
                 },
                 network: Network {
                     latency_min_ms: lat_a.min(lat_b),
@@ -1760,12 +1809,28 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     max_in_flight: in_flight,
                     service_time_ms: service,
                 },
+                queue: QueueSettings {
+                    max_batch_size: 1 + u32::from(bits) % 100,
+                    max_batch_timeout_ms: service % 60_001,
+                    max_retries: u32::from(bits) % 101,
+                    retry_delay_ms: lat_a % 43_200_001,
+                    dead_letter_replay: bits & 1 != 0,
+                },
+                reader: ReaderSettings {
+                    reads_per_min: appends,
+                },
                 faults: Vec::new(),
                 expect: Expect {
                     checks: counters
                         .into_iter()
                         .enumerate()
                         .map(|(i, c)| (c.to_owned(), (u64::from(bits) >> (i % 15)) & 1 != 0))
+                        .collect(),
+                    violations: z0sim::sim::invariants::INVARIANTS
+                        .iter()
+                        .step_by(1 + usize::from(bits % 7))
+                        .map(|invariant| invariant.name.to_owned())
+                        .take(usize::from(bits % 3))
                         .collect(),
                 },
             };

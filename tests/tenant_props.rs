@@ -334,6 +334,7 @@ impl Sim {
             tenant: TenantConfig {
                 aggregation_interval_ms: scenario.interval_ms,
                 flush_retry_delay_ms: scenario.retry_ms,
+                ..TenantConfig::default()
             },
             sink: ActorId::new("platform"),
             breaker: scenario.breaker,
@@ -799,7 +800,10 @@ impl Sim {
                         "a tenant flush was dropped: {effect:?}"
                     )));
                 }
-                Effect::Settled { .. } | Effect::Breaker { .. } => {}
+                Effect::Settled { .. }
+                | Effect::Breaker { .. }
+                | Effect::Emitted { .. }
+                | Effect::Rejected { .. } => {}
             }
         }
         let current = self

@@ -15,7 +15,7 @@
 
 use crate::ledgers::breaker::{CircuitBreaker, Permit};
 use crate::ledgers::effect::{
-    CallId, DeliveryOutcome, DropReason, Effect, EmitError, Message, MessageKey,
+    CallId, DeliveryOutcome, DropReason, Effect, EmitError, Message, MessageKey, StatsSummary,
 };
 use crate::model::{ActorId, BootstrapConfig, BreakerConfig};
 use crate::planted::{self, Plant};
@@ -155,12 +155,18 @@ impl ParentClient {
     pub fn emit(&mut self, now_ms: u64, message: Message, effects: &mut Vec<Effect>) {
         self.counters.emitted += 1;
         let key = message.key();
+        // The planted mistake: a fire-and-forget emission keeps its caller waiting.
+        let awaited =
+            self.mode == DeliveryMode::Awaited || planted::active(Plant::FallbackOnBlocksCaller);
+        effects.push(Effect::Emitted {
+            target: self.target.clone(),
+            key: key.clone(),
+            awaited,
+            stats: StatsSummary::of(&message),
+        });
         match self.mode {
             DeliveryMode::FireAndForget { .. } => match self.acquire(now_ms, effects) {
-                Some(permit) => {
-                    let awaited = planted::active(Plant::FallbackOnBlocksCaller);
-                    self.send(message, key, permit, awaited, effects)
-                }
+                Some(permit) => self.send(message, key, permit, awaited, effects),
                 None => self.drop_message(key, DropReason::BreakerOpen, Some(message), effects),
             },
             DeliveryMode::Awaited => {
@@ -252,6 +258,12 @@ impl ParentClient {
             return;
         }
         let Some(permit) = self.acquire(now_ms, effects) else {
+            if let Some(head) = self.backlog.front() {
+                effects.push(Effect::Rejected {
+                    target: self.target.clone(),
+                    key: head.key.clone(),
+                });
+            }
             self.settle_waiting(EmitError::BreakerOpen, effects);
             return;
         };

@@ -5,7 +5,7 @@
 //! vector keeps the hot path free of allocation.
 
 use crate::ledgers::breaker::Transition;
-use crate::model::{ActorId, Fact, FactId, TenantStatsPayload};
+use crate::model::{ActorId, Fact, FactId, SdkData, SdkSubtype, TenantStatsPayload};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -94,9 +94,67 @@ pub enum EmitError {
     DeliveryFailed(FailureKind),
 }
 
+/// What an SDK stats emission covers: the period it closes and the observations it carries.
+/// The runtime's ground truth about what its entities emitted; a receiver never trusts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatsSummary {
+    /// `cache_stats` or `fact_appended`.
+    pub subtype: SdkSubtype,
+    /// Start of the period, ms (inclusive).
+    pub period_start_ms: u64,
+    /// End of the period, ms (exclusive).
+    pub period_end_ms: u64,
+    /// Hits and misses, or appended facts.
+    pub observations: u64,
+}
+
+impl StatsSummary {
+    /// The summary of `message`, if it is an SDK stats fact built by the SDK (typed data).
+    pub fn of(message: &Message) -> Option<Self> {
+        let Message::SdkFact(fact) = message else {
+            return None;
+        };
+        match fact.data.sdk()? {
+            SdkData::CacheStats(stats) => Some(Self {
+                subtype: SdkSubtype::CacheStats,
+                period_start_ms: stats.period_start_ms,
+                period_end_ms: stats.period_end_ms,
+                observations: stats.hits + stats.misses,
+            }),
+            SdkData::FactAppended(appended) => Some(Self {
+                subtype: SdkSubtype::FactAppended,
+                period_start_ms: appended.period_start_ms,
+                period_end_ms: appended.period_end_ms,
+                observations: appended.count,
+            }),
+            _ => None,
+        }
+    }
+}
+
 /// One thing a state machine asks the runtime to do or to record.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Effect {
+    /// A message was handed to a client (before any attempt to deliver it).
+    Emitted {
+        /// The client's target.
+        target: ActorId,
+        /// What.
+        key: MessageKey,
+        /// true: the caller of the operation that emitted it waits until it settles (fallback
+        /// off); false: the caller goes on at once.
+        awaited: bool,
+        /// For an SDK stats fact: the period it closes.
+        stats: Option<StatsSummary>,
+    },
+    /// An awaited client's breaker rejected the delivery of its oldest message (the message
+    /// stays; waiting callers are settled with the error).
+    Rejected {
+        /// The client's target.
+        target: ActorId,
+        /// The message it did not try.
+        key: MessageKey,
+    },
     /// Deliver `message` to `target` and report the outcome back with `call_id`.
     Send {
         /// The target actor.

@@ -254,6 +254,24 @@ impl EntityLedger {
         self.appended = None;
     }
 
+    /// Turns stats tracking on again (after [`Self::disable_stats_tracking`]): both periods
+    /// start at `now_ms`. Nothing happens without an observability target or when not sampled;
+    /// enabling it while it is on changes nothing.
+    pub fn enable_stats_tracking(&mut self, now_ms: u64) {
+        if self.observability.is_none() || !self.config.stats_sampled {
+            return;
+        }
+        let interval_ms = self.config.stats.min_interval_ms;
+        self.cache.enable_stats_tracking(now_ms, interval_ms);
+        self.appended
+            .get_or_insert_with(|| AppendedCounter::new(now_ms, interval_ms));
+    }
+
+    /// Whether stats tracking is on.
+    pub fn is_tracking(&self) -> bool {
+        self.cache.is_tracking()
+    }
+
     /// Appends a domain fact: committed to storage before anything else happens, then counted,
     /// then bubbled to the parent. Malformed input is rejected before anything is written.
     /// Returns the fact's sequence number: its id is this ledger's actor and that number (not

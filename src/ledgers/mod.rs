@@ -19,6 +19,7 @@ pub use breaker::{BreakerCounters, BreakerState, CircuitBreaker, Permit, Transit
 pub use client::{ClientCounters, DeliveryMode, ParentClient};
 pub use effect::{
     CallId, DeliveryOutcome, DropReason, Effect, EmitError, FailureKind, Message, MessageKey,
+    StatsSummary,
 };
 pub use entity::{ChildFactOutcome, EntityConfig, EntityLedger, EntityStorage, StartReport};
 pub use period::{CloseReason, PeriodWindow};

@@ -98,7 +98,10 @@ impl CachedStateManager {
     pub fn cache_get(&mut self, now_ms: u64, hit: bool) -> Option<StatsPeriod> {
         self.observe(now_ms);
         let tracking = self.tracking.as_mut()?;
-        let mut closed = if tracking.window.is_due(now_ms) {
+        // The planted mistake: only a hit looks at the interval, so a period found due by a
+        // miss stays open until the next hit.
+        let looks = hit || !planted::active(Plant::ClosesOnlyOnHits);
+        let mut closed = if looks && tracking.window.is_due(now_ms) {
             tracking.close(now_ms, CloseReason::Interval)
         } else {
             None

@@ -3,6 +3,7 @@
 
 use crate::model::validate::validate_sdk_fact;
 use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, Name, SdkData};
+use crate::planted::{self, Plant};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,7 +21,7 @@ pub struct StoredSdkFact {
 ///
 /// Facts are kept in arrival order; the id and entity indexes are lookup-only hash maps with a
 /// fixed hasher (deterministic, and never iterated into output).
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct SystemStorage {
     facts: Vec<StoredSdkFact>,
     by_id: FxHashMap<FactId, usize>,
@@ -44,7 +45,9 @@ impl SystemStorage {
         self.facts.last()
     }
 
-    fn insert(&mut self, fact: Fact, data: SdkData) {
+    /// Stores a validated fact not stored before (the caller de-duplicated it).
+    pub fn store(&mut self, fact: Fact, data: SdkData) {
+        debug_assert!(!self.contains(&fact.id), "{} stored twice", fact.id);
         let position = self.facts.len();
         if !self.tenants.contains(&fact.tenant_id) {
             self.tenants.insert(fact.tenant_id.clone());
@@ -104,6 +107,8 @@ impl ReceiverCounters {
 pub struct SystemLedger {
     limits: Limits,
     counters: ReceiverCounters,
+    /// Only with the `system_ledger_write_deferred` plant: an acknowledged fact not written.
+    deferred_write: Option<(Fact, SdkData)>,
 }
 
 impl SystemLedger {
@@ -112,6 +117,7 @@ impl SystemLedger {
         Self {
             limits,
             counters: ReceiverCounters::default(),
+            deferred_write: None,
         }
     }
 
@@ -127,18 +133,40 @@ impl SystemLedger {
         storage: &mut SystemStorage,
         fact: Fact,
     ) -> Result<Accepted, FactError> {
-        let data = match validate_sdk_fact(&fact, now_ms, &self.limits) {
+        self.on_sdk_fact_ref(now_ms, storage, &fact)
+    }
+
+    /// [`Self::on_sdk_fact`] on a borrowed fact: storage keeps its own copy, so a caller that
+    /// needs the fact afterwards (the runtime's observer) does not copy it again.
+    pub fn on_sdk_fact_ref(
+        &mut self,
+        now_ms: u64,
+        storage: &mut SystemStorage,
+        fact: &Fact,
+    ) -> Result<Accepted, FactError> {
+        let data = match validate_sdk_fact(fact, now_ms, &self.limits) {
             Ok(data) => data,
             Err(error) => {
                 self.counters.reject(error.kind());
                 return Err(error);
             }
         };
-        if storage.contains(&fact.id) {
+        let deferred = self.deferred_write.as_ref();
+        if storage.contains(&fact.id) || deferred.is_some_and(|(held, _)| held.id == fact.id) {
             self.counters.duplicates += 1;
             return Ok(Accepted::Duplicate);
         }
-        storage.insert(fact, data);
+        if planted::active(Plant::SystemLedgerWriteDeferred) {
+            // The planted mistake: a coalesced write. The previous fact is written now, this
+            // one when the next arrives; a restart in between loses an acknowledged fact.
+            if let Some((previous, previous_data)) =
+                self.deferred_write.replace((fact.clone(), data))
+            {
+                storage.store(previous, previous_data);
+            }
+        } else {
+            storage.store(fact.clone(), data);
+        }
         self.counters.stored += 1;
         Ok(Accepted::Stored)
     }
@@ -173,11 +201,17 @@ impl SystemLedger {
         storage: &'s SystemStorage,
         entity_id: &str,
     ) -> impl Iterator<Item = &'s StoredSdkFact> + 's {
-        storage
+        let mut positions: Vec<usize> = storage
             .by_entity
             .get(entity_id)
+            .cloned()
+            .unwrap_or_default();
+        if planted::active(Plant::ReadsNewestFirst) {
+            // The planted mistake: newest first, where the API promises arrival order.
+            positions.reverse();
+        }
+        positions
             .into_iter()
-            .flatten()
-            .filter_map(|position| storage.facts.get(*position))
+            .filter_map(|position| storage.facts.get(position))
     }
 }

@@ -21,14 +21,13 @@
 
 use crate::ledgers::client::{DeliveryMode, ParentClient};
 use crate::ledgers::effect::{CallId, DeliveryOutcome, Effect, Message, MessageKey};
-use crate::ledgers::system::{Accepted, ReceiverCounters};
+use crate::ledgers::system::{Accepted, ReceiverCounters, SystemStorage};
 use crate::model::validate::{check_tenant, validate_sdk_fact};
 use crate::model::{
-    ActorId, BreakerConfig, Fact, FactError, FactId, Limits, Name, SdkData, TenantConfig,
+    ActorId, AlarmRearm, BreakerConfig, Fact, FactError, Limits, Name, SdkData, TenantConfig,
     TenantStatsPayload,
 };
 use crate::planted::{self, Plant};
-use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeSet, VecDeque};
 
@@ -69,7 +68,7 @@ pub struct OpenAggregate {
 }
 
 /// What survives a restart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct TenantStorage {
     /// The period being aggregated, if anything arrived in it.
     pub open: Option<OpenAggregate>,
@@ -77,8 +76,9 @@ pub struct TenantStorage {
     pub pending: VecDeque<TenantStatsPayload>,
     /// Sequence of the next flush id.
     pub next_flush_seq: u64,
-    /// Ids of every fact accepted (de-duplication). A fixed hasher keeps it deterministic.
-    pub seen: FxHashSet<FactId>,
+    /// Every SDK fact accepted, like a SystemLedger's (the TenantSystemLedger extends it): for
+    /// de-duplication and for the read side (`getSdkFacts`, `getCacheStats`, `getStats`).
+    pub facts: SystemStorage,
     /// The actor's alarm (see the module docs).
     pub alarm_ms: Option<u64>,
 }
@@ -122,10 +122,17 @@ impl TenantSystemLedger {
         effects: &mut Vec<Effect>,
     ) -> Self {
         debug_assert!(config.tenant.validate().is_ok());
+        let mut breaker = config.breaker;
+        if planted::active(Plant::TenantBreakerStuckOpen) {
+            // The planted mistake: the flush client reads its reset timeout as seconds, so
+            // once OPEN it waits a thousand times too long.
+            breaker.reset_timeout_ms = breaker.reset_timeout_ms.saturating_mul(1_000);
+            breaker.reset_timeout_max_ms = breaker.reset_timeout_max_ms.saturating_mul(1_000);
+        }
         let client = ParentClient::new(
             config.sink.clone(),
             DeliveryMode::Awaited,
-            config.breaker,
+            breaker,
             config.jitter_seed,
         );
         let mut ledger = Self {
@@ -134,7 +141,7 @@ impl TenantSystemLedger {
             handed_over: 0,
             counters: TenantCounters::default(),
         };
-        ledger.ensure_alarm(now_ms, storage, effects);
+        ledger.ensure_alarm(now_ms, storage, effects, false);
         ledger
     }
 
@@ -195,7 +202,7 @@ impl TenantSystemLedger {
                     self.counters.rejected_cross_tenant += 1;
                 }
             })?;
-        if storage.seen.contains(&fact.id) {
+        if storage.facts.contains(&fact.id) {
             self.counters.received.duplicates += 1;
             return Ok(Accepted::Duplicate);
         }
@@ -215,7 +222,7 @@ impl TenantSystemLedger {
         }
         // Counts come from other actors: a hostile or broken sender may claim anything, so the
         // aggregate saturates instead of overflowing (found by the fact_ingest fuzz target).
-        match data {
+        match &data {
             SdkData::CacheStats(stats) => {
                 open.cache_hits = open.cache_hits.saturating_add(stats.hits);
                 open.cache_misses = open.cache_misses.saturating_add(stats.misses);
@@ -225,10 +232,26 @@ impl TenantSystemLedger {
             }
             SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => {}
         }
-        storage.seen.insert(fact.id.clone());
+        storage.facts.store(fact.clone(), data);
         self.counters.received.stored += 1;
-        self.ensure_alarm(now_ms, storage, effects);
+        self.ensure_alarm(now_ms, storage, effects, false);
         Ok(Accepted::Stored)
+    }
+
+    /// The alarm handler's first statement: with [`AlarmRearm::AtStart`], a safety alarm one
+    /// flush retry delay later, so that a run that fails after it leaves an alarm set. (The
+    /// runtime calls it alone when it makes the run fail.)
+    pub fn begin_alarm_run(
+        &mut self,
+        now_ms: u64,
+        storage: &mut TenantStorage,
+        effects: &mut Vec<Effect>,
+    ) {
+        if self.config.tenant.alarm_rearm == AlarmRearm::AtStart {
+            let at_ms = now_ms + self.config.tenant.flush_retry_delay_ms;
+            storage.alarm_ms = Some(at_ms);
+            effects.push(Effect::SetAlarm { at_ms });
+        }
     }
 
     /// The alarm handler: closes the open period if it ended, hands every pending payload to
@@ -243,6 +266,7 @@ impl TenantSystemLedger {
             storage.alarm_ms, None,
             "the runtime clears the alarm before the handler"
         );
+        self.begin_alarm_run(now_ms, storage, effects);
         self.roll(now_ms, storage);
         let first_new = effects.len();
         while self.handed_over < storage.pending.len() {
@@ -254,7 +278,8 @@ impl TenantSystemLedger {
         self.client.resend_backlog(now_ms, effects);
         let _ = self.absorb_settled(storage, first_new, effects);
         if !planted::active(Plant::AlarmNotRearmed) {
-            self.ensure_alarm(now_ms, storage, effects);
+            let replace = self.config.tenant.alarm_rearm == AlarmRearm::AtStart;
+            self.ensure_alarm(now_ms, storage, effects, replace);
         }
     }
 
@@ -282,7 +307,7 @@ impl TenantSystemLedger {
             storage.alarm_ms = Some(retry_at_ms);
             effects.push(Effect::SetAlarm { at_ms: retry_at_ms });
         }
-        self.ensure_alarm(now_ms, storage, effects);
+        self.ensure_alarm(now_ms, storage, effects, false);
     }
 
     /// Moves the open aggregate to the pending payloads once its period has ended.
@@ -356,12 +381,13 @@ impl TenantSystemLedger {
         failed
     }
 
-    /// Keeps an alarm set while there is work.
+    /// Keeps an alarm set while there is work (`replace`: replaces the one set).
     fn ensure_alarm(
         &mut self,
         now_ms: u64,
         storage: &mut TenantStorage,
         effects: &mut Vec<Effect>,
+        replace: bool,
     ) {
         let desired_ms = if storage.pending.len() > self.handed_over {
             Some(now_ms)
@@ -380,8 +406,10 @@ impl TenantSystemLedger {
         // An alarm that is already set is left alone: it fires no later than a retry delay from
         // now or at the open period's end, and replacing it would defeat the runtime's retry
         // backoff after a failed handler. Only a missing alarm (deleted after its last retry,
-        // or never set) is re-armed.
-        if storage.alarm_ms.is_none() {
+        // or never set) is re-armed, unless `replace`: at the end of a handler run with
+        // `AtStart`, the safety alarm gives way to the one the work calls for (the ledger keeps
+        // its own schedule).
+        if storage.alarm_ms.is_none() || replace {
             storage.alarm_ms = Some(desired_ms);
             effects.push(Effect::SetAlarm { at_ms: desired_ms });
         }

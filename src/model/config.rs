@@ -160,6 +160,36 @@ pub struct TenantConfig {
     pub aggregation_interval_ms: u64,
     /// Delay before a failed flush is tried again (decision: 5 000 ms, model.md is silent).
     pub flush_retry_delay_ms: u64,
+    /// What the alarm handler does about its own failures.
+    pub alarm_rearm: AlarmRearm,
+}
+
+/// What a tenant ledger's alarm handler does about its own failures (Cloudflare retries a
+/// failed handler six times, then deletes the alarm).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmRearm {
+    /// Relies on the runtime's retries; an alarm deleted after its last retry is set again on
+    /// the ledger's next input (until then, pending work has no alarm).
+    #[default]
+    OnInput,
+    /// Sets a safety alarm (one flush retry delay later) as the handler's first statement, so a
+    /// failing run leaves an alarm set: the runtime's retries are replaced by the ledger's own
+    /// schedule, and pending work always has an alarm.
+    AtStart,
+}
+
+impl AlarmRearm {
+    /// Every policy.
+    pub const ALL: [AlarmRearm; 2] = [AlarmRearm::OnInput, AlarmRearm::AtStart];
+
+    /// Its name in scenario files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlarmRearm::OnInput => "on_input",
+            AlarmRearm::AtStart => "at_start",
+        }
+    }
 }
 
 impl Default for TenantConfig {
@@ -167,6 +197,7 @@ impl Default for TenantConfig {
         Self {
             aggregation_interval_ms: 60_000,
             flush_retry_delay_ms: 5_000,
+            alarm_rearm: AlarmRearm::OnInput,
         }
     }
 }

@@ -13,7 +13,8 @@ pub mod sdk;
 pub mod validate;
 
 pub use config::{
-    BootstrapConfig, BreakerConfig, ConfigError, StatsConfig, TenantConfig, DEFAULT_RPC_TIMEOUT_MS,
+    AlarmRearm, BootstrapConfig, BreakerConfig, ConfigError, StatsConfig, TenantConfig,
+    DEFAULT_RPC_TIMEOUT_MS,
 };
 pub use fact::{EntityMeta, Fact};
 pub use fact_data::FactData;

@@ -8,6 +8,9 @@
 //!   sets the next one if it wants one.
 //! - A failed handler run is retried after 2 s * 2^(n-1) (n = 1 for the first retry) plus up to
 //!   25 % jitter, at most 6 times; after the sixth failed retry the alarm is deleted.
+//! - A `setAlarm` made during a handler run replaces the pending retry: if that run fails, the
+//!   alarm set by the handler stands and no retry is scheduled (Cloudflare's "catch the error
+//!   and re-arm" advice relies on this).
 //! - A successful run resets the retry count.
 //! - The alarm is durable: it survives a restart of the actor.
 
@@ -42,6 +45,8 @@ pub enum AfterFailure {
     },
     /// The sixth retry failed too: the alarm is gone.
     Deleted,
+    /// The handler set the alarm during the run: that alarm stands, no retry.
+    Replaced,
 }
 
 /// One actor's alarm.
@@ -49,6 +54,10 @@ pub enum AfterFailure {
 pub struct Alarm {
     at_ms: Option<u64>,
     retries: u32,
+    /// A handler run is in progress.
+    running: bool,
+    /// The handler set the alarm during the current run.
+    set_during_run: bool,
 }
 
 impl Alarm {
@@ -62,9 +71,10 @@ impl Alarm {
         self.retries
     }
 
-    /// `setAlarm`: replaces the alarm.
+    /// `setAlarm`: replaces the alarm (and, during a handler run, its pending retry).
     pub fn set(&mut self, at_ms: u64) {
         self.at_ms = Some(at_ms);
+        self.set_during_run |= self.running;
     }
 
     /// Whether it is set and due at `now_ms`.
@@ -76,15 +86,24 @@ impl Alarm {
     pub fn begin_run(&mut self) {
         debug_assert!(self.at_ms.is_some(), "an alarm runs only when set");
         self.at_ms = None;
+        self.running = true;
+        self.set_during_run = false;
     }
 
     /// The handler succeeded.
     pub fn run_succeeded(&mut self) {
         self.retries = 0;
+        self.running = false;
     }
 
-    /// The handler failed at `now_ms`: the retry (with `jitter_unit` in [0, 1)), or deletion.
+    /// The handler failed at `now_ms`: the alarm it set during the run, or the retry (with
+    /// `jitter_unit` in [0, 1)), or deletion.
     pub fn run_failed(&mut self, now_ms: u64, jitter_unit: f64) -> AfterFailure {
+        self.running = false;
+        if self.set_during_run {
+            self.retries = 0;
+            return AfterFailure::Replaced;
+        }
         self.retries += 1;
         match alarm_retry_delay_ms(self.retries, jitter_unit) {
             Some(delay_ms) => {
@@ -148,6 +167,35 @@ mod tests {
         assert!(alarm.is_due(3_000) && alarm.is_due(4_000));
         alarm.begin_run();
         assert_eq!(alarm.at_ms(), None, "cleared while the handler runs");
+    }
+
+    #[test]
+    fn an_alarm_set_during_a_failing_run_replaces_the_pending_retry() {
+        let mut alarm = Alarm::default();
+        alarm.set(1_000);
+        alarm.begin_run();
+        alarm.set(6_000);
+        assert_eq!(alarm.run_failed(1_000, 0.5), AfterFailure::Replaced);
+        assert_eq!((alarm.at_ms(), alarm.retries()), (Some(6_000), 0));
+        alarm.begin_run();
+        let retry = alarm.run_failed(6_000, 0.0);
+        assert_eq!(
+            retry,
+            AfterFailure::Retry {
+                retry: 1,
+                delay_ms: 2_000
+            },
+            "a run that set nothing is retried"
+        );
+        alarm.set(9_000);
+        alarm.begin_run();
+        alarm.run_succeeded();
+        alarm.set(10_000);
+        alarm.begin_run();
+        assert!(
+            matches!(alarm.run_failed(10_000, 0.0), AfterFailure::Retry { .. }),
+            "a set outside a run is no replacement"
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use crate::ledgers::{CallId, DeliveryOutcome, Message, MessageKey};
 use crate::model::ActorId;
 use crate::runtime::hostile::HostileKind;
+use crate::runtime::reader::Query;
 use crate::runtime::spec::ActorIdx;
 
 /// The call id of a forged fact (the `hostile_facts` fault): no client issued it, and its
@@ -18,6 +19,8 @@ pub enum Body {
     Deliver(Message),
     /// A queue batch for the consumer (the platform ledger).
     Batch(Vec<Message>),
+    /// A query of the read side.
+    Read(Query),
 }
 
 impl Body {

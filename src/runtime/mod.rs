@@ -17,6 +17,7 @@ pub mod hostile;
 pub mod log;
 pub mod observe;
 pub mod queue;
+pub mod reader;
 pub mod recorder;
 pub mod run;
 pub mod seed;

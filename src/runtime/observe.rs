@@ -3,15 +3,152 @@
 //! receivers' answers), never derived from the ledgers' own counters. Observations borrow what
 //! they are about: an observer keeps what it needs, so no log of the whole run is held.
 
-use crate::ledgers::{BreakerState, DropReason, MessageKey};
-use crate::model::{Fact, FactId, TenantStatsPayload};
+use crate::ledgers::{BreakerState, DropReason, MessageKey, StatsSummary};
+use crate::model::{Fact, FactId, Name, TenantStatsPayload};
 use crate::runtime::hostile::HostileKind;
+use crate::runtime::reader::{Answer, Query};
 use crate::runtime::spec::ActorIdx;
 use std::any::Any;
+
+/// What made an entity emit an SDK fact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    /// Its start (`schema_init`, `hydration_done`).
+    Start,
+    /// A cache get; `previous_ms`: the cache get before it in this incarnation, if any.
+    CacheGet {
+        /// The previous cache get, ms.
+        previous_ms: Option<u64>,
+    },
+    /// An append (or a child fact's rollup); `previous_ms` likewise.
+    Append {
+        /// The previous append, ms.
+        previous_ms: Option<u64>,
+    },
+    /// `flushStats()`.
+    Flush,
+    /// Stats tracking turned off (which flushes first), or on again.
+    Disable,
+    /// A request or an alarm handled by an actor that is not an entity (a tenant's flush).
+    Handler,
+}
+
+/// A primary (domain) operation that emitted: what its caller did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpKind {
+    /// The entity's start (its constructor, schema init and hydration).
+    Start,
+    /// A cache get.
+    CacheGet,
+    /// A fact append.
+    Append,
+    /// `flushStats()`.
+    Flush,
+    /// Stats tracking turned off or on.
+    ToggleTracking,
+}
+
+impl OpKind {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Start => "start",
+            OpKind::CacheGet => "cache get",
+            OpKind::Append => "append",
+            OpKind::Flush => "flushStats()",
+            OpKind::ToggleTracking => "stats tracking toggle",
+        }
+    }
+}
+
+/// A change to an entity's stats tracking other than a period closed by the interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StatsControl {
+    /// `flushStats()`: the open periods closed now (emitted unless empty).
+    Flush,
+    /// Tracking turned off: the open periods closed now (emitted unless empty), none open.
+    Disable,
+    /// Tracking turned on: new periods start now.
+    Enable,
+}
 
 /// One observed event.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Observation<'a> {
+    /// An entity handed a message to one of its clients.
+    Emitted {
+        /// When, ms.
+        at_ms: u64,
+        /// The entity.
+        entity: ActorIdx,
+        /// The client's target.
+        target: Option<ActorIdx>,
+        /// What.
+        key: &'a MessageKey,
+        /// Whether the operation that emitted waits for it.
+        awaited: bool,
+        /// For an SDK stats fact: the period it closes.
+        stats: Option<StatsSummary>,
+        /// What made it emit.
+        trigger: Trigger,
+    },
+    /// An entity's stats tracking was flushed, turned off or on.
+    Tracking {
+        /// When, ms.
+        at_ms: u64,
+        /// The entity.
+        entity: ActorIdx,
+        /// What changed.
+        control: StatsControl,
+    },
+    /// A primary operation that emitted returned to its caller (or was still waiting at the
+    /// end of the run).
+    PrimaryOp {
+        /// The entity.
+        entity: ActorIdx,
+        /// What it was.
+        kind: OpKind,
+        /// When it started, ms.
+        started_ms: u64,
+        /// When its caller got the result, ms (the end of the run if still waiting).
+        done_ms: u64,
+        /// Its result: false when an observability error surfaced to the caller, or the
+        /// entity was killed while the caller waited.
+        ok: bool,
+        /// Still waiting at the end of the run.
+        waiting: bool,
+        /// The emissions it waited for.
+        keys: &'a [MessageKey],
+    },
+    /// An awaited client's breaker rejected its oldest message (nothing was attempted).
+    Rejected {
+        /// When, ms.
+        at_ms: u64,
+        /// The client's actor.
+        caller: ActorIdx,
+        /// The client's target.
+        target: Option<ActorIdx>,
+        /// The message.
+        key: &'a MessageKey,
+    },
+    /// A ledger answered a read (as it answered it, from its storage at that moment).
+    Read {
+        /// When, ms.
+        at_ms: u64,
+        /// The ledger.
+        receiver: ActorIdx,
+        /// The query.
+        query: &'a Query,
+        /// The answer.
+        answer: &'a Answer,
+    },
+    /// An actor's alarm was deleted after its last failed retry.
+    AlarmDeleted {
+        /// When, ms.
+        at_ms: u64,
+        /// The actor.
+        actor: ActorIdx,
+    },
     /// An actor (re)started: its in-memory state, breakers included, is new.
     Started {
         /// When, ms.
@@ -96,6 +233,8 @@ pub enum Observation<'a> {
         parent: ActorIdx,
         /// The child's fact.
         child_fact: &'a FactId,
+        /// The child fact's tenant.
+        tenant: &'a Name,
     },
     /// An actor was killed: what its in-memory state held is gone.
     Killed {

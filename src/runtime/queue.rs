@@ -8,15 +8,27 @@
 //!   Messages left behind count their wait from the moment the batch left.
 //! - One batch at a time: the next one waits until the current one is acknowledged or given up.
 //! - Delivery is unordered: each batch is shuffled with the queue's random stream.
-//! - A failed batch is delivered again, whole, `retry_delay_ms` later, up to `max_retries`
-//!   times after its first delivery; then its messages go to the dead-letter queue.
+//! - A failed batch is delivered again, whole, `retry_delay_ms` later (0: at once), up to
+//!   `max_retries` times after its first delivery; then its messages go to the dead-letter
+//!   queue.
+//! - With `dead_letter_replay`, a consumer of the dead-letter queue delivers its messages to
+//!   the consumer again, a batch at a time, retrying a failed batch every
+//!   [`REPLAY_RETRY_DELAY_MS`] until it is accepted; it runs beside the main batch.
 //! - An acknowledged batch is done, but each of its messages may be delivered again (at-least-
 //!   once: the `queue_duplicate` fault's probability), through the buffer like a new send.
 //! - The outcome of a delivery that is not the current one is ignored.
 
 use crate::ledgers::{CallId, DeliveryOutcome, Message};
+use crate::planted::{self, Plant};
 use rand::Rng;
 use std::collections::VecDeque;
+
+/// The dead-letter queue's consumer retries a failed batch this often, ms.
+pub const REPLAY_RETRY_DELAY_MS: u64 = 30_000;
+
+/// Call ids of the dead-letter consumer's deliveries start here (the main batch's count up
+/// from 0), so an answer says which lane it belongs to.
+const REPLAY_CALL_ID_BASE: CallId = 1 << 62;
 
 /// The queue's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +41,8 @@ pub struct QueueConfig {
     pub max_retries: u32,
     /// Wait before a failed batch is delivered again, ms.
     pub retry_delay_ms: u64,
+    /// A consumer of the dead-letter queue replays it into the consumer.
+    pub dead_letter_replay: bool,
 }
 
 /// A batch to hand to the consumer.
@@ -62,6 +76,11 @@ pub enum Settled {
         /// How many.
         messages: u64,
     },
+    /// A replayed dead-letter batch was accepted.
+    Replayed {
+        /// How many messages left the dead-letter queue.
+        messages: u64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -80,7 +99,11 @@ pub struct Queue {
     oldest_buffered_ms: Option<u64>,
     batch: Option<Batch>,
     next_call_id: CallId,
-    dead_letters: Vec<Message>,
+    /// The dead-letter queue, oldest first (with replay, what its consumer has not delivered).
+    dead_letters: VecDeque<Message>,
+    /// The dead-letter consumer's current batch (replay only).
+    replay: Option<Batch>,
+    next_replay_call_id: CallId,
 }
 
 impl Queue {
@@ -96,7 +119,9 @@ impl Queue {
             oldest_buffered_ms: None,
             batch: None,
             next_call_id: 0,
-            dead_letters: Vec::new(),
+            dead_letters: VecDeque::new(),
+            replay: None,
+            next_replay_call_id: REPLAY_CALL_ID_BASE,
         }
     }
 
@@ -115,14 +140,21 @@ impl Queue {
     /// batch deadline (at once when it is full). `None` while a delivery is in flight or
     /// nothing is buffered.
     pub fn deadline_ms(&self) -> Option<u64> {
-        if let Some(batch) = &self.batch {
-            return batch.in_flight.is_none().then_some(batch.due_ms);
-        }
-        let oldest_ms = self.oldest_buffered_ms?;
-        if self.buffer.len() >= self.config.max_batch_size {
-            return Some(oldest_ms);
-        }
-        Some(oldest_ms + self.config.max_batch_timeout_ms)
+        let main_ms = match &self.batch {
+            Some(batch) => batch.in_flight.is_none().then_some(batch.due_ms),
+            None => self.oldest_buffered_ms.map(|oldest_ms| {
+                if self.buffer.len() >= self.config.max_batch_size {
+                    oldest_ms
+                } else {
+                    oldest_ms + self.config.max_batch_timeout_ms
+                }
+            }),
+        };
+        let replay_ms = self
+            .replay
+            .as_ref()
+            .and_then(|batch| batch.in_flight.is_none().then_some(batch.due_ms));
+        [main_ms, replay_ms].into_iter().flatten().min()
     }
 
     /// Time passes to `now_ms`: the batch to deliver now, if any (`rng` shuffles a new batch).
@@ -184,6 +216,9 @@ impl Queue {
         duplicate_probability: f64,
         rng: &mut impl Rng,
     ) -> Settled {
+        if call_id >= REPLAY_CALL_ID_BASE {
+            return self.on_replay_result(now_ms, call_id, outcome);
+        }
         let Some(batch) = self
             .batch
             .as_mut()
@@ -192,6 +227,12 @@ impl Queue {
             return Settled::Ignored;
         };
         batch.in_flight = None;
+        // The planted mistake: a failed consumer run counts as an acknowledgement.
+        let outcome = if planted::active(Plant::QueueAcksFailedBatch) {
+            Ok(())
+        } else {
+            outcome
+        };
         if outcome.is_err() && batch.deliveries <= self.config.max_retries {
             batch.due_ms = now_ms + self.config.retry_delay_ms;
             return Settled::Retrying {
@@ -204,6 +245,7 @@ impl Queue {
         if outcome.is_err() {
             let messages = batch.messages.len() as u64;
             self.dead_letters.extend(batch.messages);
+            self.start_replay(now_ms);
             return Settled::DeadLettered { messages };
         }
         let mut duplicated = 0;
@@ -216,9 +258,82 @@ impl Queue {
         Settled::Acked { duplicated }
     }
 
-    /// The dead-letter queue.
-    pub fn dead_letters(&self) -> &[Message] {
-        &self.dead_letters
+    /// The dead-letter consumer's next batch, due at `now_ms` (replay only).
+    fn start_replay(&mut self, now_ms: u64) {
+        if !self.config.dead_letter_replay || self.replay.is_some() || self.dead_letters.is_empty()
+        {
+            return;
+        }
+        let take = self.dead_letters.len().min(self.config.max_batch_size);
+        self.replay = Some(Batch {
+            messages: self.dead_letters.iter().take(take).cloned().collect(),
+            deliveries: 0,
+            in_flight: None,
+            due_ms: now_ms,
+        });
+    }
+
+    /// Time passes to `now_ms`: the dead-letter consumer's batch to deliver now, if any.
+    pub fn tick_replay(&mut self, now_ms: u64) -> Option<Delivery> {
+        let batch = self.replay.as_mut()?;
+        if batch.in_flight.is_some() || now_ms < batch.due_ms {
+            return None;
+        }
+        batch.deliveries += 1;
+        let call_id = self.next_replay_call_id;
+        self.next_replay_call_id += 1;
+        batch.in_flight = Some(call_id);
+        Some(Delivery {
+            call_id,
+            messages: batch.messages.clone(),
+            redelivered: batch.messages.len() as u64,
+        })
+    }
+
+    fn on_replay_result(
+        &mut self,
+        now_ms: u64,
+        call_id: CallId,
+        outcome: DeliveryOutcome,
+    ) -> Settled {
+        let Some(batch) = self
+            .replay
+            .as_mut()
+            .filter(|batch| batch.in_flight == Some(call_id))
+        else {
+            return Settled::Ignored;
+        };
+        batch.in_flight = None;
+        if outcome.is_err() {
+            batch.due_ms = now_ms + REPLAY_RETRY_DELAY_MS;
+            return Settled::Retrying {
+                retry_at_ms: batch.due_ms,
+            };
+        }
+        let messages = batch.messages.len();
+        self.dead_letters.drain(..messages);
+        self.replay = None;
+        self.start_replay(now_ms);
+        Settled::Replayed {
+            messages: messages as u64,
+        }
+    }
+
+    /// The dead-letter queue (with replay: what its consumer has not delivered yet).
+    pub fn dead_letters(&self) -> impl Iterator<Item = &Message> {
+        self.dead_letters.iter()
+    }
+
+    /// How many messages the dead-letter queue holds.
+    pub fn dead_letter_count(&self) -> usize {
+        self.dead_letters.len()
+    }
+
+    /// The messages waiting in the buffer or in the current batch.
+    pub fn messages(&self) -> impl Iterator<Item = &Message> {
+        self.buffer
+            .iter()
+            .chain(self.batch.iter().flat_map(|batch| batch.messages.iter()))
     }
 
     /// Messages waiting in the buffer or in the current batch.
@@ -240,6 +355,7 @@ mod tests {
         max_batch_timeout_ms: 5_000,
         max_retries: 3,
         retry_delay_ms: 5_000,
+        dead_letter_replay: false,
     };
 
     fn payload(number: u64) -> Message {
@@ -401,8 +517,82 @@ mod tests {
             &mut rng(),
         );
         assert_eq!(settled, Settled::DeadLettered { messages: 2 });
-        assert_eq!(queue.dead_letters().len(), 2);
+        assert_eq!(queue.dead_letter_count(), 2);
+        assert_eq!(
+            queue.tick_replay(now_ms + 3_600_000),
+            None,
+            "no replay unless configured"
+        );
         assert_eq!((queue.waiting(), queue.deadline_ms()), (0, None));
+    }
+
+    /// Fails every delivery of a new queue's first batch of `messages` until it is
+    /// dead-lettered; returns the queue and the time it happened.
+    fn dead_lettered(config: QueueConfig, messages: u64) -> (Queue, u64) {
+        let mut queue = Queue::new(config);
+        for number in 0..messages {
+            queue.push(0, payload(number));
+        }
+        let mut now_ms = config.max_batch_timeout_ms;
+        loop {
+            let delivery = queue.tick(now_ms, &mut rng()).expect("due");
+            let settled = queue.on_result(
+                now_ms,
+                delivery.call_id,
+                Err(FailureKind::Error),
+                0.0,
+                &mut rng(),
+            );
+            if let Settled::DeadLettered { .. } = settled {
+                return (queue, now_ms);
+            }
+            now_ms += config.retry_delay_ms;
+        }
+    }
+
+    #[test]
+    fn without_a_retry_delay_a_failed_batch_is_delivered_again_at_once() {
+        let config = QueueConfig {
+            retry_delay_ms: 0,
+            ..CONFIG
+        };
+        let (queue, dead_at_ms) = dead_lettered(config, 3);
+        assert_eq!(
+            dead_at_ms, config.max_batch_timeout_ms,
+            "all four deliveries at once"
+        );
+        assert_eq!(queue.dead_letter_count(), 3);
+    }
+
+    #[test]
+    fn the_dead_letter_consumer_replays_until_the_consumer_accepts() {
+        let config = QueueConfig {
+            dead_letter_replay: true,
+            ..CONFIG
+        };
+        let (mut queue, dead_at_ms) = dead_lettered(config, 3);
+        assert_eq!(queue.deadline_ms(), Some(dead_at_ms), "replayed at once");
+        let first = queue.tick_replay(dead_at_ms).expect("a replay");
+        assert_eq!(sorted_hits(&first.messages), vec![0, 1, 2]);
+        let settled = queue.on_result(
+            dead_at_ms,
+            first.call_id,
+            Err(FailureKind::Timeout),
+            0.0,
+            &mut rng(),
+        );
+        let retry_at_ms = dead_at_ms + REPLAY_RETRY_DELAY_MS;
+        assert_eq!(settled, Settled::Retrying { retry_at_ms });
+        assert_eq!(queue.tick_replay(retry_at_ms - 1), None);
+        let again = queue.tick_replay(retry_at_ms).expect("the replay's retry");
+        assert_eq!(
+            queue.dead_letter_count(),
+            3,
+            "still dead-lettered until accepted"
+        );
+        let settled = queue.on_result(retry_at_ms, again.call_id, Ok(()), 0.0, &mut rng());
+        assert_eq!(settled, Settled::Replayed { messages: 3 });
+        assert_eq!((queue.dead_letter_count(), queue.deadline_ms()), (0, None));
     }
 
     #[test]

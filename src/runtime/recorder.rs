@@ -95,6 +95,23 @@ counters! {
     /// only for a stored fact's id, which it must de-duplicate; the oracle checks nothing
     /// forged was stored (`hostile_facts_rejected`).
     hostile_accepted,
+    /// Extension: primary operations that emitted and returned to their caller later than they
+    /// started (their caller waited for an observability delivery), or were still waiting at
+    /// the end of the run.
+    primary_ops_delayed,
+    /// Extension: primary operations that returned an observability error to their caller
+    /// (fallback off: a failed or rejected delivery; their state change is kept), or whose
+    /// caller was waiting when the entity was killed.
+    primary_ops_errored,
+    /// Extension: `cache_stats` facts stored for the first time by their receiver.
+    cache_stats_delivered,
+    /// Extension: reads (`getSdkFacts`, `getCacheStats`, `getStats`) answered to the reader.
+    reads_served,
+    /// Extension: reads that failed (error, `overloaded`, timeout).
+    reads_failed,
+    /// Extension: dead-lettered queue messages its dead-letter consumer delivered
+    /// (`[queue] dead_letter_replay`).
+    dead_letters_replayed,
 }
 
 /// p50 / p99 / max of a histogram, ms.
@@ -186,6 +203,8 @@ pub struct Recorder {
     pub breaker_open: Latency,
     /// Tenant period end to the platform storing its payload, ms.
     pub tenant_flush_lag: Latency,
+    /// Start of a primary operation that emitted to its caller getting the result, ms.
+    pub primary_op: Latency,
     /// Simulator-visible events processed (messages, timers, call results, faults).
     pub events: u64,
     /// Local operations applied lazily (not simulator events).

@@ -38,6 +38,12 @@ pub mod purpose {
     pub const HOSTILE: u64 = 7;
     /// Latencies and losses of the `direct` transport (`runtime::transport::net`).
     pub const NETWORK: u64 = 8;
+    /// `flushStats()` calls of an entity.
+    pub const FLUSHES: u64 = 9;
+    /// Stats tracking toggles of an entity.
+    pub const TOGGLES: u64 = 10;
+    /// The reader's queries (`runtime::world::reader`).
+    pub const READER: u64 = 11;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::Name;
 use crate::model::{ActorId, Limits};
 use crate::runtime::queue::QueueConfig;
+use crate::runtime::reader::ReaderSpec;
 use crate::runtime::workload::WorkloadSpec;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -64,6 +65,8 @@ pub enum ActorInit {
         /// Validation bounds.
         limits: Limits,
     },
+    /// The reader (a dashboard querying the read side).
+    Reader(ReaderSpec),
     /// `PLATFORM_METRICS_QUEUE`.
     Queue {
         /// The consumer actor.

@@ -1,4 +1,5 @@
-//! Local operation streams: the cache gets and fact appends one entity receives.
+//! Local operation streams: the cache gets, fact appends, `flushStats()` calls and stats
+//! tracking toggles one entity receives.
 //!
 //! Operations local to an actor are not simulator events. Each entity draws its operation times
 //! from its own seeded streams (Poisson arrivals: exponential gaps) and the runtime applies them
@@ -7,8 +8,9 @@
 //! stats period, or an append that bubbles). Looking ahead keeps what it drew for later, so the
 //! operations themselves are identical whether or not anyone looked, and each is drawn once.
 //!
-//! Cache gets and appends come from two independent streams, so changing one rate does not
-//! reshuffle the other.
+//! Each kind of operation comes from a stream of its own, so changing one rate does not
+//! reshuffle the others. At one instant, cache gets come first, then appends, flushes and
+//! toggles.
 
 use crate::runtime::seed::{derive_seed, purpose};
 use rand::rngs::SmallRng;
@@ -24,6 +26,10 @@ pub struct WorkloadSpec {
     pub hit_ratio: f64,
     /// Fact appends per minute.
     pub fact_appends_per_min: f64,
+    /// `flushStats()` calls per minute.
+    pub flush_stats_per_min: f64,
+    /// Stats tracking toggles per minute (each turns tracking off if it is on, on if off).
+    pub stats_toggles_per_min: f64,
 }
 
 /// One local operation.
@@ -36,13 +42,17 @@ pub enum LocalOp {
     },
     /// A domain fact append.
     Append,
+    /// `flushStats()`.
+    FlushStats,
+    /// Stats tracking turned off (if on) or on (if off).
+    ToggleTracking,
 }
 
 /// A Poisson process of event times (ms), with a mark drawn per event. Events drawn while
 /// looking ahead are kept and handed out in order later, so each is drawn once and the sequence
 /// is the same whether or not anyone looked.
 #[derive(Clone, Debug)]
-struct Arrivals {
+pub(crate) struct Arrivals {
     rng: SmallRng,
     mean_gap_ms: f64,
     /// Time of the last event drawn (the clock of the random stream), ms.
@@ -53,7 +63,7 @@ struct Arrivals {
 }
 
 impl Arrivals {
-    fn new(seed: u64, per_ms: f64, mark_probability: f64) -> Option<Self> {
+    pub(crate) fn new(seed: u64, per_ms: f64, mark_probability: f64) -> Option<Self> {
         if !(per_ms > 0.0 && per_ms.is_finite()) {
             return None;
         }
@@ -68,13 +78,13 @@ impl Arrivals {
         Some(arrivals)
     }
 
-    fn peek(&self) -> (u64, bool) {
+    pub(crate) fn peek(&self) -> (u64, bool) {
         debug_assert!(!self.ahead.is_empty(), "the next event is always drawn");
         self.ahead.front().copied().unwrap_or((u64::MAX, false))
     }
 
     /// Moves on to the next event.
-    fn advance(&mut self) {
+    pub(crate) fn advance(&mut self) {
         self.ahead.pop_front();
         if self.ahead.is_empty() {
             self.draw();
@@ -111,32 +121,78 @@ impl Arrivals {
 pub struct WorkloadStream {
     cache: Option<Arrivals>,
     appends: Option<Arrivals>,
+    /// Boxed: most scenarios have none, and every entity holds a stream.
+    flushes: Option<Box<Arrivals>>,
+    toggles: Option<Box<Arrivals>>,
 }
 
 impl WorkloadStream {
     /// The stream of entity number `entity_index` in a run seeded with `run_seed`.
     pub fn new(spec: &WorkloadSpec, run_seed: u64, entity_index: u64) -> Self {
+        let stream = |purpose, per_ms, mark_probability| {
+            Arrivals::new(
+                derive_seed(run_seed, purpose, entity_index),
+                per_ms,
+                mark_probability,
+            )
+        };
         Self {
-            cache: Arrivals::new(
-                derive_seed(run_seed, purpose::CACHE_OPS, entity_index),
+            cache: stream(
+                purpose::CACHE_OPS,
                 spec.cache_ops_per_sec / 1_000.0,
                 spec.hit_ratio,
             ),
-            appends: Arrivals::new(
-                derive_seed(run_seed, purpose::APPENDS, entity_index),
-                spec.fact_appends_per_min / 60_000.0,
-                0.0,
-            ),
+            appends: stream(purpose::APPENDS, spec.fact_appends_per_min / 60_000.0, 0.0),
+            flushes: stream(purpose::FLUSHES, spec.flush_stats_per_min / 60_000.0, 0.0)
+                .map(Box::new),
+            toggles: stream(purpose::TOGGLES, spec.stats_toggles_per_min / 60_000.0, 0.0)
+                .map(Box::new),
         }
     }
 
-    /// Takes the next operation if it happens at or before `now_ms` (cache gets first on a tie).
+    /// Takes the next operation if it happens at or before `now_ms` (on a tie: cache gets,
+    /// appends, flushes, toggles).
     pub fn next_due(&mut self, now_ms: u64) -> Option<(u64, LocalOp)> {
-        let cache_at = self.cache.as_ref().map(|cache| cache.peek());
+        if self.flushes.is_none() && self.toggles.is_none() {
+            return self.next_get_or_append(now_ms);
+        }
+        let next = |arrivals: Option<&Arrivals>| arrivals.map(|arrivals| arrivals.peek().0);
+        let times = [
+            next(self.cache.as_ref()),
+            next(self.appends.as_ref()),
+            next(self.flushes.as_deref()),
+            next(self.toggles.as_deref()),
+        ];
+        let (at_ms, position) = times
+            .into_iter()
+            .enumerate()
+            .filter_map(|(position, at_ms)| Some((at_ms?, position)))
+            .filter(|(at_ms, _)| *at_ms <= now_ms)
+            .min()?;
+        let arrivals = match position {
+            0 => self.cache.as_mut(),
+            1 => self.appends.as_mut(),
+            2 => self.flushes.as_deref_mut(),
+            _ => self.toggles.as_deref_mut(),
+        }?;
+        let (_, mark) = arrivals.peek();
+        arrivals.advance();
+        let op = match position {
+            0 => LocalOp::CacheGet { hit: mark },
+            1 => LocalOp::Append,
+            2 => LocalOp::FlushStats,
+            _ => LocalOp::ToggleTracking,
+        };
+        Some((at_ms, op))
+    }
+
+    /// [`Self::next_due`] with only cache gets and appends (the hot path of most runs).
+    fn next_get_or_append(&mut self, now_ms: u64) -> Option<(u64, LocalOp)> {
+        let cache_at = self.cache.as_ref().map(Arrivals::peek);
         let append_at = self.appends.as_ref().map(|appends| appends.peek().0);
         match (cache_at, append_at) {
             (Some((at_ms, hit)), append)
-                if at_ms <= now_ms && append.is_none_or(|a| at_ms <= a) =>
+                if at_ms <= now_ms && append.is_none_or(|append_ms| at_ms <= append_ms) =>
             {
                 self.cache.as_mut().map(Arrivals::advance);
                 Some((at_ms, LocalOp::CacheGet { hit }))
@@ -176,6 +232,15 @@ impl WorkloadStream {
             .as_mut()
             .map(|appends| appends.first_at_or_after(at_ms))
     }
+
+    /// The next flush or toggle, if there are any (both always have an effect).
+    pub fn next_control_ms(&self) -> Option<u64> {
+        [self.flushes.as_deref(), self.toggles.as_deref()]
+            .into_iter()
+            .flatten()
+            .map(|arrivals| arrivals.peek().0)
+            .min()
+    }
 }
 
 #[cfg(test)]
@@ -186,6 +251,8 @@ mod tests {
         cache_ops_per_sec: 1.0,
         hit_ratio: 0.8,
         fact_appends_per_min: 6.0,
+        flush_stats_per_min: 0.0,
+        stats_toggles_per_min: 0.0,
     };
 
     fn drain(stream: &mut WorkloadStream, until_ms: u64) -> Vec<(u64, LocalOp)> {
@@ -264,6 +331,8 @@ mod tests {
             cache_ops_per_sec: 0.0,
             hit_ratio: 0.5,
             fact_appends_per_min: 0.0,
+            flush_stats_per_min: 0.0,
+            stats_toggles_per_min: 0.0,
         };
         let mut stream = WorkloadStream::new(&spec, 1, 0);
         assert_eq!(stream.next_due(3_600_000), None);

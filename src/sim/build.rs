@@ -17,6 +17,7 @@ use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::sampling::is_sampled;
 use crate::model::{ActorId, EntityMeta, Limits, Name};
 use crate::runtime::queue::QueueConfig;
+use crate::runtime::reader::ReaderSpec;
 use crate::runtime::seed::{derive_seed, purpose};
 use crate::runtime::workload::WorkloadSpec;
 use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, Roles, TimedAction, WorldSpec};
@@ -24,15 +25,6 @@ use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario
 
 /// Fan-out of an entity tree: children per parent.
 pub const TREE_FAN_OUT: usize = 4;
-/// Queue batch size (Cloudflare default).
-pub const QUEUE_MAX_BATCH_SIZE: usize = 10;
-/// Queue batch timeout, ms (Cloudflare default 5 s).
-pub const QUEUE_MAX_BATCH_TIMEOUT_MS: u64 = 5_000;
-/// Queue retries of a failing batch (Cloudflare default 3).
-pub const QUEUE_MAX_RETRIES: u32 = 3;
-/// Wait before a failed queue batch is delivered again, ms (one batch timeout).
-pub const QUEUE_RETRY_DELAY_MS: u64 = QUEUE_MAX_BATCH_TIMEOUT_MS;
-
 /// Builds the world of `scenario` for `seed`.
 pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     let mut actors = Vec::new();
@@ -52,6 +44,7 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
         Mode::MultiTenant => add_platform_and_tenants(scenario, seed, &mut actors, &mut roles),
     };
     add_entities(scenario, seed, &targets, &mut actors, &mut roles);
+    add_reader(scenario, &mut actors);
     let actions = scenario
         .faults
         .iter()
@@ -98,10 +91,11 @@ fn add_platform_and_tenants(
                 init: ActorInit::Queue {
                     consumer: ActorId::new("platform"),
                     config: QueueConfig {
-                        max_batch_size: QUEUE_MAX_BATCH_SIZE,
-                        max_batch_timeout_ms: QUEUE_MAX_BATCH_TIMEOUT_MS,
-                        max_retries: QUEUE_MAX_RETRIES,
-                        retry_delay_ms: QUEUE_RETRY_DELAY_MS,
+                        max_batch_size: scenario.queue.max_batch_size as usize,
+                        max_batch_timeout_ms: scenario.queue.max_batch_timeout_ms,
+                        max_retries: scenario.queue.max_retries,
+                        retry_delay_ms: scenario.queue.retry_delay_ms,
+                        dead_letter_replay: scenario.queue.dead_letter_replay,
                     },
                 },
             });
@@ -171,6 +165,8 @@ fn add_entities(
         cache_ops_per_sec: scenario.workload.cache_ops_per_sec,
         hit_ratio: scenario.workload.hit_ratio,
         fact_appends_per_min: scenario.workload.fact_appends_per_min,
+        flush_stats_per_min: scenario.workload.flush_stats_per_min,
+        stats_toggles_per_min: scenario.workload.stats_toggles_per_min,
     };
     let mut entity_index = 0u64;
     for tenant in 0..scenario.topology.tenants {
@@ -220,6 +216,32 @@ fn add_entities(
             }
         }
     }
+}
+
+/// The reader, last (so it moves no other actor's index), when it reads at all: it asks the
+/// ledgers that answer reads about any entity.
+fn add_reader(scenario: &Scenario, actors: &mut Vec<ActorSpec>) {
+    if scenario.reader.reads_per_min <= 0.0 {
+        return;
+    }
+    let mut targets = Vec::new();
+    let mut entities = Vec::new();
+    for (idx, actor) in actors.iter().enumerate() {
+        match &actor.init {
+            ActorInit::System { .. } | ActorInit::Tenant { .. } => targets.push(idx),
+            ActorInit::Entity { config, .. } => entities.push(config.meta.entity_id.clone()),
+            _ => {}
+        }
+    }
+    actors.push(ActorSpec {
+        id: ActorId::new("reader"),
+        group: "reader".into(),
+        init: ActorInit::Reader(ReaderSpec {
+            reads_per_min: scenario.reader.reads_per_min,
+            targets,
+            entities,
+        }),
+    });
 }
 
 fn entity_actor(tenant: u32, name: &str) -> ActorId {

@@ -14,6 +14,9 @@ pub struct InvariantResult {
     pub passed: bool,
     /// Why not (empty when it held).
     pub detail: String,
+    /// It failed, as the scenario's `[expect] violations` says it must.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub expected: bool,
 }
 
 /// The report of one run (one scenario, one seed).
@@ -129,7 +132,11 @@ impl Report {
             let _ = writeln!(text, "  reached: {}", self.reached.join(" "));
         }
         for invariant in &self.invariants {
-            let mark = if invariant.passed { "ok  " } else { "FAIL" };
+            let mark = match (invariant.passed, invariant.expected) {
+                (true, _) => "ok  ",
+                (false, true) => "FAIL (expected)",
+                (false, false) => "FAIL",
+            };
             let _ = write!(text, "  {mark} {}", invariant.name);
             if !invariant.detail.is_empty() {
                 let _ = write!(text, ": {}", invariant.detail);

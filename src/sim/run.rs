@@ -52,7 +52,9 @@ fn report(
 ) -> Report {
     let recorder = &output.recorder;
     let invariants = judgement.invariants;
-    let passed = invariants.iter().all(|invariant| invariant.passed);
+    let passed = invariants
+        .iter()
+        .all(|invariant| invariant.passed || invariant.expected);
     let wall_ms = output.wall_ms.max(1);
     let latency_ms = BTreeMap::from([
         ("delivery".to_owned(), recorder.delivery.summary()),
@@ -61,6 +63,7 @@ fn report(
             "tenant_flush_lag".to_owned(),
             recorder.tenant_flush_lag.summary(),
         ),
+        ("primary_op".to_owned(), recorder.primary_op.summary()),
     ]);
     let end = &output.end;
     Report {

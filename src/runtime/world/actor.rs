@@ -9,6 +9,7 @@ use crate::ledgers::{
 use crate::model::{ActorId, Limits};
 use crate::runtime::alarm::Alarm;
 use crate::runtime::queue::Queue;
+use crate::runtime::reader::Reader;
 use crate::runtime::spec::{ActorInit, ActorSpec};
 use crate::runtime::workload::WorkloadStream;
 use std::collections::VecDeque;
@@ -35,6 +36,13 @@ pub(super) enum ActorKind {
     Tenant(TenantActor),
     Platform(PlatformActor),
     Queue(QueueActor),
+    Reader(ReaderActor),
+}
+
+/// The reader: no storage, only a running flag.
+pub(super) struct ReaderActor {
+    pub reader: Reader,
+    pub running: bool,
 }
 
 /// An EntityLedger.
@@ -44,6 +52,31 @@ pub(super) struct EntityActor {
     pub ledger: Option<Box<EntityLedger>>,
     /// Its local operations (they go on whether or not the entity runs).
     pub workload: WorkloadStream,
+    /// What its current incarnation did: the ground truth of its operations.
+    pub history: OpHistory,
+}
+
+/// An entity incarnation's last operations and the operations whose callers still wait.
+#[derive(Default)]
+pub(super) struct OpHistory {
+    /// The last cache get, ms.
+    pub last_cache_get_ms: Option<u64>,
+    /// The last append (or rollup), ms.
+    pub last_append_ms: Option<u64>,
+    /// Operations whose callers wait for their emissions (fallback off).
+    pub waiting: Vec<WaitingOp>,
+}
+
+/// A primary operation whose caller waits for its emissions.
+pub(super) struct WaitingOp {
+    pub kind: crate::runtime::observe::OpKind,
+    pub started_ms: u64,
+    /// Every emission it waits for.
+    pub keys: Vec<crate::ledgers::MessageKey>,
+    /// Those not settled yet.
+    pub pending: Vec<crate::ledgers::MessageKey>,
+    /// No error so far.
+    pub ok: bool,
 }
 
 /// The SystemLedger.
@@ -90,6 +123,7 @@ impl Actor {
                 storage: EntityStorage::default(),
                 ledger: None,
                 workload: WorkloadStream::new(workload, run_seed, *entity_index),
+                history: OpHistory::default(),
             }),
             ActorInit::System { limits } => ActorKind::System(SystemActor {
                 limits: *limits,
@@ -106,6 +140,10 @@ impl Actor {
                 limits: *limits,
                 storage: PlatformStorage::default(),
                 ledger: None,
+            }),
+            ActorInit::Reader(spec) => ActorKind::Reader(ReaderActor {
+                reader: Reader::new(spec.clone(), run_seed),
+                running: false,
             }),
             ActorInit::Queue { consumer, config } => ActorKind::Queue(QueueActor {
                 queue: Queue::new(*config),
@@ -130,6 +168,7 @@ impl Actor {
             ActorKind::Tenant(tenant) => tenant.ledger.is_some(),
             ActorKind::Platform(platform) => platform.ledger.is_some(),
             ActorKind::Queue(queue) => queue.running,
+            ActorKind::Reader(reader) => reader.running,
         }
     }
 
@@ -141,6 +180,7 @@ impl Actor {
             ActorKind::Tenant(tenant) => tenant.ledger = None,
             ActorKind::Platform(platform) => platform.ledger = None,
             ActorKind::Queue(queue) => queue.running = false,
+            ActorKind::Reader(reader) => reader.running = false,
         }
     }
 
@@ -152,11 +192,13 @@ impl Actor {
                 storage,
                 ledger: Some(ledger),
                 workload,
+                history,
             }) => Some(RunningEntity {
                 config,
                 storage,
                 ledger,
                 workload,
+                history,
             }),
             _ => None,
         }
@@ -169,6 +211,7 @@ pub(super) struct RunningEntity<'a> {
     pub storage: &'a mut EntityStorage,
     pub ledger: &'a mut EntityLedger,
     pub workload: &'a mut WorkloadStream,
+    pub history: &'a mut OpHistory,
 }
 
 impl ActorKind {
@@ -180,6 +223,7 @@ impl ActorKind {
             ActorKind::Tenant(_) => "TenantSystemLedger",
             ActorKind::Platform(_) => "platform ledger",
             ActorKind::Queue(_) => "queue",
+            ActorKind::Reader(_) => "reader",
         }
     }
 }

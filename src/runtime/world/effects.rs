@@ -5,10 +5,12 @@ use super::actor::ActorKind;
 use super::entity::observations_in;
 use super::World;
 use crate::ledgers::Transition;
-use crate::ledgers::{BreakerState, CallId, DropReason, Effect, EmitError, Message, MessageKey};
+use crate::ledgers::{
+    BreakerState, CallId, DropReason, Effect, EmitError, Message, MessageKey, StatsSummary,
+};
 use crate::model::ActorId;
 use crate::runtime::call::{Body, Call};
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, Trigger};
 use crate::runtime::recorder::EventKind;
 use crate::runtime::spec::ActorIdx;
 
@@ -51,6 +53,13 @@ impl World {
                     self.breaker_moved(origin, target, transition);
                 }
                 Effect::SetAlarm { at_ms } => self.set_alarm(idx, at_ms),
+                Effect::Emitted {
+                    target,
+                    key,
+                    stats,
+                    awaited,
+                } => self.note_emitted(origin, &target, &key, awaited, stats),
+                Effect::Rejected { target, key } => self.note_rejected(origin, &target, &key),
             }
         }
         calls
@@ -135,6 +144,7 @@ impl World {
             (true, DropReason::BreakerOpen) => counters.dropped_breaker_open += 1,
             (true, DropReason::DeliveryFailed(_)) => counters.dropped_delivery_failed += 1,
         }
+        self.settle_emission(idx, &key, false, now_ms);
     }
 
     /// An awaited emission settled at its caller: an error surfaced, or it was delivered.
@@ -153,6 +163,7 @@ impl World {
             key,
             ok: result.is_ok(),
         });
+        self.settle_emission(idx, key, result.is_ok(), now_ms);
     }
 
     /// A client's breaker changed state: counted, and timed while it is OPEN.
@@ -186,6 +197,57 @@ impl World {
                 }
             }
             BreakerState::HalfOpen => {}
+        }
+    }
+
+    /// A message handed to a client outside an entity's operations (a tenant's flush).
+    fn note_emitted(
+        &mut self,
+        Origin { idx, now_ms }: Origin,
+        target: &ActorId,
+        key: &MessageKey,
+        awaited: bool,
+        stats: Option<StatsSummary>,
+    ) {
+        let target_idx = self.index_of(target);
+        self.observer.note(|| Observation::Emitted {
+            at_ms: now_ms,
+            entity: idx,
+            target: target_idx,
+            key,
+            awaited,
+            stats,
+            trigger: Trigger::Handler,
+        });
+    }
+
+    /// An awaited client's breaker rejected its oldest message.
+    fn note_rejected(
+        &mut self,
+        Origin { idx, now_ms }: Origin,
+        target: &ActorId,
+        key: &MessageKey,
+    ) {
+        tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, %target, message = %key, "rejected by the breaker");
+        let target_idx = self.index_of(target);
+        self.observer.note(|| Observation::Rejected {
+            at_ms: now_ms,
+            caller: idx,
+            target: target_idx,
+            key,
+        });
+    }
+
+    /// Emission `key` of actor `idx` settled: the callers waiting for it may get their result.
+    pub(super) fn settle_emission(
+        &mut self,
+        idx: ActorIdx,
+        key: &MessageKey,
+        ok: bool,
+        now_ms: u64,
+    ) {
+        if let Some((mut context, history)) = self.op_context(idx) {
+            context.settle(history, idx, key, ok, now_ms);
         }
     }
 

@@ -9,26 +9,42 @@ use crate::ledgers::{BreakerState, EntityLedger, MessageKey, PlatformTotals, Sys
 use crate::model::FactId;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::ActorIdx;
-use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
-/// What a receiver of SDK facts holds in its durable storage at the end of a run.
-#[derive(Clone, Debug)]
-pub enum StoredFacts {
-    /// The SystemLedger's storage.
-    System(SystemStorage),
-    /// The ids a TenantSystemLedger stored (it keeps aggregates, not facts).
-    Tenant(FxHashSet<FactId>),
+/// A tenant payload's identity: its tenant, flush id and period start.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PayloadRef {
+    /// The tenant id.
+    pub tenant_id: String,
+    /// The flush id.
+    pub flush_id: String,
+    /// The period it aggregates, start ms.
+    pub period_start_ms: u64,
 }
 
-impl StoredFacts {
-    /// Whether the fact with this id is stored.
-    pub fn contains(&self, id: &FactId) -> bool {
-        match self {
-            StoredFacts::System(storage) => storage.contains(id),
-            StoredFacts::Tenant(ids) => ids.contains(id),
-        }
+impl PayloadRef {
+    /// The identity of `message`, if it is a tenant payload.
+    pub fn of(message: &crate::ledgers::Message) -> Option<Self> {
+        let crate::ledgers::Message::TenantStats(payload) = message else {
+            return None;
+        };
+        Some(Self {
+            tenant_id: payload.tenant_id.clone(),
+            flush_id: payload.flush_id.clone(),
+            period_start_ms: payload.period_start_ms,
+        })
     }
+}
+
+/// A tenant ledger's work left at the end of a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TenantEnd {
+    /// Payloads not acknowledged by the sink yet.
+    pub pending: Vec<PayloadRef>,
+    /// The open aggregate's period start, if one is open.
+    pub open_period_start_ms: Option<u64>,
+    /// The alarm, if set.
+    pub alarm_at_ms: Option<u64>,
 }
 
 /// What a run leaves behind besides the recorder.
@@ -61,8 +77,15 @@ pub struct EndOfRun {
     pub rollups_stored: BTreeMap<ActorIdx, Vec<FactId>>,
     /// The platform ledger's stored totals, per tenant and overall (multi_tenant).
     pub platform: Option<(BTreeMap<String, PlatformTotals>, PlatformTotals)>,
-    /// Per receiver of SDK facts: what its storage holds.
-    pub stored_facts: BTreeMap<ActorIdx, StoredFacts>,
+    /// Per receiver of SDK facts (the SystemLedger, the tenant ledgers): the facts its
+    /// storage holds.
+    pub stored_facts: BTreeMap<ActorIdx, SystemStorage>,
+    /// Per tenant ledger: its work left.
+    pub tenants: BTreeMap<ActorIdx, TenantEnd>,
+    /// Tenant payloads waiting in the queue (buffered or in the batch being delivered).
+    pub queued_payloads: Vec<PayloadRef>,
+    /// Tenant payloads in the dead-letter queue.
+    pub dead_lettered_payloads: Vec<PayloadRef>,
 }
 
 /// Collects the end state of `actors`, moving their storage out (the run is over); counts the
@@ -84,23 +107,51 @@ pub(super) fn end_of_run(
                 end.system_facts
                     .insert(actor.id.to_string(), system.storage.facts().count() as u64);
                 let storage = std::mem::take(&mut system.storage);
-                end.stored_facts.insert(idx, StoredFacts::System(storage));
+                end.stored_facts.insert(idx, storage);
             }
             ActorKind::Tenant(tenant) => {
+                let storage = &tenant.storage;
+                let work = TenantEnd {
+                    pending: storage
+                        .pending
+                        .iter()
+                        .map(|payload| PayloadRef {
+                            tenant_id: payload.tenant_id.clone(),
+                            flush_id: payload.flush_id.clone(),
+                            period_start_ms: payload.period_start_ms,
+                        })
+                        .collect(),
+                    open_period_start_ms: storage.open.as_ref().map(|open| open.period_start_ms),
+                    alarm_at_ms: actor.alarm.at_ms(),
+                };
+                end.tenants.insert(idx, work);
                 if let Some(ledger) = &tenant.ledger {
                     end.tenant_payloads_pending += tenant.storage.pending.len() as u64;
                     if ledger.client().breaker().state() != BreakerState::Closed {
                         end.breakers_not_closed += 1;
                     }
                 }
-                let seen = std::mem::take(&mut tenant.storage.seen);
-                end.stored_facts.insert(idx, StoredFacts::Tenant(seen));
+                let facts = std::mem::take(&mut tenant.storage.facts);
+                end.stored_facts.insert(idx, facts);
             }
             ActorKind::Platform(platform) => {
                 let storage = &mut platform.storage;
                 end.platform = Some((std::mem::take(&mut storage.per_tenant), storage.overall));
             }
-            ActorKind::Queue(queue) => end.dead_letters += queue.queue.dead_letters().len() as u64,
+            ActorKind::Reader(_) => {}
+            ActorKind::Queue(queue) => {
+                let queue = &queue.queue;
+                end.dead_letters += queue.dead_letter_count() as u64;
+                let dead: Vec<PayloadRef> =
+                    queue.dead_letters().filter_map(PayloadRef::of).collect();
+                end.queued_payloads = queue.messages().filter_map(PayloadRef::of).collect();
+                if queue.config().dead_letter_replay {
+                    // Its consumer delivers them again: on their way.
+                    end.queued_payloads.extend(dead);
+                } else {
+                    end.dead_lettered_payloads = dead;
+                }
+            }
         }
     }
     end

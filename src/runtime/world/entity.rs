@@ -3,12 +3,13 @@
 //! loses.
 
 use super::actor::RunningEntity;
+use super::ops::OpContext;
 use super::World;
-use crate::ledgers::Message;
+use crate::ledgers::{Effect, Message};
 use crate::model::validate::accepted_sdk_data;
 use crate::model::SdkData;
 use crate::runtime::call::Call;
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, OpKind, StatsControl, Trigger};
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::workload::LocalOp;
 
@@ -44,68 +45,181 @@ pub(super) fn next_effect_ms(entity: RunningEntity<'_>) -> Option<u64> {
     [stats, appends].into_iter().flatten().min()
 }
 
+/// One entity's local operations applied in a row: the entity and what noting them needs.
+struct Applier<'a> {
+    entity: RunningEntity<'a>,
+    ops: OpContext<'a>,
+    /// Observations generated and counted by stats tracking.
+    counted: u64,
+    /// Appends acknowledged.
+    acknowledged: u64,
+}
+
+impl Applier<'_> {
+    /// A cache get at `at_ms`, a hit or a miss.
+    fn cache_get(&mut self, at_ms: u64, hit: bool, tracked: bool, effects: &mut Vec<Effect>) {
+        let counters = &mut self.ops.recorder.counters;
+        if hit {
+            counters.cache_hits += 1;
+        } else {
+            counters.cache_misses += 1;
+        }
+        self.counted += u64::from(tracked);
+        let RunningEntity {
+            storage, ledger, ..
+        } = &mut self.entity;
+        ledger.cache_get(at_ms, storage, hit, effects);
+    }
+
+    /// `flushStats()` or a tracking toggle at `at_ms`: what changed, and what closed periods.
+    fn stats_control(
+        &mut self,
+        at_ms: u64,
+        op: LocalOp,
+        tracked: bool,
+        effects: &mut Vec<Effect>,
+    ) -> (Option<StatsControl>, Trigger) {
+        let RunningEntity {
+            storage, ledger, ..
+        } = &mut self.entity;
+        match op {
+            LocalOp::FlushStats => {
+                ledger.flush_stats(at_ms, storage, effects);
+                (Some(StatsControl::Flush), Trigger::Flush)
+            }
+            _ if tracked => {
+                ledger.disable_stats_tracking(at_ms, storage, effects);
+                (Some(StatsControl::Disable), Trigger::Disable)
+            }
+            _ => {
+                ledger.enable_stats_tracking(at_ms);
+                let enabled = ledger.is_tracking().then_some(StatsControl::Enable);
+                (enabled, Trigger::Disable)
+            }
+        }
+    }
+
+    /// Appends a domain fact at `at_ms`; whether its ledger acknowledged it.
+    fn append(&mut self, at_ms: u64, effects: &mut Vec<Effect>) -> bool {
+        let RunningEntity {
+            config,
+            storage,
+            ledger,
+            ..
+        } = &mut self.entity;
+        // The same entity type the ledger was built with (the config is what a restart uses).
+        let entity_type = config.meta.entity_type.as_str();
+        let appended = ledger.append_fact(
+            at_ms,
+            storage,
+            entity_type,
+            "updated",
+            serde_json::Value::Null,
+            effects,
+        );
+        let counters = &mut self.ops.recorder.counters;
+        if appended.is_ok() {
+            counters.facts_appended += 1;
+            self.acknowledged += 1;
+        } else {
+            counters.primary_ops_failed += 1;
+        }
+        appended.is_ok()
+    }
+
+    /// Applies operation `op` at `at_ms`, pushing its effects.
+    fn apply(&mut self, idx: ActorIdx, at_ms: u64, op: LocalOp, effects: &mut Vec<Effect>) {
+        // Stats tracking (observability wired and sampled, not turned off) makes both
+        // aggregators count.
+        let tracked = self.entity.ledger.is_tracking();
+        let from = effects.len();
+        let mut control = None;
+        let (kind, trigger) = match op {
+            LocalOp::CacheGet { hit } => {
+                self.cache_get(at_ms, hit, tracked, effects);
+                let previous_ms = self.entity.history.last_cache_get_ms.replace(at_ms);
+                (OpKind::CacheGet, Trigger::CacheGet { previous_ms })
+            }
+            LocalOp::Append => {
+                if self.append(at_ms, effects) {
+                    self.counted += u64::from(tracked);
+                }
+                let previous_ms = self.entity.history.last_append_ms.replace(at_ms);
+                (OpKind::Append, Trigger::Append { previous_ms })
+            }
+            LocalOp::FlushStats | LocalOp::ToggleTracking => {
+                let (changed, trigger) = self.stats_control(at_ms, op, tracked, effects);
+                control = changed;
+                let kind = if op == LocalOp::FlushStats {
+                    OpKind::Flush
+                } else {
+                    OpKind::ToggleTracking
+                };
+                (kind, trigger)
+            }
+        };
+        if effects.len() > from {
+            let history = &mut *self.entity.history;
+            self.ops
+                .record(history, idx, Some(kind), at_ms, trigger, effects, from);
+        }
+        // A flush or tracking change is noted after the periods it emitted.
+        if let Some(control) = control {
+            self.ops.observer.note(|| Observation::Tracking {
+                at_ms,
+                entity: idx,
+                control,
+            });
+        }
+    }
+}
+
 impl World {
     /// Applies the entity's local operations up to `now_ms`, each at its own time (nothing
     /// for an actor that is not a running entity).
     pub(super) fn advance_entity(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
-        let Some(RunningEntity {
-            config,
-            storage,
-            ledger,
-            workload,
-        }) = self.actors[idx].running_entity()
-        else {
-            return Vec::new();
-        };
-        let mut effects = Vec::new();
-        // The same entity type the ledger was built with (the config is what a restart uses).
-        let entity_type = config.meta.entity_type.as_str();
-        let counters = &mut self.recorder.counters;
-        // Stats tracking (observability wired and sampled) makes both aggregators count.
-        let tracked = ledger.stats_due_at_ms().is_some();
-        let mut counted = 0u64;
-        let mut acknowledged = 0u64;
-        while let Some((at_ms, op)) = workload.next_due(now_ms) {
-            self.recorder.local_ops += 1;
-            match op {
-                LocalOp::CacheGet { hit } => {
-                    if hit {
-                        counters.cache_hits += 1;
-                    } else {
-                        counters.cache_misses += 1;
-                    }
-                    counted += 1;
-                    ledger.cache_get(at_ms, storage, hit, &mut effects);
-                }
-                LocalOp::Append => {
-                    let appended = ledger.append_fact(
-                        at_ms,
-                        storage,
-                        entity_type,
-                        "updated",
-                        serde_json::Value::Null,
-                        &mut effects,
-                    );
-                    if appended.is_ok() {
-                        counters.facts_appended += 1;
-                        counted += 1;
-                        acknowledged += 1;
-                    } else {
-                        counters.primary_ops_failed += 1;
-                    }
-                }
-            }
-        }
-        if tracked && counted > 0 {
-            *self.truth.generated.entry(idx).or_default() += counted;
-        }
-        if acknowledged > 0 {
-            *self.truth.acknowledged_appends.entry(idx).or_default() += acknowledged;
-        }
+        let effects = self.apply_local_ops(idx, now_ms);
         if effects.is_empty() {
             return Vec::new();
         }
         self.apply_effects(idx, now_ms, effects)
+    }
+
+    /// The effects of the entity's operations due by `now_ms`.
+    fn apply_local_ops(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Effect> {
+        let World {
+            actors,
+            observer,
+            names,
+            recorder,
+            truth,
+            ..
+        } = self;
+        let Some(entity) = actors[idx].running_entity() else {
+            return Vec::new();
+        };
+        let mut applier = Applier {
+            ops: OpContext {
+                observer,
+                names,
+                recorder,
+            },
+            entity,
+            counted: 0,
+            acknowledged: 0,
+        };
+        let mut effects = Vec::new();
+        while let Some((at_ms, op)) = applier.entity.workload.next_due(now_ms) {
+            applier.ops.recorder.local_ops += 1;
+            applier.apply(idx, at_ms, op, &mut effects);
+        }
+        if applier.counted > 0 {
+            *truth.generated.entry(idx).or_default() += applier.counted;
+        }
+        if applier.acknowledged > 0 {
+            *truth.acknowledged_appends.entry(idx).or_default() += applier.acknowledged;
+        }
+        effects
     }
 
     /// Counts what a running entity loses when it is killed now: the observations in its open

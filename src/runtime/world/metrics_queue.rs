@@ -19,22 +19,28 @@ impl World {
         else {
             unreachable!("{actor} is not the queue");
         };
-        let Some(delivery) = queue.tick(now_ms, &mut self.queue_rng) else {
-            return Vec::new();
-        };
-        self.recorder.counters.queue_redeliveries += delivery.redelivered;
+        let deliveries = [
+            queue.tick(now_ms, &mut self.queue_rng),
+            queue.tick_replay(now_ms),
+        ];
         let consumer = consumer.clone();
-        vec![Call {
-            caller: idx,
-            incarnation,
-            target: self.index_of(&consumer),
-            target_id: consumer,
-            call_id: delivery.call_id,
-            body: Body::Batch(delivery.messages),
-            key: None,
-            timeout_ms: self.settings.rpc_timeout_ms,
-            hostile: None,
-        }]
+        let target = self.index_of(&consumer);
+        let mut calls = Vec::new();
+        for delivery in deliveries.into_iter().flatten() {
+            self.recorder.counters.queue_redeliveries += delivery.redelivered;
+            calls.push(Call {
+                caller: idx,
+                incarnation,
+                target,
+                target_id: consumer.clone(),
+                call_id: delivery.call_id,
+                body: Body::Batch(delivery.messages),
+                key: None,
+                timeout_ms: self.settings.rpc_timeout_ms,
+                hostile: None,
+            });
+        }
+        calls
     }
 
     /// The consumer answered the queue's delivery `call_id` at `now_ms`.
@@ -61,6 +67,7 @@ impl World {
             Settled::Ignored => return Vec::new(),
             Settled::Acked { duplicated } => counters.queue_redeliveries += duplicated,
             Settled::DeadLettered { messages } => counters.dead_lettered += messages,
+            Settled::Replayed { messages } => counters.dead_letters_replayed += messages,
             Settled::Retrying { .. } => {}
         }
         self.timer_moved = true;

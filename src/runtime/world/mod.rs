@@ -17,9 +17,11 @@ mod entity;
 mod faults;
 mod forge;
 mod metrics_queue;
+mod ops;
+mod reader;
 mod receive;
 
-pub use end::{EndOfRun, StoredFacts};
+pub use end::{EndOfRun, PayloadRef, TenantEnd};
 pub use faults::Faults;
 
 use crate::ledgers::TenantSystemLedger;
@@ -27,6 +29,7 @@ use crate::ledgers::{DeliveryOutcome, Effect, EntityLedger, PlatformLedger, Syst
 use crate::model::ActorId;
 use crate::runtime::call::{Body, Call, Served, Step};
 use crate::runtime::observe::{Observation, Observer};
+use crate::runtime::observe::{OpKind, Trigger};
 use crate::runtime::recorder::{EventKind, Recorder};
 use crate::runtime::seed::{purpose, stream};
 use crate::runtime::spec::{ActorIdx, WorldSpec};
@@ -209,6 +212,7 @@ impl World {
                 platform.ledger = Some(PlatformLedger::new(platform.limits));
             }
             ActorKind::Queue(queue) => queue.running = true,
+            ActorKind::Reader(reader) => reader.running = true,
         }
         let incarnation = actor.incarnation;
         self.recorder
@@ -218,6 +222,10 @@ impl World {
             actor: idx,
         });
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, incarnation, "start");
+        if let Some((mut context, history)) = self.op_context(idx) {
+            let kind = Some(OpKind::Start);
+            context.record(history, idx, kind, now_ms, Trigger::Start, &mut effects, 0);
+        }
         let calls = self.apply_effects(idx, now_ms, effects);
         self.step(calls)
     }
@@ -231,6 +239,9 @@ impl World {
         // What the entity did up to now happened; the calls it would make die with it.
         drop(self.advance_entity(idx, now_ms));
         self.count_entity_losses(idx, now_ms);
+        if let Some((mut context, history)) = self.op_context(idx) {
+            context.end_waiting(history, idx, now_ms, true);
+        }
         let actor = &mut self.actors[idx];
         actor.stop();
         actor.incarnation += 1;
@@ -258,6 +269,7 @@ impl World {
             ActorKind::Entity(_) => entity::next_effect_ms(actor.running_entity()?),
             ActorKind::Tenant(tenant) if tenant.ledger.is_some() => actor.alarm.at_ms(),
             ActorKind::Queue(queue) if queue.running => queue.queue.deadline_ms(),
+            ActorKind::Reader(reader) if reader.running => reader.reader.next_read_ms(),
             _ => None,
         }
     }
@@ -271,6 +283,7 @@ impl World {
             ActorKind::Entity(_) => self.advance_entity(idx, now_ms),
             ActorKind::Tenant(_) => self.fire_alarm(idx, now_ms),
             ActorKind::Queue(_) => self.queue_tick(idx, now_ms),
+            ActorKind::Reader(_) => self.reader_tick(idx, now_ms),
             ActorKind::System(_) | ActorKind::Platform(_) => Vec::new(),
         };
         self.step(calls)
@@ -341,6 +354,9 @@ impl World {
                 ok: outcome.is_ok(),
             });
         }
+        if let Some(key) = &call.key {
+            self.settle_emission(caller, key, outcome.is_ok(), now_ms);
+        }
         let calls = self.delivery_result(caller, call, outcome, now_ms);
         self.step(calls)
     }
@@ -353,8 +369,13 @@ impl World {
         outcome: DeliveryOutcome,
         now_ms: u64,
     ) -> Vec<Call> {
-        if matches!(self.actors[caller].kind, ActorKind::Queue(_)) {
-            return self.queue_result(caller, call.call_id, outcome, now_ms);
+        match self.actors[caller].kind {
+            ActorKind::Queue(_) => return self.queue_result(caller, call.call_id, outcome, now_ms),
+            ActorKind::Reader(_) => {
+                self.read_result(outcome);
+                return Vec::new();
+            }
+            _ => {}
         }
         let mut calls = self.advance_entity(caller, now_ms);
         let mut effects: Vec<Effect> = Vec::new();
@@ -392,6 +413,9 @@ impl World {
     pub fn finish(&mut self, now_ms: u64) -> EndOfRun {
         for idx in 0..self.actors.len() {
             drop(self.advance_entity(idx, now_ms));
+            if let Some((mut context, history)) = self.op_context(idx) {
+                context.end_waiting(history, idx, now_ms, false);
+            }
         }
         for (_, since_ms) in std::mem::take(&mut self.breaker_open_since_ms) {
             self.recorder.breaker_open.record(now_ms - since_ms);

@@ -2,14 +2,15 @@
 //! kind of receiver does with what it is handed.
 
 use super::actor::ActorKind;
+use super::ops::OpContext;
 use super::{Observers, World};
 use crate::ledgers::{
     Accepted, ChildFactOutcome, DeliveryOutcome, Effect, FailureKind, Message, PlatformLedger,
     PlatformStorage,
 };
-use crate::model::{ActorId, Fact, FactError, TenantStatsPayload};
+use crate::model::{ActorId, Fact, FactError, SdkSubtype, TenantStatsPayload};
 use crate::runtime::call::{Body, Call};
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, Trigger};
 use crate::runtime::recorder::{Counters, Recorder};
 use crate::runtime::spec::ActorIdx;
 
@@ -56,6 +57,7 @@ impl World {
                 self.receive_child_fact(idx, &child, fact, now_ms, &mut effects)
             }
             Body::Batch(messages) => self.receive_batch(idx, messages, now_ms),
+            Body::Read(query) => self.receive_read(idx, &query, now_ms),
         };
         calls.extend(self.apply_effects(idx, now_ms, effects));
         self.note_tenant_state(idx, now_ms);
@@ -72,32 +74,31 @@ impl World {
     ) -> DeliveryOutcome {
         let actor = &mut self.actors[idx];
         let emitted_ms = fact.timestamp_ms;
-        let (received, stored) = match &mut actor.kind {
+        let received = match &mut actor.kind {
             ActorKind::System(system) => {
                 let ledger = system.ledger.as_mut().expect("a served SystemLedger runs");
-                let received = ledger.on_sdk_fact(now_ms, &mut system.storage, fact);
-                let stored = system.storage.last().map(|stored| &stored.fact);
-                (received, Stored::Borrowed(stored))
+                ledger.on_sdk_fact_ref(now_ms, &mut system.storage, &fact)
             }
             ActorKind::Tenant(tenant) => {
                 let ledger = tenant.ledger.as_mut().expect("a served tenant ledger runs");
-                let received = ledger.on_fact_ref(now_ms, &mut tenant.storage, &fact, effects);
-                (received, Stored::Owned(fact))
+                ledger.on_fact_ref(now_ms, &mut tenant.storage, &fact, effects)
             }
             kind => unreachable!("{} ({}) was handed an SDK fact", actor.id, kind.name()),
         };
         let counters = &mut self.recorder.counters;
         match received {
             Ok(Accepted::Stored) => {
-                let fact = stored.fact().expect("a fact was just stored");
                 self.recorder
                     .delivery
                     .record(now_ms.saturating_sub(emitted_ms));
                 counters.sdk_facts_delivered += 1;
+                if fact.subtype == SdkSubtype::CacheStats.as_str() {
+                    counters.cache_stats_delivered += 1;
+                }
                 self.observer.note(|| Observation::Stored {
                     at_ms: now_ms,
                     receiver: idx,
-                    fact,
+                    fact: &fact,
                 });
                 Ok(())
             }
@@ -186,13 +187,34 @@ impl World {
             unreachable!("{actor} was handed a child fact");
         };
         let ledger = entity.ledger.as_mut().expect("a served entity ledger runs");
-        let child_fact = fact.id.clone();
+        let (child_fact, tenant) = (fact.id.clone(), fact.tenant_id.clone());
+        let from = effects.len();
         let accepted = ledger.on_child_fact(now_ms, &mut entity.storage, child, fact, effects);
+        if matches!(accepted, Ok(ChildFactOutcome::RolledUp(_))) {
+            // A rollup is an append that no caller waits for.
+            let previous_ms = entity.history.last_append_ms.replace(now_ms);
+            let mut context = OpContext {
+                observer: &mut self.observer,
+                names: &self.names,
+                recorder: &mut self.recorder,
+            };
+            let trigger = Trigger::Append { previous_ms };
+            context.record(
+                &mut entity.history,
+                idx,
+                None,
+                now_ms,
+                trigger,
+                effects,
+                from,
+            );
+        }
         if accepted.is_ok() {
             self.observer.note(|| Observation::ChildDelivered {
                 at_ms: now_ms,
                 parent: idx,
                 child_fact: &child_fact,
+                tenant: &tenant,
             });
         }
         let counters = &mut self.recorder.counters;
@@ -208,22 +230,6 @@ impl World {
             }
             Ok(ChildFactOutcome::Duplicate) => Ok(()),
             Err(error) => Err(count_rejection(counters, &error)),
-        }
-    }
-}
-
-/// The fact a receiver stored: the SystemLedger keeps it (borrowed from its storage), a tenant
-/// ledger only reads it.
-enum Stored<'a> {
-    Borrowed(Option<&'a Fact>),
-    Owned(Fact),
-}
-
-impl Stored<'_> {
-    fn fact(&self) -> Option<&Fact> {
-        match self {
-            Stored::Borrowed(fact) => *fact,
-            Stored::Owned(fact) => Some(fact),
         }
     }
 }

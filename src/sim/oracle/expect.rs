@@ -26,7 +26,42 @@ pub(super) fn checks(scenario: &Scenario, counters: &Counters) -> Vec<InvariantR
                 } else {
                     format!("{name} = {value}, expected {wanted}")
                 },
+                expected: false,
             }
         })
         .collect()
+}
+
+/// `[expect] violations`: marks the listed invariants' failures as expected, and checks that
+/// each of them failed (the run passes only if exactly those fail).
+pub(super) fn violations(
+    scenario: &Scenario,
+    invariants: &mut [InvariantResult],
+) -> Option<InvariantResult> {
+    let wanted = &scenario.expect.violations;
+    if wanted.is_empty() {
+        return None;
+    }
+    for invariant in invariants.iter_mut() {
+        invariant.expected = !invariant.passed && wanted.contains(&invariant.name);
+    }
+    let held: Vec<&str> = wanted
+        .iter()
+        .filter(|name| {
+            invariants
+                .iter()
+                .any(|invariant| invariant.name == **name && invariant.passed)
+        })
+        .map(String::as_str)
+        .collect();
+    Some(InvariantResult {
+        name: "expect.violations".to_owned(),
+        passed: held.is_empty(),
+        detail: if held.is_empty() {
+            String::new()
+        } else {
+            format!("expected to fail, but held: {}", held.join(", "))
+        },
+        expected: false,
+    })
 }

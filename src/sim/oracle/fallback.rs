@@ -1,13 +1,16 @@
 //! `fallback_isolates_primary`, `fallback_false_propagates` and `fallback_warns`: what the
-//! `BootstrapConfig` promises callers and operators.
+//! `BootstrapConfig` promises callers and operators, judged from the primary operations'
+//! timing (when each caller got its result) and from every awaited client: the entities'
+//! observability clients with fallback off, and every tenant ledger's flush client.
 
 use super::{not_applicable, verdict, FirstViolation, RunEnd};
 use crate::ledgers::MessageKey;
 use crate::model::FactId;
-use crate::runtime::observe::Observation;
+use crate::runtime::observe::{Observation, OpKind};
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
+use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The three fallback invariants.
@@ -15,9 +18,9 @@ pub(super) struct FallbackChecker {
     fallback_on_failure: bool,
     warn_on_fallback: bool,
     roles: Roles,
-    /// Fallback on: an observability delivery awaited by its operation.
-    awaited: FirstViolation,
-    /// Fallback off.
+    /// Fallback on: an operation that waited for, or failed from, observability.
+    isolation: FirstViolation,
+    /// Every awaited client.
     propagation: Propagation,
     /// Fallback drops observed.
     drops: u64,
@@ -26,14 +29,20 @@ pub(super) struct FallbackChecker {
 /// What `fallback_false_propagates` follows.
 #[derive(Default)]
 struct Propagation {
-    /// Facts whose error surfaced, with their entity and when.
-    errored: BTreeMap<FactId, (ActorIdx, u64)>,
-    stored: BTreeSet<FactId>,
+    /// Messages whose error surfaced, with their caller and when (first error).
+    errored: BTreeMap<MessageKey, (ActorIdx, u64)>,
+    /// When each SDK fact was first stored. Lookup only.
+    stored_at_ms: FxHashMap<FactId, u64>,
+    /// Flush ids the platform stored. Lookup only.
+    flushes_stored: FxHashSet<String>,
+    /// Messages a target acknowledged to their client (stored, or a queue's send). Lookup only.
+    acknowledged: FxHashSet<MessageKey>,
     restarted_at: BTreeMap<ActorIdx, u64>,
-    awaited_keys: BTreeSet<FactId>,
-    /// Failed deliveries of awaited facts: the error settles in the same step, right after
+    /// Messages attempted by an awaited client. Lookup only.
+    awaited_keys: FxHashSet<MessageKey>,
+    /// Failed deliveries of awaited messages: the error settles in the same step, right after
     /// the outcome, so they are judged at the end.
-    failures: Vec<(FactId, ActorIdx, u64)>,
+    failures: Vec<(MessageKey, ActorIdx, u64)>,
     violation: FirstViolation,
 }
 
@@ -43,10 +52,16 @@ impl FallbackChecker {
             fallback_on_failure: scenario.sdk.fallback_on_failure,
             warn_on_fallback: scenario.sdk.warn_on_fallback,
             roles: roles.clone(),
-            awaited: FirstViolation::default(),
+            isolation: FirstViolation::default(),
             propagation: Propagation::default(),
             drops: 0,
         }
+    }
+
+    /// Whether any client of the run is awaited: the observability clients with fallback off,
+    /// the tenant ledgers' flush clients.
+    fn has_awaited_clients(&self) -> bool {
+        !self.fallback_on_failure || !self.roles.tenants.is_empty()
     }
 
     pub(super) fn observe(&mut self, observation: &Observation<'_>) {
@@ -55,29 +70,44 @@ impl FallbackChecker {
         }
         if self.fallback_on_failure {
             self.observe_isolation(observation);
-        } else {
-            self.propagation.observe(&self.roles, observation);
+        }
+        if self.has_awaited_clients() {
+            let fallback_off = !self.fallback_on_failure;
+            self.propagation
+                .observe(&self.roles, fallback_off, observation);
         }
     }
 
     fn observe_isolation(&mut self, observation: &Observation<'_>) {
-        if self.awaited.found() {
+        if self.isolation.found() {
             return;
         }
-        if let Observation::Attempt {
-            at_ms,
-            caller,
-            target,
-            awaited: true,
+        let Observation::PrimaryOp {
+            entity,
+            kind,
+            started_ms,
+            done_ms,
+            ok,
+            waiting,
             ..
         } = *observation
-        {
-            if self.roles.is_observability(caller, target) {
-                self.awaited.note(Some(format!(
-                    "at {at_ms} ms entity #{caller} made its operation wait on an observability delivery"
-                )));
-            }
-        }
+        else {
+            return;
+        };
+        let what = format!("at {started_ms} ms entity #{entity}'s {}", kind.name());
+        let violation = if waiting {
+            Some(format!(
+                "{what} was still waiting for an observability delivery at the end of the run"
+            ))
+        } else if done_ms > started_ms {
+            Some(format!(
+                "{what} returned to its caller {} ms later, after waiting for an observability delivery",
+                done_ms - started_ms
+            ))
+        } else {
+            (!ok).then(|| format!("{what} returned an observability error to its caller"))
+        };
+        self.isolation.note(violation);
     }
 
     pub(super) fn verdicts(&self, run: &RunEnd<'_>) -> [InvariantResult; 3] {
@@ -88,8 +118,8 @@ impl FallbackChecker {
         ]
     }
 
-    /// Fallback on: no observability delivery is awaited by the operation that emitted it,
-    /// and no primary operation failed.
+    /// Fallback on: every primary operation returned to its caller at once, without an
+    /// observability error, and none failed.
     fn isolates_primary(&self, run: &RunEnd<'_>) -> InvariantResult {
         const NAME: &str = "fallback_isolates_primary";
         if !self.fallback_on_failure {
@@ -97,20 +127,22 @@ impl FallbackChecker {
         }
         let failed = run.counters.primary_ops_failed;
         let violation = self
-            .awaited
+            .isolation
             .0
             .clone()
             .or_else(|| (failed > 0).then(|| format!("{failed} primary operations failed")));
         verdict(NAME, violation)
     }
 
-    /// Fallback off: nothing is dropped; every delivery failure of an SDK fact surfaced an
-    /// error to a waiting caller no later than the failure; every fact whose error surfaced
-    /// was later stored (unless its entity restarted since, or it is still held at the end).
+    /// Every awaited client (fallback off: the observability clients; always: the tenant
+    /// flush clients): nothing is dropped; every failed delivery surfaced an error to a
+    /// waiting caller no later than the failure; every message whose error surfaced was later
+    /// stored (unless its entity restarted since), or is still held at the end; an operation
+    /// that returned without an error did so only once its SDK facts were stored.
     fn false_propagates(&self, run: &RunEnd<'_>) -> InvariantResult {
         const NAME: &str = "fallback_false_propagates";
-        if self.fallback_on_failure {
-            return not_applicable(NAME, "fallback_on_failure = true");
+        if !self.has_awaited_clients() {
+            return not_applicable(NAME, "fallback_on_failure = true and no tenant ledgers");
         }
         let propagation = &self.propagation;
         if propagation.violation.found() {
@@ -137,7 +169,7 @@ impl FallbackChecker {
 }
 
 impl Propagation {
-    fn observe(&mut self, roles: &Roles, observation: &Observation<'_>) {
+    fn observe(&mut self, roles: &Roles, fallback_off: bool, observation: &Observation<'_>) {
         if self.violation.found() {
             return;
         }
@@ -151,58 +183,98 @@ impl Propagation {
                 target,
                 key,
                 ..
-            } if roles.is_observability(caller, target) => {
+            } if fallback_off && roles.is_observability(caller, target) => {
                 self.violation.note(Some(format!(
                     "at {at_ms} ms entity #{caller} dropped {key}"
                 )));
             }
             Observation::Attempt {
-                caller,
-                target,
-                key: MessageKey::Fact(id),
-                ..
-            } if roles.is_observability(caller, target) => {
-                self.awaited_keys.insert(id.clone());
+                key, awaited: true, ..
+            } => {
+                self.awaited_keys.insert(key.clone());
             }
             Observation::Settled {
                 at_ms,
                 caller,
-                key: MessageKey::Fact(id),
+                key,
                 ok: false,
             } => {
-                self.errored.entry(id.clone()).or_insert((caller, at_ms));
+                self.errored.entry(key.clone()).or_insert((caller, at_ms));
             }
             Observation::Outcome {
                 at_ms,
                 caller,
-                key: MessageKey::Fact(id),
+                key,
                 ok: false,
                 ..
-            } if self.awaited_keys.contains(id) => {
-                self.failures.push((id.clone(), caller, at_ms));
+            } if self.awaited_keys.contains(key) => {
+                self.failures.push((key.clone(), caller, at_ms));
             }
-            Observation::Stored { fact, .. } => {
-                self.stored.insert(fact.id.clone());
+            Observation::Outcome { key, ok: true, .. } if self.awaited_keys.contains(key) => {
+                self.acknowledged.insert(key.clone());
+            }
+            Observation::Stored { at_ms, fact, .. } => {
+                self.stored_at_ms.entry(fact.id.clone()).or_insert(at_ms);
+            }
+            Observation::PayloadStored { payload, .. } => {
+                self.flushes_stored.insert(payload.flush_id.clone());
+            }
+            Observation::PrimaryOp {
+                entity,
+                kind,
+                done_ms,
+                ok: true,
+                waiting: false,
+                keys,
+                ..
+            } => {
+                let early = self.returned_early(entity, kind, done_ms, keys);
+                self.violation.note(early);
             }
             _ => {}
         }
     }
 
-    /// A failed delivery no error reached a caller for.
-    fn silent(&self) -> Option<String> {
-        let silent = self.failures.iter().find(|(id, _, at_ms)| {
-            self.errored
+    /// An operation that returned without an error at `done_ms` before one of its SDK facts was
+    /// stored.
+    fn returned_early(
+        &self,
+        entity: ActorIdx,
+        kind: OpKind,
+        done_ms: u64,
+        keys: &[MessageKey],
+    ) -> Option<String> {
+        let early = keys.iter().find_map(|key| match key {
+            MessageKey::Fact(id) => self
+                .stored_at_ms
                 .get(id)
-                .is_none_or(|(_, error_ms)| error_ms > at_ms)
+                .is_none_or(|stored_ms| *stored_ms > done_ms)
+                .then_some(id),
+            MessageKey::Flush(_) => None,
         });
-        silent.map(|(id, caller, at_ms)| {
+        early.map(|id| {
             format!(
-                "at {at_ms} ms the delivery of {id} by entity #{caller} failed and no error reached a caller"
+                "at {done_ms} ms entity #{entity}'s {} returned to its caller before its SDK fact {id} was stored",
+                kind.name()
             )
         })
     }
 
-    /// A fact whose error surfaced and that was never delivered, lost with a restart or kept.
+    /// A failed delivery no error reached a caller for.
+    fn silent(&self) -> Option<String> {
+        let silent = self.failures.iter().find(|(key, _, at_ms)| {
+            self.errored
+                .get(key)
+                .is_none_or(|(_, error_ms)| error_ms > at_ms)
+        });
+        silent.map(|(key, caller, at_ms)| {
+            format!(
+                "at {at_ms} ms the delivery of {key} by actor #{caller} failed and no error reached a caller"
+            )
+        })
+    }
+
+    /// A message whose error surfaced and that was never stored, lost with a restart or kept.
     fn lost(&self, run: &RunEnd<'_>) -> Option<String> {
         let buffered: BTreeSet<&MessageKey> = run
             .end
@@ -210,17 +282,34 @@ impl Propagation {
             .iter()
             .map(|(_, key, _)| key)
             .collect();
-        let lost = self.errored.iter().find(|(id, (caller, at_ms))| {
+        let pending: BTreeSet<&str> = run
+            .end
+            .tenants
+            .values()
+            .flat_map(|tenant| {
+                tenant
+                    .pending
+                    .iter()
+                    .map(|payload| payload.flush_id.as_str())
+            })
+            .collect();
+        let lost = self.errored.iter().find(|(key, (caller, at_ms))| {
             let restarted_since = self
                 .restarted_at
                 .get(caller)
                 .is_some_and(|restart_ms| restart_ms >= at_ms);
-            !self.stored.contains(*id)
-                && !restarted_since
-                && !buffered.contains(&MessageKey::Fact((*id).clone()))
+            let kept = match key {
+                MessageKey::Fact(id) => {
+                    self.stored_at_ms.contains_key(id) || restarted_since || buffered.contains(key)
+                }
+                MessageKey::Flush(flush_id) => {
+                    self.flushes_stored.contains(flush_id) || pending.contains(flush_id.as_str())
+                }
+            };
+            !kept && !self.acknowledged.contains(*key)
         });
-        lost.map(|(id, (caller, at_ms))| {
-            format!("{id} (entity #{caller}) surfaced an error at {at_ms} ms and was never delivered, lost or kept")
+        lost.map(|(key, (caller, at_ms))| {
+            format!("{key} (actor #{caller}) surfaced an error at {at_ms} ms and was never delivered, lost or kept")
         })
     }
 }

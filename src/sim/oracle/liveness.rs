@@ -106,6 +106,12 @@ impl LivenessChecker {
                 caller,
                 target,
                 ..
+            }
+            | Observation::Rejected {
+                at_ms,
+                caller,
+                target,
+                ..
             } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
                 self.active.insert((caller, target));
             }

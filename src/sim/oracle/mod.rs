@@ -15,8 +15,9 @@
 //! | `fallback` | `fallback_isolates_primary`, `fallback_false_propagates`, `fallback_warns` |
 //! | `stats` | `stats_interval_respected` |
 //! | `conservation` | `observability_conserved` |
-//! | `tenant` | `tenant_totals_match`, `tenant_isolation`, `tenant_flush_cadence` |
+//! | `tenant` | `tenant_totals_match`, `tenant_payloads_conserved`, `tenant_isolation`, `tenant_flush_cadence` |
 //! | `durability` | `no_duplicate_facts`, `primary_facts_durable`, `rollup_consistent`, `receiver_storage_durable` |
+//! | `reads` | `reads_consistent` |
 //! | `hostile` | `hostile_facts_rejected` |
 //! | `expect` | one `expect.<counter>` check per `[expect]` key |
 //! | `reached` | what interesting things happened (not an invariant) |
@@ -29,6 +30,7 @@ mod fallback;
 mod hostile;
 mod liveness;
 mod reached;
+mod reads;
 mod stats;
 mod tenant;
 mod threshold;
@@ -74,6 +76,7 @@ pub struct Oracle {
     conservation: conservation::ConservationChecker,
     tenant: tenant::TenantChecker,
     durability: durability::DurabilityChecker,
+    reads: reads::ReadsChecker,
     hostile: hostile::HostileChecker,
     reached: reached::ReachedChecker,
 }
@@ -91,6 +94,7 @@ impl Oracle {
             conservation: conservation::ConservationChecker::new(roles),
             tenant: tenant::TenantChecker::new(scenario, roles),
             durability: durability::DurabilityChecker::default(),
+            reads: reads::ReadsChecker::new(roles),
             hostile: hostile::HostileChecker::default(),
             reached: reached::ReachedChecker::default(),
         }
@@ -112,8 +116,11 @@ impl Oracle {
         invariants.extend(self.tenant.verdicts(run.end));
         invariants.push(self.durability.primary_facts_durable(run.end));
         invariants.push(self.durability.rollup_consistent(run.end));
+        invariants.push(self.reads.consistent());
         invariants.push(self.hostile.rejected());
         invariants.push(durability::receiver_storage_durable(durability_violations));
+        let violations = expect::violations(&self.scenario, &mut invariants);
+        invariants.extend(violations);
         invariants.extend(expect::checks(&self.scenario, run.counters));
         Judgement {
             invariants,
@@ -133,6 +140,7 @@ impl Observer for Oracle {
         self.conservation.observe(observation);
         self.tenant.observe(observation);
         self.durability.observe(observation);
+        self.reads.observe(observation);
         self.hostile.observe(observation);
         self.reached.observe(observation);
     }
@@ -144,6 +152,7 @@ fn verdict(name: &str, violation: Option<String>) -> InvariantResult {
         name: name.to_owned(),
         passed: violation.is_none(),
         detail: violation.unwrap_or_default(),
+        expected: false,
     }
 }
 
@@ -153,6 +162,7 @@ fn not_applicable(name: &str, why: &str) -> InvariantResult {
         name: name.to_owned(),
         passed: true,
         detail: format!("not applicable: {why}"),
+        expected: false,
     }
 }
 

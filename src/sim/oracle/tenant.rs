@@ -5,14 +5,16 @@
 use super::{not_applicable, verdict, FirstViolation};
 use crate::ledgers::PlatformTotals;
 use crate::model::validate::accepted_sdk_data;
-use crate::model::{Fact, Name, SdkData, TenantStatsPayload};
+use crate::model::{Fact, FactId, Name, SdkData, TenantStatsPayload};
 use crate::runtime::observe::Observation;
-use crate::runtime::world::EndOfRun;
+use crate::runtime::world::{EndOfRun, PayloadRef};
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use rustc_hash::FxHashSet;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+const PAYLOADS_CONSERVED: &str = "tenant_payloads_conserved";
 
 /// What a tenant ledger received in one aggregation period, recomputed from what it stored.
 #[derive(Clone, Debug, Default)]
@@ -48,7 +50,7 @@ impl PeriodTruth {
     }
 }
 
-/// The three tenant invariants (none applies without tenant ledgers).
+/// The tenant invariants (none applies without tenant ledgers).
 pub(super) struct TenantChecker {
     roles: Roles,
     interval_ms: u64,
@@ -57,7 +59,12 @@ pub(super) struct TenantChecker {
     /// Distinct payloads the platform stored, by (tenant, flush id).
     payloads: BTreeMap<(String, String), TenantStatsPayload>,
     isolation: FirstViolation,
+    /// Some parent entity accepted a child's fact.
+    parents_accepted: bool,
     cadence: Cadence,
+    /// Per tenant ledger: when its alarm was deleted after its last retry, while no alarm has
+    /// been set since.
+    alarm_deleted_ms: BTreeMap<ActorIdx, u64>,
 }
 
 /// What `tenant_flush_cadence` follows.
@@ -76,11 +83,23 @@ impl TenantChecker {
             truth: BTreeMap::new(),
             payloads: BTreeMap::new(),
             isolation: FirstViolation::default(),
+            parents_accepted: false,
             cadence: Cadence::default(),
+            alarm_deleted_ms: BTreeMap::new(),
         }
     }
 
     pub(super) fn observe(&mut self, observation: &Observation<'_>) {
+        if let Observation::ChildDelivered {
+            at_ms,
+            parent,
+            child_fact,
+            tenant,
+        } = *observation
+        {
+            self.parents_accepted = true;
+            self.check_parent(at_ms, parent, child_fact, tenant);
+        }
         if self.roles.tenants.is_empty() {
             return;
         }
@@ -103,18 +122,49 @@ impl TenantChecker {
                     .or_insert_with(|| payload.clone());
                 self.cadence.payload(self.interval_ms, payload);
             }
+            Observation::AlarmDeleted { at_ms, actor } => {
+                self.alarm_deleted_ms.insert(actor, at_ms);
+            }
+            Observation::TenantState {
+                actor,
+                alarm_set: true,
+                ..
+            } => {
+                self.alarm_deleted_ms.remove(&actor);
+            }
             Observation::TenantState {
                 at_ms,
                 actor,
                 has_work: true,
                 alarm_set: false,
             } if !self.cadence.violation.found() => {
+                let cause = self.stranding_cause(actor);
                 self.cadence.violation.note(Some(format!(
-                    "at {at_ms} ms tenant ledger #{actor} had work pending and no alarm set"
+                    "at {at_ms} ms tenant ledger #{actor} had work pending and no alarm set{cause}"
                 )));
             }
             _ => {}
         }
+    }
+
+    /// Why tenant ledger `actor` has no alarm, when the runtime deleted it.
+    fn stranding_cause(&self, actor: ActorIdx) -> String {
+        self.alarm_deleted_ms.get(&actor).map_or_else(String::new, |deleted_ms| {
+            format!(": its alarm was deleted at {deleted_ms} ms after its sixth failed retry, and no input has set one since")
+        })
+    }
+
+    /// No parent entity accepts a child fact of another tenant.
+    fn check_parent(&mut self, at_ms: u64, parent: ActorIdx, child_fact: &FactId, tenant: &Name) {
+        if self.isolation.found() {
+            return;
+        }
+        let Some(own) = self.roles.tenant_of.get(&parent) else {
+            return;
+        };
+        self.isolation.note((tenant != own).then(|| {
+            format!("at {at_ms} ms parent entity #{parent} ({own}) accepted {child_fact} of tenant {tenant}")
+        }));
     }
 
     /// No tenant ledger stores a fact of another tenant.
@@ -133,20 +183,88 @@ impl TenantChecker {
         }));
     }
 
-    pub(super) fn verdicts(&self, end: &EndOfRun) -> [InvariantResult; 3] {
+    pub(super) fn verdicts(&self, end: &EndOfRun) -> [InvariantResult; 4] {
         if self.roles.tenants.is_empty() {
             let why = "no tenant ledgers (single mode)";
+            let isolation = if self.parents_accepted {
+                verdict("tenant_isolation", self.isolation.0.clone())
+            } else {
+                not_applicable(
+                    "tenant_isolation",
+                    "no tenant ledgers and no parent entity accepted a fact",
+                )
+            };
             return [
                 not_applicable("tenant_totals_match", why),
-                not_applicable("tenant_isolation", why),
+                not_applicable(PAYLOADS_CONSERVED, why),
+                isolation,
                 self.flush_cadence(),
             ];
         }
         [
             self.totals_match(end),
+            self.payloads_conserved(end),
             verdict("tenant_isolation", self.isolation.0.clone()),
             self.flush_cadence(),
         ]
+    }
+
+    /// Every period in which a tenant ledger stored facts ends stored at the platform, or on
+    /// its way there (pending at the tenant or open, with an alarm set; in the queue; being
+    /// replayed from the dead-letter queue); anything else is a loss, named by its cause.
+    fn payloads_conserved(&self, end: &EndOfRun) -> InvariantResult {
+        let stored: BTreeSet<(&str, u64)> = self
+            .payloads
+            .values()
+            .map(|payload| (payload.tenant_id.as_str(), payload.period_start_ms))
+            .collect();
+        let lost = self.truth.iter().find_map(|((tenant, start_ms), truth)| {
+            if stored.contains(&(tenant.as_str(), *start_ms)) {
+                return None;
+            }
+            let cause = self.loss_cause(end, tenant, *start_ms)?;
+            let end_ms = start_ms + self.interval_ms;
+            Some(format!(
+                "tenant {tenant} period [{start_ms}, {end_ms}) ({} hits, {} misses, {} facts, {} appended) was lost: {cause}",
+                truth.cache_hits, truth.cache_misses, truth.facts_count, truth.facts_appended
+            ))
+        });
+        verdict(PAYLOADS_CONSERVED, lost)
+    }
+
+    /// Why the payload of `tenant`'s period at `start_ms` is lost; `None` while it is on its
+    /// way.
+    fn loss_cause(&self, end: &EndOfRun, tenant: &Name, start_ms: u64) -> Option<String> {
+        let matches = |payload: &PayloadRef| {
+            payload.tenant_id == tenant.as_str() && payload.period_start_ms == start_ms
+        };
+        if end.queued_payloads.iter().any(matches) {
+            return None;
+        }
+        if end.dead_lettered_payloads.iter().any(matches) {
+            return Some("its payload was dead-lettered by the queue after its last retry, and nothing replays the dead-letter queue".to_owned());
+        }
+        let ledger = end.tenants.iter().find(|(idx, _)| {
+            self.roles
+                .tenant_of
+                .get(idx)
+                .is_some_and(|own| own == tenant)
+        });
+        let Some((idx, work)) = ledger else {
+            return Some("its tenant ledger is gone".to_owned());
+        };
+        let held = work.pending.iter().any(matches) || work.open_period_start_ms == Some(start_ms);
+        match (held, work.alarm_at_ms) {
+            (true, Some(_)) => None,
+            (true, None) => Some(format!(
+                "it is stranded at tenant ledger #{idx}, pending with no alarm set{}",
+                self.stranding_cause(*idx)
+            )),
+            (false, _) => Some(
+                "no payload of it was stored at the platform, is pending, queued or dead-lettered"
+                    .to_owned(),
+            ),
+        }
     }
 
     /// Each payload the platform stored equals what its tenant ledger stored in that period

@@ -85,6 +85,12 @@ impl ThresholdChecker {
                 reason: DropReason::BreakerOpen,
                 key,
                 ..
+            }
+            | Observation::Rejected {
+                at_ms,
+                caller,
+                target,
+                key,
             } => self.client((caller, target)).breaker.request(at_ms).map(|_| {
                 format!(
                     "at {at_ms} ms actor #{caller} rejected {key}; the reference breaker would have admitted it"

@@ -42,6 +42,11 @@ pub fn bare_number_error(number: &str) -> String {
 
 /// What is wrong with `ms` as a duration of at least `min_ms`, if anything.
 pub fn duration_problem(ms: u64, min_ms: u64) -> Option<String> {
+    duration_range_problem(ms, min_ms, MAX_DURATION_MS)
+}
+
+/// What is wrong with `ms` as a duration from `min_ms` to `max_ms`, if anything.
+pub fn duration_range_problem(ms: u64, min_ms: u64, max_ms: u64) -> Option<String> {
     if ms < min_ms {
         return Some(if min_ms == 1 {
             format!("must be longer than 0 ms, got {ms} ms")
@@ -49,8 +54,13 @@ pub fn duration_problem(ms: u64, min_ms: u64) -> Option<String> {
             format!("must be at least {min_ms} ms, got {ms} ms")
         });
     }
-    (ms > MAX_DURATION_MS)
-        .then(|| format!("must be at most 30 days ({MAX_DURATION_MS} ms), got {ms} ms"))
+    (ms > max_ms).then(|| {
+        if max_ms == MAX_DURATION_MS {
+            format!("must be at most 30 days ({MAX_DURATION_MS} ms), got {ms} ms")
+        } else {
+            format!("must be at most {max_ms} ms, got {ms} ms")
+        }
+    })
 }
 
 /// A duration as written back: whole milliseconds.

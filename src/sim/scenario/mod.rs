@@ -50,8 +50,8 @@ mod write;
 pub use duration::DURATION_EXAMPLES;
 pub use error::ScenarioError;
 pub use types::{
-    Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink, Runtime, Scenario, Sdk, Target,
-    Topology, Workload,
+    Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink, QueueSettings, ReaderSettings,
+    Runtime, Scenario, Sdk, Target, Topology, Workload,
 };
 pub use write::fuzz_dictionary;
 
@@ -74,6 +74,18 @@ pub const MAX_FAULTS: usize = 1_000;
 pub const MAX_CACHE_OPS_PER_SEC: f64 = 1_000.0;
 /// Highest `workload.fact_appends_per_min` (per entity).
 pub const MAX_FACT_APPENDS_PER_MIN: f64 = 60_000.0;
+/// Largest `queue.max_batch_size` (Cloudflare's limit).
+pub const MAX_QUEUE_BATCH_SIZE: u64 = 100;
+/// Largest `queue.max_retries` (Cloudflare's limit).
+pub const MAX_QUEUE_RETRIES: u64 = 100;
+/// Longest `queue.max_batch_timeout`, ms (Cloudflare's limit: 60 s).
+pub const MAX_QUEUE_BATCH_TIMEOUT_MS: u64 = 60_000;
+/// Longest `queue.retry_delay`, ms (Cloudflare's limit: 12 hours).
+pub const MAX_QUEUE_RETRY_DELAY_MS: u64 = 12 * 60 * 60 * 1_000;
+/// Highest `reader.reads_per_min`.
+pub const MAX_READS_PER_MIN: f64 = 60_000.0;
+/// Highest `workload.flush_stats_per_min` and `workload.stats_toggles_per_min` (per entity).
+pub const MAX_CONTROL_OPS_PER_MIN: f64 = 600.0;
 
 /// The counters of the JSON report contract and the report's extension counters: the only
 /// keys allowed in `[expect]`.

@@ -45,6 +45,8 @@ struct RawDocument {
     settings: BTreeMap<String, Raw>,
     faults: Vec<RawFault>,
     expect: BTreeMap<String, bool>,
+    /// `[expect] violations`.
+    violations: Vec<String>,
 }
 
 /// Parses a scenario file's text (not yet validated as a whole).
@@ -220,11 +222,16 @@ impl Reader {
             return;
         };
         for (key, value) in table.iter() {
-            match value.get_ref() {
-                DeValue::Boolean(flag) => {
-                    raw.expect.insert(key.get_ref().to_string(), *flag);
+            match (key.get_ref().as_ref(), value.get_ref()) {
+                ("violations", _) => {
+                    if let Some(Raw::Texts(names)) = texts(self, value) {
+                        raw.violations = names;
+                    }
                 }
-                other => self.problem(value.span().start, invalid_type(other, "a boolean")),
+                (name, DeValue::Boolean(flag)) => {
+                    raw.expect.insert(name.to_owned(), *flag);
+                }
+                (_, other) => self.problem(value.span().start, invalid_type(other, "a boolean")),
             }
         }
     }
@@ -397,6 +404,14 @@ impl Convert<'_> {
             scenario.faults.push(fault);
         }
         scenario.expect.checks = raw.expect;
+        for (index, name) in raw.violations.into_iter().enumerate() {
+            if !scenario.expect.violations.insert(name.clone()) {
+                return Err(self.err(
+                    format!("expect.violations[{index}]"),
+                    format!("{name:?} is listed twice"),
+                ));
+            }
+        }
         Ok(scenario)
     }
 

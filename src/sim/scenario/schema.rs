@@ -4,7 +4,12 @@
 //! [`super::faults::FAULT_KINDS`]). Defaults are those of [`Scenario::new`].
 
 use super::types::{Mode, PlatformSink, Scenario};
-use super::{MAX_CACHE_OPS_PER_SEC, MAX_FACT_APPENDS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES};
+use super::{
+    MAX_CACHE_OPS_PER_SEC, MAX_CONTROL_OPS_PER_MIN, MAX_DURATION_MS, MAX_FACT_APPENDS_PER_MIN,
+    MAX_QUEUE_BATCH_SIZE, MAX_QUEUE_BATCH_TIMEOUT_MS, MAX_QUEUE_RETRIES, MAX_QUEUE_RETRY_DELAY_MS,
+    MAX_READS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES,
+};
+use crate::model::AlarmRearm;
 use crate::runtime::Transport;
 
 /// A setting's type and range.
@@ -35,10 +40,12 @@ pub enum Kind {
         /// Added to the range in messages (`" (per entity)"`).
         suffix: &'static str,
     },
-    /// A duration string with a unit, at least `min_ms`.
+    /// A duration string with a unit, from `min_ms` to `max_ms`.
     Duration {
         /// Shortest allowed, ms.
         min_ms: u64,
+        /// Longest allowed, ms.
+        max_ms: u64,
     },
     /// One of these strings.
     Choice {
@@ -103,13 +110,15 @@ impl Setting {
 
 /// The tables of a scenario file besides the top level, `[[faults]]` and `[expect]`, in the
 /// order they are written.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 8] = [
     "topology",
     "sdk",
     "sdk.breaker",
     "workload",
     "network",
     "runtime",
+    "queue",
+    "reader",
 ];
 
 const RATIO: Kind = Kind::Number {
@@ -122,10 +131,14 @@ const AT_LEAST_ONE: Kind = Kind::Count {
     min: 1,
     max: u32::MAX as u64,
 };
-const POSITIVE_DURATION: Kind = Kind::Duration { min_ms: 1 };
+const POSITIVE_DURATION: Kind = Kind::Duration {
+    min_ms: 1,
+    max_ms: MAX_DURATION_MS,
+};
 const MODES: [&str; 2] = [Mode::ALL[0].as_str(), Mode::ALL[1].as_str()];
 const SINKS: [&str; 2] = [PlatformSink::ALL[0].as_str(), PlatformSink::ALL[1].as_str()];
 const TRANSPORTS: [&str; 2] = [Transport::ALL[0].name(), Transport::ALL[1].name()];
+const REARMS: [&str; 2] = [AlarmRearm::ALL[0].as_str(), AlarmRearm::ALL[1].as_str()];
 
 /// Every setting, in the order they are written.
 pub static SETTINGS: &[Setting] = &[
@@ -282,6 +295,17 @@ pub static SETTINGS: &[Setting] = &[
         set: |s, v| s.sdk.sample_rate = v.number(),
     },
     Setting {
+        section: "sdk",
+        key: "tenant_alarm_rearm",
+        kind: Kind::Choice { variants: &REARMS },
+        doc: "extension: what a tenant ledger's alarm handler does about its own failures: \"on_input\" relies on Cloudflare's retries and re-arms a deleted alarm on its next input (pending work may have no alarm meanwhile); \"at_start\" sets a safety alarm first, replacing the retries with its own schedule",
+        required: None,
+        get: |s| Value::Choice(s.sdk.tenant_alarm_rearm.as_str().to_owned()),
+        set: |s, v| {
+            s.sdk.tenant_alarm_rearm = choose(&AlarmRearm::ALL, AlarmRearm::as_str, &v.choice());
+        },
+    },
+    Setting {
         section: "sdk.breaker",
         key: "failure_threshold",
         kind: AT_LEAST_ONE,
@@ -378,6 +402,34 @@ pub static SETTINGS: &[Setting] = &[
         set: |s, v| s.workload.fact_appends_per_min = v.number(),
     },
     Setting {
+        section: "workload",
+        key: "flush_stats_per_min",
+        kind: Kind::Number {
+            min: 0.0,
+            max: MAX_CONTROL_OPS_PER_MIN,
+            noun: "a number",
+            suffix: " (per entity)",
+        },
+        doc: "explicit flushStats() calls per minute, per entity (Poisson arrivals): the second flush trigger",
+        required: None,
+        get: |s| Value::Number(s.workload.flush_stats_per_min),
+        set: |s, v| s.workload.flush_stats_per_min = v.number(),
+    },
+    Setting {
+        section: "workload",
+        key: "stats_toggles_per_min",
+        kind: Kind::Number {
+            min: 0.0,
+            max: MAX_CONTROL_OPS_PER_MIN,
+            noun: "a number",
+            suffix: " (per entity)",
+        },
+        doc: "stats tracking toggles per minute, per entity (Poisson arrivals): each turns tracking off (which flushes: the third trigger) or on again",
+        required: None,
+        get: |s| Value::Number(s.workload.stats_toggles_per_min),
+        set: |s, v| s.workload.stats_toggles_per_min = v.number(),
+    },
+    Setting {
         section: "network",
         key: "latency",
         kind: Kind::LatencyRange,
@@ -418,11 +470,82 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         section: "runtime",
         key: "service_time",
-        kind: Kind::Duration { min_ms: 0 },
+        kind: Kind::Duration { min_ms: 0, max_ms: MAX_DURATION_MS },
         doc: "extension: time an actor spends on one request",
         required: None,
         get: |s| Value::Duration(s.runtime.service_time_ms),
         set: |s, v| s.runtime.service_time_ms = v.ms(),
+    },
+    Setting {
+        section: "queue",
+        key: "max_batch_size",
+        kind: Kind::Count {
+            min: 1,
+            max: MAX_QUEUE_BATCH_SIZE,
+        },
+        doc: "largest batch the queue delivers to its consumer (Cloudflare's default 10)",
+        required: None,
+        get: |s| Value::Count(s.queue.max_batch_size.into()),
+        set: |s, v| s.queue.max_batch_size = v.count(),
+    },
+    Setting {
+        section: "queue",
+        key: "max_batch_timeout",
+        kind: Kind::Duration {
+            min_ms: 0,
+            max_ms: MAX_QUEUE_BATCH_TIMEOUT_MS,
+        },
+        doc: "longest wait before a partial batch is delivered (Cloudflare's default 5 s, at most 60 s)",
+        required: None,
+        get: |s| Value::Duration(s.queue.max_batch_timeout_ms),
+        set: |s, v| s.queue.max_batch_timeout_ms = v.ms(),
+    },
+    Setting {
+        section: "queue",
+        key: "max_retries",
+        kind: Kind::Count {
+            min: 0,
+            max: MAX_QUEUE_RETRIES,
+        },
+        doc: "deliveries of a failing batch after its first, then the dead-letter queue (Cloudflare's default 3)",
+        required: None,
+        get: |s| Value::Count(s.queue.max_retries.into()),
+        set: |s, v| s.queue.max_retries = v.count(),
+    },
+    Setting {
+        section: "queue",
+        key: "retry_delay",
+        kind: Kind::Duration {
+            min_ms: 0,
+            max_ms: MAX_QUEUE_RETRY_DELAY_MS,
+        },
+        doc: "wait before a failed batch is delivered again (Cloudflare's default 0: at once; at most 12 hours)",
+        required: None,
+        get: |s| Value::Duration(s.queue.retry_delay_ms),
+        set: |s, v| s.queue.retry_delay_ms = v.ms(),
+    },
+    Setting {
+        section: "queue",
+        key: "dead_letter_replay",
+        kind: Kind::Bool,
+        doc: "a consumer of the dead-letter queue delivers its messages to the platform again, every 30 s, until it accepts them",
+        required: None,
+        get: |s| Value::Bool(s.queue.dead_letter_replay),
+        set: |s, v| s.queue.dead_letter_replay = v.flag(),
+    },
+    Setting {
+        section: "reader",
+        key: "reads_per_min",
+        kind: Kind::Number {
+            min: 0.0,
+            max: MAX_READS_PER_MIN,
+            noun: "a number",
+            suffix: "",
+        },
+        doc: "reads per minute by the reader, a dashboard asking the SystemLedger or any tenant ledger for getSdkFacts(entity), getCacheStats(entity) or getStats() over the network (Poisson arrivals; 0: no reader)",
+        required: None,
+        get: |s| Value::Number(s.reader.reads_per_min),
+        set: |s, v| s.reader.reads_per_min = v.number(),
     },
 ];
 

@@ -1,11 +1,11 @@
 //! The scenario's public types, their defaults and how groups and targets are spelled.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::model::{BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
+use crate::model::{AlarmRearm, BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
 use crate::runtime::Transport;
 
 /// One scenario file: what to simulate, which faults to inject and what a passing run must show.
@@ -29,6 +29,10 @@ pub struct Scenario {
     pub network: Network,
     /// The simulated actor runtime (`[runtime]`, an extension of the contract).
     pub runtime: Runtime,
+    /// `PLATFORM_METRICS_QUEUE` (`[queue]`, multi_tenant with the queue sink).
+    pub queue: QueueSettings,
+    /// The read side (`[reader]`).
+    pub reader: ReaderSettings,
     /// Faults applied at fixed simulated times (`[[faults]]`).
     pub faults: Vec<Fault>,
     /// Counters a passing run must (or must not) show (`[expect]`).
@@ -87,6 +91,9 @@ pub struct Sdk {
     pub rpc_timeout_ms: u64,
     /// `sample_rate`: fraction of entities that emit stats (default 1.0).
     pub sample_rate: f64,
+    /// `tenant_alarm_rearm`: what a tenant ledger's alarm handler does about its own failures
+    /// (default `on_input`).
+    pub tenant_alarm_rearm: AlarmRearm,
     /// `[sdk.breaker]` (defaults of [`BreakerConfig`]).
     pub breaker: BreakerConfig,
 }
@@ -100,6 +107,11 @@ pub struct Workload {
     pub hit_ratio: f64,
     /// `fact_appends_per_min` per entity (default 6.0).
     pub fact_appends_per_min: f64,
+    /// `flush_stats_per_min` per entity: explicit `flushStats()` calls (default 0.0).
+    pub flush_stats_per_min: f64,
+    /// `stats_toggles_per_min` per entity: stats tracking turned off, or on again (default
+    /// 0.0).
+    pub stats_toggles_per_min: f64,
 }
 
 /// `[network]`: the simulated network.
@@ -123,6 +135,48 @@ pub struct Runtime {
     pub max_in_flight: u32,
     /// `service_time`: time an actor spends on one request, ms (default 1 ms).
     pub service_time_ms: u64,
+}
+
+/// `[queue]`: `PLATFORM_METRICS_QUEUE`, with Cloudflare Queues' settings and defaults.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct QueueSettings {
+    /// `max_batch_size`: largest batch (default 10).
+    pub max_batch_size: u32,
+    /// `max_batch_timeout`: longest wait before a partial batch is delivered, ms (default 5 s).
+    pub max_batch_timeout_ms: u64,
+    /// `max_retries`: deliveries of a failing batch after its first (default 3).
+    pub max_retries: u32,
+    /// `retry_delay`: wait before a failed batch is delivered again, ms (default 0: at once).
+    pub retry_delay_ms: u64,
+    /// `dead_letter_replay`: a consumer of the dead-letter queue delivers its messages to the
+    /// platform again until it accepts them (default false).
+    pub dead_letter_replay: bool,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_batch_size: 10,
+            max_batch_timeout_ms: 5_000,
+            max_retries: 3,
+            retry_delay_ms: 0,
+            dead_letter_replay: false,
+        }
+    }
+}
+
+/// `[reader]`: a dashboard querying the ledgers (`getSdkFacts`, `getCacheStats`, `getStats`)
+/// over the network.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReaderSettings {
+    /// `reads_per_min`: reads per minute, in all (default 2.0; 0 turns the reader off).
+    pub reads_per_min: f64,
+}
+
+impl Default for ReaderSettings {
+    fn default() -> Self {
+        Self { reads_per_min: 2.0 }
+    }
 }
 
 /// One `[[faults]]` entry.
@@ -231,6 +285,9 @@ pub struct Expect {
     /// Counter name (one of [`EXPECT_COUNTERS`]) -> true: "> 0 at the end of the run",
     /// false: "== 0 at the end of the run". Counters not listed have no requirement.
     pub checks: BTreeMap<String, bool>,
+    /// `violations`: the invariants that must fail (a known weakness the scenario shows); the
+    /// run passes only if exactly these fail. Empty: every invariant must hold.
+    pub violations: BTreeSet<String>,
 }
 
 impl Default for Topology {
@@ -255,6 +312,7 @@ impl Default for Sdk {
             tenant_aggregation_interval_ms: 60_000,
             rpc_timeout_ms: crate::model::DEFAULT_RPC_TIMEOUT_MS,
             sample_rate: 1.0,
+            tenant_alarm_rearm: AlarmRearm::OnInput,
             breaker: BreakerConfig::default(),
         }
     }
@@ -280,6 +338,7 @@ impl Sdk {
     pub fn tenant_config(&self) -> TenantConfig {
         TenantConfig {
             aggregation_interval_ms: self.tenant_aggregation_interval_ms,
+            alarm_rearm: self.tenant_alarm_rearm,
             ..TenantConfig::default()
         }
     }
@@ -291,6 +350,8 @@ impl Default for Workload {
             cache_ops_per_sec: 1.0,
             hit_ratio: 0.8,
             fact_appends_per_min: 6.0,
+            flush_stats_per_min: 0.0,
+            stats_toggles_per_min: 0.0,
         }
     }
 }
@@ -462,6 +523,8 @@ impl Scenario {
             workload: Workload::default(),
             network: Network::default(),
             runtime: Runtime::default(),
+            queue: QueueSettings::default(),
+            reader: ReaderSettings::default(),
             faults: Vec::new(),
             expect: Expect::default(),
         }

@@ -2,12 +2,13 @@
 //! span keys, every fault against the topology, the `[expect]` counters. The same checks for a
 //! parsed file and a scenario built in code.
 
-use super::duration::duration_problem;
+use super::duration::{duration_problem, duration_range_problem};
 use super::error::ScenarioError;
 use super::faults::{Needs, ParamKind, ParamValue};
 use super::schema::{Kind, Value, SETTINGS};
 use super::types::{Fault, Group, Mode, PlatformSink, Scenario, Target};
 use super::{EXPECT_COUNTERS, MAX_FAULTS, MAX_HIERARCHY_DEPTH, MAX_TOTAL_ENTITIES};
+use crate::sim::invariants::{is_invariant, INVARIANTS};
 
 /// A problem at a key path.
 type Problem = (String, String);
@@ -181,6 +182,21 @@ impl Scenario {
     }
 
     fn expect_problem(&self) -> Option<Problem> {
+        if let Some(unknown) = self
+            .expect
+            .violations
+            .iter()
+            .find(|name| !is_invariant(name))
+        {
+            let names: Vec<&str> = INVARIANTS.iter().map(|invariant| invariant.name).collect();
+            return Some((
+                "expect.violations".to_owned(),
+                format!(
+                    "unknown invariant {unknown:?}; expected some of: {}",
+                    names.join(", ")
+                ),
+            ));
+        }
         let unknown = self
             .expect
             .checks
@@ -215,8 +231,8 @@ fn value_problem(path: &str, kind: Kind, value: &Value) -> Option<Problem> {
             },
             Value::Number(number),
         ) => number_problem(*number, min, max, noun, suffix).and_then(here),
-        (Kind::Duration { min_ms }, Value::Duration(ms)) => {
-            duration_problem(*ms, min_ms).and_then(here)
+        (Kind::Duration { min_ms, max_ms }, Value::Duration(ms)) => {
+            duration_range_problem(*ms, min_ms, max_ms).and_then(here)
         }
         (Kind::Levels, Value::Levels(levels)) => levels_problem(path, levels),
         (Kind::LatencyRange, Value::Latency(min_ms, max_ms)) => {

@@ -31,8 +31,17 @@ impl Scenario {
                 push_line(&mut out, "target", toml_string(&target.to_string()));
             }
         }
-        if !self.expect.checks.is_empty() {
+        if !self.expect.checks.is_empty() || !self.expect.violations.is_empty() {
             out.push_str("\n[expect]\n");
+            if !self.expect.violations.is_empty() {
+                let names: Vec<String> = self
+                    .expect
+                    .violations
+                    .iter()
+                    .map(|name| toml_string(name))
+                    .collect();
+                push_line(&mut out, "violations", format!("[{}]", names.join(", ")));
+            }
             for (counter, wanted) in &self.expect.checks {
                 push_line(&mut out, &toml_key(counter), wanted.to_string());
             }
