@@ -19,6 +19,11 @@ macro_rules! counters {
             /// Every counter's name, in the report's order.
             pub const NAMES: &'static [&'static str] = &[$(stringify!($name)),+];
 
+            /// Every counter's name with what it counts (its doc comment), in the report's
+            /// order.
+            pub const DOCS: &'static [(&'static str, &'static str)] =
+                &[$((stringify!($name), concat!($($doc, "\n"),+))),+];
+
             /// Every counter with its name, in the report's order.
             pub fn named(&self) -> impl Iterator<Item = (&'static str, u64)> {
                 [$((stringify!($name), self.$name)),+].into_iter()

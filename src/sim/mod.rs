@@ -1,6 +1,7 @@
 //! Simulation layer: scenarios, the world they build, runs and their reports.
 
 pub mod build;
+pub mod docs;
 pub mod invariants;
 pub mod oracle;
 pub mod report;

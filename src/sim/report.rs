@@ -19,9 +19,15 @@ pub struct InvariantResult {
     pub expected: bool,
 }
 
+/// The version of the JSON report's schema (`docs/report.md`): raised when a field changes
+/// meaning or goes away; fields are only ever added within a version.
+pub const REPORT_SCHEMA_VERSION: u32 = 2;
+
 /// The report of one run (one scenario, one seed).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// [`REPORT_SCHEMA_VERSION`].
+    pub schema_version: u32,
     /// Scenario name.
     pub scenario: String,
     /// The seed.

@@ -5,7 +5,7 @@ use crate::planted::Plant;
 use crate::runtime::{run_world, RunError, RunOutput};
 use crate::sim::build::build_world;
 use crate::sim::oracle::{Judgement, Oracle, RunEnd};
-use crate::sim::report::{EndState, Report};
+use crate::sim::report::{EndState, Report, REPORT_SCHEMA_VERSION};
 use crate::sim::scenario::Scenario;
 use std::any::Any;
 use std::collections::BTreeMap;
@@ -67,6 +67,7 @@ fn report(
     ]);
     let end = &output.end;
     Report {
+        schema_version: REPORT_SCHEMA_VERSION,
         scenario: scenario.name.clone(),
         seed,
         passed,
