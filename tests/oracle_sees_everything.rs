@@ -42,16 +42,20 @@ platform_sink = "queue"
 kind = "system_ledger_down"
 target = "platform"
 at = "3m"
-duration = "40s"
+duration = "1m"
 "#;
 
-#[test]
-fn payloads_the_queue_dead_letters_fail_a_named_invariant_with_their_cause() {
-    let outage = scenario(PLATFORM_OUTAGE);
-    let lost = (1..=4)
-        .map(|seed| report(&outage, seed))
+/// The first failing report of seeds 1..=4 of `scenario`.
+fn first_loss(scenario: &Scenario) -> Report {
+    (1..=4)
+        .map(|seed| report(scenario, seed))
         .find(|report| !report.passed)
-        .expect("a 40 s platform outage dead-letters payloads under the default queue settings");
+        .expect("a one-minute platform outage loses payloads under these queue settings")
+}
+
+#[test]
+fn payloads_the_queue_deletes_under_its_defaults_fail_a_named_invariant_with_their_cause() {
+    let lost = first_loss(&scenario(PLATFORM_OUTAGE));
     assert_eq!(
         failed(&lost),
         vec!["tenant_payloads_conserved"],
@@ -60,15 +64,33 @@ fn payloads_the_queue_dead_letters_fail_a_named_invariant_with_their_cause() {
     );
     let detail = detail(&lost, "tenant_payloads_conserved");
     assert!(detail.contains("tenant t"), "{detail}");
+    assert!(
+        detail.contains("deleted its payload after 4 deliveries"),
+        "{detail}"
+    );
+    assert!(detail.contains("no dead-letter queue"), "{detail}");
+    assert!(lost.counters.queue_messages_deleted > 0);
+    assert_eq!(lost.counters.dead_lettered, 0);
+}
+
+#[test]
+fn payloads_parked_in_a_dead_letter_queue_nothing_reads_are_named_as_dead_lettered() {
+    let parked = scenario(&format!(
+        "{PLATFORM_OUTAGE}[queue]\ndead_letter_queue = true\n"
+    ));
+    let lost = first_loss(&parked);
+    let detail = detail(&lost, "tenant_payloads_conserved");
     assert!(detail.contains("dead-lettered"), "{detail}");
     assert!(lost.counters.dead_lettered > 0);
+    assert_eq!(lost.counters.queue_messages_deleted, 0);
 }
 
 #[test]
 fn a_retry_delay_more_retries_or_a_replayed_dead_letter_queue_lose_nothing() {
     let fixes = [
-        "[queue]\nretry_delay = \"20s\"\nmax_retries = 5\n",
-        "[queue]\ndead_letter_replay = true\n",
+        "[queue]\nretry_delay = \"30s\"\n",
+        "[queue]\nmax_retries = 12\n",
+        "[queue]\ndead_letter_queue = true\ndead_letter_replay = true\n",
     ];
     for fix in fixes {
         let fixed = scenario(&format!("{PLATFORM_OUTAGE}{fix}"));
@@ -78,7 +100,7 @@ fn a_retry_delay_more_retries_or_a_replayed_dead_letter_queue_lose_nothing() {
             assert_eq!(report.end.tenant_payloads_pending, 0, "{fix}");
         }
     }
-    let replayed = scenario(&format!("{PLATFORM_OUTAGE}{}", fixes[1]));
+    let replayed = scenario(&format!("{PLATFORM_OUTAGE}{}", fixes[2]));
     let replays: u64 = (1..=4)
         .map(|seed| report(&replayed, seed).counters.dead_letters_replayed)
         .sum();

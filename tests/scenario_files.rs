@@ -127,7 +127,10 @@ max_batch_size = 25
 max_batch_timeout = "2s"
 max_retries = 7
 retry_delay = "30s"
+dead_letter_queue = true
 dead_letter_replay = true
+consumer_concurrency = 40
+message_retention = "2d"
 
 [reader]
 reads_per_min = 6.0
@@ -347,7 +350,10 @@ fn a_minimal_file_gets_every_default() {
             max_batch_timeout_ms: 5_000,
             max_retries: 3,
             retry_delay_ms: 0,
+            dead_letter_queue: false,
             dead_letter_replay: false,
+            consumer_concurrency: 250,
+            message_retention_ms: 4 * 24 * 3_600_000,
         },
         reader: ReaderSettings { reads_per_min: 2.0 },
         faults: Vec::new(),
@@ -417,7 +423,10 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             max_batch_timeout_ms: 2_000,
             max_retries: 7,
             retry_delay_ms: 30_000,
+            dead_letter_queue: true,
             dead_letter_replay: true,
+            consumer_concurrency: 40,
+            message_retention_ms: 2 * 24 * 3_600_000,
         }
     );
     assert_eq!(s.reader, ReaderSettings { reads_per_min: 6.0 });
@@ -1814,7 +1823,10 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     max_batch_timeout_ms: service % 60_001,
                     max_retries: u32::from(bits) % 101,
                     retry_delay_ms: lat_a % 43_200_001,
+                    dead_letter_queue: bits & 3 != 0,
                     dead_letter_replay: bits & 1 != 0,
+                    consumer_concurrency: 1 + u32::from(bits) % 250,
+                    message_retention_ms: 60_000 + service % 1_209_540_001,
                 },
                 reader: ReaderSettings {
                     reads_per_min: appends,

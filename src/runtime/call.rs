@@ -17,8 +17,13 @@ pub const FORGED_CALL_ID: CallId = CallId::MAX;
 pub enum Body {
     /// One message for a ledger.
     Deliver(Message),
-    /// A queue batch for the consumer (the platform ledger).
-    Batch(Vec<Message>),
+    /// A queue batch for the consumer Worker; `batch_id` is the queue's call id of it.
+    Batch {
+        /// The queue's call id of this delivery.
+        batch_id: CallId,
+        /// The messages, in delivery order.
+        messages: Vec<Message>,
+    },
     /// A query of the read side.
     Read(Query),
 }
@@ -26,7 +31,7 @@ pub enum Body {
 impl Body {
     /// An empty body: what stays with a call while its body travels.
     pub fn travelling() -> Self {
-        Body::Batch(Vec::new())
+        Body::Read(Query::Stats)
     }
 }
 
@@ -54,6 +59,10 @@ pub struct Call {
     pub hostile: Option<HostileKind>,
 }
 
+/// Names a request whose answer the receiver gives later, in a [`Step`]'s `replies` (the
+/// consumer Worker answers the queue once the platform answered each message).
+pub type ReplyToken = u64;
+
 /// What the transport must do after a world step.
 #[derive(Debug, Default)]
 #[must_use = "a step's calls must be sent and a moved timer looked at again"]
@@ -62,6 +71,8 @@ pub struct Step {
     pub calls: Vec<Call>,
     /// The stepping actor's next timer may have moved: look at `World::next_timer_ms` again.
     pub timer_moved: bool,
+    /// Answers to requests the stepping actor deferred ([`Served::deferred`]), to send now.
+    pub replies: Vec<(ReplyToken, DeliveryOutcome)>,
 }
 
 /// What a receiver answers a request, and when.
@@ -74,4 +85,7 @@ pub struct Served {
     pub reply_delay_ms: u64,
     /// What serving it asks of the transport.
     pub step: Step,
+    /// The answer comes later, in a step's `replies` under this token (`outcome` and
+    /// `reply_delay_ms` are then unused). A receiver that dies first never answers.
+    pub deferred: Option<ReplyToken>,
 }

@@ -83,7 +83,7 @@ counters! {
     alarm_failures,
     /// Extension: alarms deleted after their last retry.
     alarms_deleted,
-    /// Extension: queue messages delivered again (duplicates and batch retries).
+    /// Extension: queue messages delivered again (duplicates and retries).
     queue_redeliveries,
     /// Extension: queue messages moved to the dead-letter queue.
     dead_lettered,
@@ -117,6 +117,20 @@ counters! {
     /// Extension: dead-lettered queue messages its dead-letter consumer delivered
     /// (`[queue] dead_letter_replay`).
     dead_letters_replayed,
+    /// Extension: queue messages the consumer did not acknowledge (it retried them, or its
+    /// invocation failed), to be delivered again.
+    queue_messages_retried,
+    /// Extension: queue messages deleted after their last delivery, with no dead-letter queue
+    /// configured (a loss).
+    queue_messages_deleted,
+    /// Extension: queue messages deleted unacknowledged at the end of their retention period
+    /// (a loss; counted at the end of the run).
+    queue_messages_expired,
+    /// Extension: queue batches handed to the consumer Worker (invocations).
+    consumer_invocations,
+    /// Extension: consumer invocations that threw (`queue_consumer_failure`): their whole batch
+    /// is retried.
+    consumer_invocations_failed,
 }
 
 /// p50 / p99 / max of a histogram, ms.

@@ -60,7 +60,7 @@ pub enum ActorInit {
         /// Wiring and tuning.
         config: TenantLedgerConfig,
     },
-    /// The platform ledger (also the queue's consumer).
+    /// The platform ledger.
     Platform {
         /// Validation bounds.
         limits: Limits,
@@ -74,6 +74,12 @@ pub enum ActorInit {
         /// Batching and retries.
         config: QueueConfig,
     },
+    /// The queue's consumer Worker: it hands each message of a batch to the platform ledger
+    /// and acknowledges what the platform stored, retrying the rest.
+    Consumer {
+        /// The platform ledger.
+        platform: ActorId,
+    },
 }
 
 /// One actor of the run.
@@ -82,7 +88,7 @@ pub struct ActorSpec {
     /// Its name.
     pub id: ActorId,
     /// Its partition group: `entities`, `system`, `tenant:<n>`, `platform` (the queue is in
-    /// `platform`).
+    /// `platform`), `consumer` (the queue's consumer Worker, which no fault targets).
     pub group: String,
     /// How to build it.
     pub init: ActorInit,

@@ -21,7 +21,9 @@ use crate::runtime::reader::ReaderSpec;
 use crate::runtime::seed::{derive_seed, purpose};
 use crate::runtime::workload::WorkloadSpec;
 use crate::runtime::{ActorIdx, ActorInit, ActorSpec, FaultAction, Roles, TimedAction, WorldSpec};
-use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target};
+use crate::sim::scenario::{
+    Fault, FaultKind, Group, Mode, PlatformSink, QueueSettings, Scenario, Target,
+};
 
 /// Fan-out of an entity tree: children per parent.
 pub const TREE_FAN_OUT: usize = 4;
@@ -89,14 +91,15 @@ fn add_platform_and_tenants(
                 id: ActorId::new("queue"),
                 group: "platform".into(),
                 init: ActorInit::Queue {
-                    consumer: ActorId::new("platform"),
-                    config: QueueConfig {
-                        max_batch_size: scenario.queue.max_batch_size as usize,
-                        max_batch_timeout_ms: scenario.queue.max_batch_timeout_ms,
-                        max_retries: scenario.queue.max_retries,
-                        retry_delay_ms: scenario.queue.retry_delay_ms,
-                        dead_letter_replay: scenario.queue.dead_letter_replay,
-                    },
+                    consumer: ActorId::new(QUEUE_CONSUMER),
+                    config: queue_config(&scenario.queue),
+                },
+            });
+            actors.push(ActorSpec {
+                id: ActorId::new(QUEUE_CONSUMER),
+                group: "consumer".into(),
+                init: ActorInit::Consumer {
+                    platform: ActorId::new("platform"),
                 },
             });
             ActorId::new("queue")
@@ -126,6 +129,23 @@ fn add_platform_and_tenants(
         });
     }
     tenant_ledgers
+}
+
+/// The queue consumer Worker's actor name.
+const QUEUE_CONSUMER: &str = "queue-consumer";
+
+/// The queue's settings.
+fn queue_config(queue: &QueueSettings) -> QueueConfig {
+    QueueConfig {
+        max_batch_size: queue.max_batch_size as usize,
+        max_batch_timeout_ms: queue.max_batch_timeout_ms,
+        max_retries: queue.max_retries,
+        retry_delay_ms: queue.retry_delay_ms,
+        dead_letter_queue: queue.dead_letter_queue,
+        dead_letter_replay: queue.dead_letter_replay,
+        consumer_concurrency: queue.consumer_concurrency as usize,
+        retention_ms: queue.message_retention_ms,
+    }
 }
 
 fn tenant_actor(tenant: u32) -> ActorId {

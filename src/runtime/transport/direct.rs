@@ -9,16 +9,28 @@
 
 use super::net::{DirectNet, NetEvent, NS_PER_MS};
 use crate::ledgers::{DeliveryOutcome, FailureKind};
-use crate::runtime::call::{Call, Step};
+use crate::runtime::call::{Call, ReplyToken, Step};
 use crate::runtime::seed::{derive_seed, purpose};
 use crate::runtime::spec::{ActorIdx, WorldSpec};
 use crate::runtime::world::World;
+use std::collections::BTreeMap;
+
+/// Where a deferred answer goes: the call, the receiver, its incarnation, the caller.
+#[derive(Clone, Copy, Debug)]
+struct DeferredReply {
+    wire_id: u64,
+    receiver: ActorIdx,
+    incarnation: u64,
+    caller: ActorIdx,
+}
 
 /// The network and the actors' armed timers.
 pub struct DirectTransport {
     net: DirectNet,
     /// Per actor, the time of the timer armed in the schedule, ms.
     armed_ms: Vec<Option<u64>>,
+    /// Requests answered later, by token.
+    deferred: BTreeMap<ReplyToken, DeferredReply>,
 }
 
 impl DirectTransport {
@@ -32,6 +44,7 @@ impl DirectTransport {
                 spec.packet_loss,
             ),
             armed_ms: vec![None; spec.actors.len()],
+            deferred: BTreeMap::new(),
         }
     }
 
@@ -44,7 +57,7 @@ impl DirectTransport {
     pub fn start_actor(&mut self, world: &mut World, idx: ActorIdx, now_ms: u64) {
         let step = world.start_actor(idx, now_ms);
         self.arm(world, idx);
-        self.start_calls(world, now_ms.saturating_mul(NS_PER_MS), step.calls);
+        self.carry_out(world, now_ms.saturating_mul(NS_PER_MS), idx, step);
     }
 
     /// Kills actor `idx` in the world at `now_ms`; its armed timer is forgotten.
@@ -110,6 +123,17 @@ impl DirectTransport {
             return;
         }
         let served = world.on_request(to, body, now_ns / NS_PER_MS);
+        if let Some(token) = served.deferred {
+            let reply = DeferredReply {
+                wire_id,
+                receiver: to,
+                incarnation,
+                caller: from,
+            };
+            self.deferred.insert(token, reply);
+            self.carry_out(world, now_ns, to, served.step);
+            return;
+        }
         self.carry_out(world, now_ns, to, served.step);
         let leaves = NetEvent::ReplyLeaves {
             wire_id,
@@ -150,15 +174,33 @@ impl DirectTransport {
         self.armed_ms[idx] = None;
         let step = world.on_timer(idx, now_ns / NS_PER_MS);
         self.arm(world, idx);
-        self.start_calls(world, now_ns, step.calls);
+        self.carry_out(world, now_ns, idx, step);
     }
 
-    /// What a world step asks: the actor's timer looked at again if it moved, then its calls.
+    /// What a world step asks: the actor's timer looked at again if it moved, then its calls,
+    /// then the answers it gives now to requests it deferred.
     fn carry_out(&mut self, world: &mut World, now_ns: u64, idx: ActorIdx, step: Step) {
         if step.timer_moved {
             self.arm(world, idx);
         }
         self.start_calls(world, now_ns, step.calls);
+        for (token, outcome) in step.replies {
+            let Some(reply) = self.deferred.remove(&token) else {
+                continue;
+            };
+            // An answer dies with the receiver incarnation that deferred it.
+            if world.live_incarnation(reply.receiver) != Some(reply.incarnation) {
+                continue;
+            }
+            let leaves = NetEvent::ReplyLeaves {
+                wire_id: reply.wire_id,
+                from: reply.receiver,
+                incarnation: reply.incarnation,
+                to: reply.caller,
+                outcome,
+            };
+            self.net.answer(now_ns, 0, leaves);
+        }
     }
 
     /// Puts actor `idx`'s next timer in the schedule, unless it is there already; the one it

@@ -8,7 +8,7 @@
 //! Requests and replies travel as in-memory payloads over `madsim::net` (no serialisation).
 
 use crate::ledgers::{DeliveryOutcome, FailureKind};
-use crate::runtime::call::{Body, Call, Step};
+use crate::runtime::call::{Body, Call, ReplyToken, Step};
 use crate::runtime::spec::ActorIdx;
 use crate::runtime::world::World;
 use futures::channel::mpsc::{unbounded, UnboundedReceiver, UnboundedSender};
@@ -16,6 +16,7 @@ use futures::future::{select, Either};
 use futures::StreamExt;
 use madsim::net::Endpoint;
 use madsim::time::{sleep, Duration, Sleep, TimeHandle};
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::{pin, Pin};
@@ -132,6 +133,9 @@ struct Node {
     /// Wakes the node's timer loop to look at its actor's next timer again.
     waker: UnboundedSender<()>,
     reply_tags: ReplyTags,
+    /// Requests answered later: where each answer goes (`(caller, reply tag)`). They die with
+    /// the node, as the requests' callers would see it.
+    deferred: Arc<Mutex<BTreeMap<ReplyToken, (SocketAddr, u64)>>>,
 }
 
 impl Node {
@@ -144,6 +148,28 @@ impl Node {
         for call in step.calls {
             madsim::task::spawn(run_call(self.clone(), call));
         }
+        for (token, outcome) in step.replies {
+            let to = self
+                .deferred
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&token);
+            if let Some((from, reply_tag)) = to {
+                self.reply(from, reply_tag, outcome, 0);
+            }
+        }
+    }
+
+    /// Sends a request's answer to `to` under `reply_tag`, `delay_ms` from now.
+    fn reply(&self, to: SocketAddr, reply_tag: u64, outcome: DeliveryOutcome, delay_ms: u64) {
+        let endpoint = self.endpoint.clone();
+        madsim::task::spawn(async move {
+            if delay_ms > 0 {
+                sleep(Duration::from_millis(delay_ms)).await;
+            }
+            let reply = Reply { outcome };
+            let _ = endpoint.send_to_raw(to, reply_tag, Box::new(reply)).await;
+        });
     }
 }
 
@@ -165,6 +191,7 @@ pub async fn actor_main(world: Shared, idx: ActorIdx, shared: NodeShared) {
         idx,
         waker,
         reply_tags: shared.reply_tags,
+        deferred: Arc::default(),
     };
     node.carry_out(step);
     madsim::task::spawn(serve(node.clone()));
@@ -257,21 +284,26 @@ async fn serve(node: Node) {
         };
         let Request { reply_tag, body } = *request;
         let served = node.world.lock().on_request(node.idx, body, now_ms());
+        if let Some(token) = served.deferred {
+            node.deferred
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(token, (from, reply_tag));
+        }
         node.carry_out(served.step);
-        let reply = Reply {
-            outcome: served.outcome,
-        };
-        if served.reply_delay_ms == 0 {
-            let _ = node
-                .endpoint
-                .send_to_raw(from, reply_tag, Box::new(reply))
-                .await;
-        } else {
-            let endpoint = node.endpoint.clone();
-            madsim::task::spawn(async move {
-                sleep(Duration::from_millis(served.reply_delay_ms)).await;
-                let _ = endpoint.send_to_raw(from, reply_tag, Box::new(reply)).await;
-            });
+        if served.deferred.is_none() {
+            if served.reply_delay_ms == 0 {
+                // At once, from this task: the answer leaves before anything else happens.
+                let reply = Reply {
+                    outcome: served.outcome,
+                };
+                let _ = node
+                    .endpoint
+                    .send_to_raw(from, reply_tag, Box::new(reply))
+                    .await;
+            } else {
+                node.reply(from, reply_tag, served.outcome, served.reply_delay_ms);
+            }
         }
     }
 }

@@ -357,7 +357,6 @@ impl DirectNet {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledgers::Message;
     use crate::model::ActorId;
 
     const TIMEOUT_MS: u64 = 5_000;
@@ -369,7 +368,7 @@ mod tests {
             target,
             target_id: ActorId::new("target"),
             call_id: 1,
-            body: Body::Batch(Vec::<Message>::new()),
+            body: Body::travelling(),
             key: None,
             timeout_ms: TIMEOUT_MS,
             hostile: None,

@@ -2,17 +2,19 @@
 //! service) and, by kind, its durable storage together with its live ledger. Storage and ledger
 //! of one kind sit in one variant, so a ledger can never be handed another kind's storage.
 
+use crate::ledgers::CallId;
 use crate::ledgers::{
     EntityConfig, EntityLedger, EntityStorage, PlatformLedger, PlatformStorage, SystemLedger,
     SystemStorage, TenantLedgerConfig, TenantStorage, TenantSystemLedger,
 };
 use crate::model::{ActorId, Limits};
 use crate::runtime::alarm::Alarm;
-use crate::runtime::queue::Queue;
+use crate::runtime::call::ReplyToken;
+use crate::runtime::queue::{Queue, Verdict};
 use crate::runtime::reader::Reader;
 use crate::runtime::spec::{ActorInit, ActorSpec};
 use crate::runtime::workload::WorkloadStream;
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 
 /// An actor: the runtime's part and its kind's storage and ledger.
@@ -36,7 +38,31 @@ pub(super) enum ActorKind {
     Tenant(TenantActor),
     Platform(PlatformActor),
     Queue(QueueActor),
+    Consumer(ConsumerActor),
     Reader(ReaderActor),
+}
+
+/// The queue's consumer Worker: stateless (a restart forgets its invocations), up to the
+/// queue's `consumer_concurrency` invocations at once, each waiting for the platform's answers.
+pub(super) struct ConsumerActor {
+    /// The platform ledger's name.
+    pub platform: ActorId,
+    /// Invocations waiting for the platform, by the token of their deferred answer.
+    pub invocations: BTreeMap<ReplyToken, Invocation>,
+    /// Per call to the platform: its invocation and message index.
+    pub calls: BTreeMap<CallId, (ReplyToken, usize)>,
+    pub next_call_id: CallId,
+    pub next_token: ReplyToken,
+    pub running: bool,
+}
+
+/// One consumer invocation: a queue batch, each message's verdict once the platform answered.
+pub(super) struct Invocation {
+    /// The queue's call id of the batch.
+    pub batch_id: CallId,
+    pub verdicts: Vec<Option<Verdict>>,
+    /// Messages the platform has not answered yet.
+    pub open: usize,
 }
 
 /// The reader: no storage, only a running flag.
@@ -150,6 +176,14 @@ impl Actor {
                 consumer: consumer.clone(),
                 running: false,
             }),
+            ActorInit::Consumer { platform } => ActorKind::Consumer(ConsumerActor {
+                platform: platform.clone(),
+                invocations: BTreeMap::new(),
+                calls: BTreeMap::new(),
+                next_call_id: 0,
+                next_token: 0,
+                running: false,
+            }),
         };
         Self {
             id: spec.id.clone(),
@@ -168,6 +202,7 @@ impl Actor {
             ActorKind::Tenant(tenant) => tenant.ledger.is_some(),
             ActorKind::Platform(platform) => platform.ledger.is_some(),
             ActorKind::Queue(queue) => queue.running,
+            ActorKind::Consumer(consumer) => consumer.running,
             ActorKind::Reader(reader) => reader.running,
         }
     }
@@ -180,6 +215,11 @@ impl Actor {
             ActorKind::Tenant(tenant) => tenant.ledger = None,
             ActorKind::Platform(platform) => platform.ledger = None,
             ActorKind::Queue(queue) => queue.running = false,
+            ActorKind::Consumer(consumer) => {
+                consumer.running = false;
+                consumer.invocations.clear();
+                consumer.calls.clear();
+            }
             ActorKind::Reader(reader) => reader.running = false,
         }
     }
@@ -223,6 +263,7 @@ impl ActorKind {
             ActorKind::Tenant(_) => "TenantSystemLedger",
             ActorKind::Platform(_) => "platform ledger",
             ActorKind::Queue(_) => "queue",
+            ActorKind::Consumer(_) => "queue consumer",
             ActorKind::Reader(_) => "reader",
         }
     }

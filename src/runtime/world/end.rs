@@ -7,6 +7,7 @@ use super::GroundTruth;
 use crate::ledgers::entity::{rollup_child_fact_id, ROLLUP_SUBTYPE};
 use crate::ledgers::{BreakerState, EntityLedger, MessageKey, PlatformTotals, SystemStorage};
 use crate::model::FactId;
+use crate::runtime::queue::Removal;
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::ActorIdx;
 use std::collections::BTreeMap;
@@ -86,6 +87,10 @@ pub struct EndOfRun {
     pub queued_payloads: Vec<PayloadRef>,
     /// Tenant payloads in the dead-letter queue.
     pub dead_lettered_payloads: Vec<PayloadRef>,
+    /// Tenant payloads the queue removed unacknowledged, and why.
+    pub removed_payloads: Vec<(PayloadRef, Removal)>,
+    /// The queue's `max_retries` (to name a deletion), if there is a queue.
+    pub queue_max_retries: Option<u32>,
 }
 
 /// Collects the end state of `actors`, moving their storage out (the run is over); counts the
@@ -138,9 +143,20 @@ pub(super) fn end_of_run(
                 let storage = &mut platform.storage;
                 end.platform = Some((std::mem::take(&mut storage.per_tenant), storage.overall));
             }
-            ActorKind::Reader(_) => {}
+            ActorKind::Reader(_) | ActorKind::Consumer(_) => {}
             ActorKind::Queue(queue) => {
                 let queue = &queue.queue;
+                end.queue_max_retries = Some(queue.config().max_retries);
+                end.removed_payloads = queue
+                    .removed()
+                    .iter()
+                    .filter_map(|(message, why)| Some((PayloadRef::of(message)?, *why)))
+                    .collect();
+                recorder.counters.queue_messages_expired = queue
+                    .removed()
+                    .iter()
+                    .filter(|(_, why)| *why == Removal::Expired)
+                    .count() as u64;
                 end.dead_letters += queue.dead_letter_count() as u64;
                 let dead: Vec<PayloadRef> =
                     queue.dead_letters().filter_map(PayloadRef::of).collect();

@@ -1,15 +1,16 @@
 //! The queue's glue: its state machine ([`crate::runtime::queue`]) fed with time and the
-//! consumer's answers, its deliveries turned into calls, its counters.
+//! consumer Worker's answers, its deliveries turned into calls, its counters.
 
 use super::actor::{ActorKind, QueueActor};
 use super::World;
 use crate::ledgers::{CallId, DeliveryOutcome};
 use crate::runtime::call::{Body, Call};
-use crate::runtime::queue::Settled;
+use crate::runtime::queue::{ConsumerAnswer, Settlement, CONSUMER_WALL_LIMIT_MS};
+use crate::runtime::recorder::Counters;
 use crate::runtime::spec::ActorIdx;
 
 impl World {
-    /// The queue's timer fired at `now_ms`: the batch due now, as a call to the consumer.
+    /// The queue's timer fired at `now_ms`: the batches due now, as calls to the consumer.
     pub(super) fn queue_tick(&mut self, idx: ActorIdx, now_ms: u64) -> Vec<Call> {
         let actor = &mut self.actors[idx];
         let incarnation = actor.incarnation;
@@ -19,14 +20,12 @@ impl World {
         else {
             unreachable!("{actor} is not the queue");
         };
-        let deliveries = [
-            queue.tick(now_ms, &mut self.queue_rng),
-            queue.tick_replay(now_ms),
-        ];
+        let mut deliveries = queue.tick(now_ms, &mut self.queue_rng);
+        deliveries.extend(queue.tick_replay(now_ms));
         let consumer = consumer.clone();
         let target = self.index_of(&consumer);
-        let mut calls = Vec::new();
-        for delivery in deliveries.into_iter().flatten() {
+        let mut calls = Vec::with_capacity(deliveries.len());
+        for delivery in deliveries {
             self.recorder.counters.queue_redeliveries += delivery.redelivered;
             calls.push(Call {
                 caller: idx,
@@ -34,16 +33,21 @@ impl World {
                 target,
                 target_id: consumer.clone(),
                 call_id: delivery.call_id,
-                body: Body::Batch(delivery.messages),
+                body: Body::Batch {
+                    batch_id: delivery.call_id,
+                    messages: delivery.messages,
+                },
                 key: None,
-                timeout_ms: self.settings.rpc_timeout_ms,
+                // The consumer's wall-time limit: an invocation not over by then failed.
+                timeout_ms: CONSUMER_WALL_LIMIT_MS,
                 hostile: None,
             });
         }
         calls
     }
 
-    /// The consumer answered the queue's delivery `call_id` at `now_ms`.
+    /// The consumer answered the queue's delivery `call_id` at `now_ms`: its verdicts if it
+    /// returned, a whole-batch retry if it threw or did not answer.
     pub(super) fn queue_result(
         &mut self,
         idx: ActorIdx,
@@ -51,26 +55,31 @@ impl World {
         outcome: DeliveryOutcome,
         now_ms: u64,
     ) -> Vec<Call> {
+        let verdicts = self.take_batch_verdicts(call_id);
+        let answer = match (outcome, verdicts) {
+            (Ok(()), Some(verdicts)) => ConsumerAnswer::Settled(verdicts),
+            _ => ConsumerAnswer::Failed,
+        };
         let duplicate_rate = self.faults.queue_duplicate_rate();
         let actor = &mut self.actors[idx];
         let ActorKind::Queue(QueueActor { queue, .. }) = &mut actor.kind else {
             unreachable!("{actor} is not the queue");
         };
-        let counters = &mut self.recorder.counters;
-        match queue.on_result(
-            now_ms,
-            call_id,
-            outcome,
-            duplicate_rate,
-            &mut self.queue_rng,
-        ) {
-            Settled::Ignored => return Vec::new(),
-            Settled::Acked { duplicated } => counters.queue_redeliveries += duplicated,
-            Settled::DeadLettered { messages } => counters.dead_lettered += messages,
-            Settled::Replayed { messages } => counters.dead_letters_replayed += messages,
-            Settled::Retrying { .. } => {}
+        let settlement =
+            queue.on_result(now_ms, call_id, answer, duplicate_rate, &mut self.queue_rng);
+        if !settlement.ignored {
+            count_settlement(&mut self.recorder.counters, &settlement);
+            self.timer_moved = true;
         }
-        self.timer_moved = true;
         Vec::new()
     }
+}
+
+/// Adds what an answer did to the queue to the counters.
+pub(super) fn count_settlement(counters: &mut Counters, settlement: &Settlement) {
+    counters.queue_redeliveries += settlement.duplicated;
+    counters.queue_messages_retried += settlement.retried;
+    counters.dead_lettered += settlement.dead_lettered;
+    counters.queue_messages_deleted += settlement.deleted;
+    counters.dead_letters_replayed += settlement.replayed;
 }

@@ -11,6 +11,7 @@
 
 mod actor;
 mod alarms;
+mod consumer;
 mod effects;
 mod end;
 mod entity;
@@ -24,12 +25,14 @@ mod receive;
 pub use end::{EndOfRun, PayloadRef, TenantEnd};
 pub use faults::Faults;
 
+use crate::ledgers::CallId;
 use crate::ledgers::TenantSystemLedger;
 use crate::ledgers::{DeliveryOutcome, Effect, EntityLedger, PlatformLedger, SystemLedger};
 use crate::model::ActorId;
-use crate::runtime::call::{Body, Call, Served, Step};
+use crate::runtime::call::{Body, Call, ReplyToken, Served, Step};
 use crate::runtime::observe::{Observation, Observer};
 use crate::runtime::observe::{OpKind, Trigger};
+use crate::runtime::queue::Verdict;
 use crate::runtime::recorder::{EventKind, Recorder};
 use crate::runtime::seed::{purpose, stream};
 use crate::runtime::spec::{ActorIdx, WorldSpec};
@@ -84,6 +87,11 @@ pub struct World {
     truth: GroundTruth,
     /// Set when the stepping actor's next timer may have moved; taken into its [`Step`].
     timer_moved: bool,
+    /// Answers to deferred requests the stepping actor gives now; taken into its [`Step`].
+    replies: Vec<(ReplyToken, DeliveryOutcome)>,
+    /// The consumer's verdicts on queue batches, by the queue's call id, until the queue
+    /// takes them with the invocation's answer.
+    batch_verdicts: BTreeMap<CallId, Vec<Verdict>>,
 }
 
 impl World {
@@ -115,6 +123,8 @@ impl World {
             observer: Observers(observer),
             truth: GroundTruth::default(),
             timer_moved: false,
+            replies: Vec::new(),
+            batch_verdicts: BTreeMap::new(),
         }
     }
 
@@ -211,7 +221,14 @@ impl World {
             ActorKind::Platform(platform) => {
                 platform.ledger = Some(PlatformLedger::new(platform.limits));
             }
-            ActorKind::Queue(queue) => queue.running = true,
+            ActorKind::Queue(queue) => {
+                queue.running = true;
+                // The answers to its deliveries went to the incarnation that made them.
+                let settlement = queue.queue.forget_in_flight(now_ms);
+                metrics_queue::count_settlement(&mut self.recorder.counters, &settlement);
+                self.timer_moved = true;
+            }
+            ActorKind::Consumer(consumer) => consumer.running = true,
             ActorKind::Reader(reader) => reader.running = true,
         }
         let incarnation = actor.incarnation;
@@ -284,7 +301,7 @@ impl World {
             ActorKind::Tenant(_) => self.fire_alarm(idx, now_ms),
             ActorKind::Queue(_) => self.queue_tick(idx, now_ms),
             ActorKind::Reader(_) => self.reader_tick(idx, now_ms),
-            ActorKind::System(_) | ActorKind::Platform(_) => Vec::new(),
+            ActorKind::System(_) | ActorKind::Platform(_) | ActorKind::Consumer(_) => Vec::new(),
         };
         self.step(calls)
     }
@@ -298,12 +315,21 @@ impl World {
             "{} got a request while down",
             self.actors[idx]
         );
+        if matches!(self.actors[idx].kind, ActorKind::Consumer(_)) {
+            // A Worker, not a Durable Object: no request queue; the queue bounds its
+            // invocations.
+            let Body::Batch { batch_id, messages } = body else {
+                unreachable!("the queue consumer gets queue batches only");
+            };
+            return self.consumer_invoke(idx, batch_id, messages);
+        }
         let Some(done_ms) = self.admit_request(idx, now_ms) else {
             self.recorder.counters.overloaded_answers += 1;
             return Served {
                 outcome: Err(crate::ledgers::FailureKind::Overloaded),
                 reply_delay_ms: 0,
                 step: Step::default(),
+                deferred: None,
             };
         };
         let (outcome, calls) = self.dispatch(idx, body, now_ms);
@@ -321,6 +347,7 @@ impl World {
             outcome,
             reply_delay_ms: done_ms - now_ms + extra_ms,
             step: self.step(calls),
+            deferred: None,
         }
     }
 
@@ -375,6 +402,10 @@ impl World {
                 self.read_result(outcome);
                 return Vec::new();
             }
+            ActorKind::Consumer(_) => {
+                self.consumer_result(caller, call.call_id, outcome);
+                return Vec::new();
+            }
             _ => {}
         }
         let mut calls = self.advance_entity(caller, now_ms);
@@ -417,6 +448,11 @@ impl World {
                 context.end_waiting(history, idx, now_ms, false);
             }
         }
+        for actor in &mut self.actors {
+            if let ActorKind::Queue(queue) = &mut actor.kind {
+                queue.queue.expire(now_ms);
+            }
+        }
         for (_, since_ms) in std::mem::take(&mut self.breaker_open_since_ms) {
             self.recorder.breaker_open.record(now_ms - since_ms);
         }
@@ -434,6 +470,7 @@ impl World {
         Step {
             calls,
             timer_moved: std::mem::take(&mut self.timer_moved),
+            replies: std::mem::take(&mut self.replies),
         }
     }
 

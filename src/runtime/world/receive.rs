@@ -56,7 +56,7 @@ impl World {
             Body::Deliver(Message::ChildFact { child, fact }) => {
                 self.receive_child_fact(idx, &child, fact, now_ms, &mut effects)
             }
-            Body::Batch(messages) => self.receive_batch(idx, messages, now_ms),
+            Body::Batch { .. } => unreachable!("only the queue consumer gets queue batches"),
             Body::Read(query) => self.receive_read(idx, &query, now_ms),
         };
         calls.extend(self.apply_effects(idx, now_ms, effects));
@@ -136,41 +136,6 @@ impl World {
             }
             kind => unreachable!("{} ({}) was handed a payload", actor.id, kind.name()),
         }
-    }
-
-    /// A queue batch at the platform ledger, the queue's consumer: the consumer fails it whole
-    /// (the `queue_consumer_failure` fault), or each payload is stored (a malformed one is
-    /// rejected alone; the batch is acknowledged).
-    fn receive_batch(
-        &mut self,
-        idx: ActorIdx,
-        messages: Vec<Message>,
-        now_ms: u64,
-    ) -> DeliveryOutcome {
-        let actor = &mut self.actors[idx];
-        let ActorKind::Platform(platform) = &mut actor.kind else {
-            unreachable!("{actor} was handed a queue batch");
-        };
-        if self.faults.draw_consumer_failure() {
-            return Err(FailureKind::Error);
-        }
-        let ledger = platform
-            .ledger
-            .as_mut()
-            .expect("a served platform ledger runs");
-        for message in messages {
-            if let Message::TenantStats(payload) = message {
-                let receiver = (&mut *ledger, &mut platform.storage);
-                let _ = store_payload(
-                    receiver,
-                    payload,
-                    now_ms,
-                    &mut self.recorder,
-                    &mut self.observer,
-                );
-            }
-        }
-        Ok(())
     }
 
     /// A child's fact at its parent entity, rolled up once.

@@ -7,6 +7,7 @@ use crate::ledgers::PlatformTotals;
 use crate::model::validate::accepted_sdk_data;
 use crate::model::{Fact, FactId, Name, SdkData, TenantStatsPayload};
 use crate::runtime::observe::Observation;
+use crate::runtime::queue::Removal;
 use crate::runtime::world::{EndOfRun, PayloadRef};
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
@@ -244,6 +245,20 @@ impl TenantChecker {
         if end.dead_lettered_payloads.iter().any(matches) {
             return Some("its payload was dead-lettered by the queue after its last retry, and nothing replays the dead-letter queue".to_owned());
         }
+        if let Some((_, why)) = end
+            .removed_payloads
+            .iter()
+            .find(|(payload, _)| matches(payload))
+        {
+            return Some(match why {
+                Removal::Deleted => format!(
+                    "the queue deleted its payload after {} deliveries the consumer did not acknowledge (max_retries = {}), with no dead-letter queue configured",
+                    end.queue_max_retries.unwrap_or(0) + 1,
+                    end.queue_max_retries.unwrap_or(0)
+                ),
+                Removal::Expired => "its payload expired in the queue, unacknowledged at the end of the message retention period".to_owned(),
+            });
+        }
         let ledger = end.tenants.iter().find(|(idx, _)| {
             self.roles
                 .tenant_of
@@ -261,7 +276,7 @@ impl TenantChecker {
                 self.stranding_cause(*idx)
             )),
             (false, _) => Some(
-                "no payload of it was stored at the platform, is pending, queued or dead-lettered"
+                "no payload of it was stored at the platform, is pending, queued, dead-lettered or removed by the queue"
                     .to_owned(),
             ),
         }

@@ -82,6 +82,10 @@ pub const MAX_QUEUE_RETRIES: u64 = 100;
 pub const MAX_QUEUE_BATCH_TIMEOUT_MS: u64 = 60_000;
 /// Longest `queue.retry_delay`, ms (Cloudflare's limit: 12 hours).
 pub const MAX_QUEUE_RETRY_DELAY_MS: u64 = 12 * 60 * 60 * 1_000;
+/// Shortest `queue.message_retention`, ms (Cloudflare's limit: 60 s).
+pub const MIN_QUEUE_RETENTION_MS: u64 = 60_000;
+/// Longest `queue.message_retention`, ms (Cloudflare's limit: 14 days).
+pub const MAX_QUEUE_RETENTION_MS: u64 = 14 * 24 * 3_600_000;
 /// Highest `reader.reads_per_min`.
 pub const MAX_READS_PER_MIN: f64 = 60_000.0;
 /// Highest `workload.flush_stats_per_min` and `workload.stats_toggles_per_min` (per entity).

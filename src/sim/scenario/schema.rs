@@ -6,10 +6,12 @@
 use super::types::{Mode, PlatformSink, Scenario};
 use super::{
     MAX_CACHE_OPS_PER_SEC, MAX_CONTROL_OPS_PER_MIN, MAX_DURATION_MS, MAX_FACT_APPENDS_PER_MIN,
-    MAX_QUEUE_BATCH_SIZE, MAX_QUEUE_BATCH_TIMEOUT_MS, MAX_QUEUE_RETRIES, MAX_QUEUE_RETRY_DELAY_MS,
-    MAX_READS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES,
+    MAX_QUEUE_BATCH_SIZE, MAX_QUEUE_BATCH_TIMEOUT_MS, MAX_QUEUE_RETENTION_MS, MAX_QUEUE_RETRIES,
+    MAX_QUEUE_RETRY_DELAY_MS, MAX_READS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES,
+    MIN_QUEUE_RETENTION_MS,
 };
 use crate::model::AlarmRearm;
+use crate::runtime::queue::MAX_CONSUMER_CONCURRENCY;
 use crate::runtime::Transport;
 
 /// A setting's type and range.
@@ -507,7 +509,7 @@ pub static SETTINGS: &[Setting] = &[
             min: 0,
             max: MAX_QUEUE_RETRIES,
         },
-        doc: "deliveries of a failing batch after its first, then the dead-letter queue (Cloudflare's default 3)",
+        doc: "deliveries of a message the consumer does not acknowledge, after its first (Cloudflare's default 3: four deliveries); then the dead-letter queue, or deletion without one",
         required: None,
         get: |s| Value::Count(s.queue.max_retries.into()),
         set: |s, v| s.queue.max_retries = v.count(),
@@ -519,19 +521,52 @@ pub static SETTINGS: &[Setting] = &[
             min_ms: 0,
             max_ms: MAX_QUEUE_RETRY_DELAY_MS,
         },
-        doc: "wait before a failed batch is delivered again (Cloudflare's default 0: at once; at most 12 hours)",
+        doc: "wait before a retried message is delivered again (Cloudflare's default 0: at once, through the next batch; at most 12 hours)",
         required: None,
         get: |s| Value::Duration(s.queue.retry_delay_ms),
         set: |s, v| s.queue.retry_delay_ms = v.ms(),
     },
     Setting {
         section: "queue",
+        key: "dead_letter_queue",
+        kind: Kind::Bool,
+        doc: "a dead-letter queue is configured: messages delivered max_retries + 1 times go there; without one (Cloudflare's default) they are deleted, a loss",
+        required: None,
+        get: |s| Value::Bool(s.queue.dead_letter_queue),
+        set: |s, v| s.queue.dead_letter_queue = v.flag(),
+    },
+    Setting {
+        section: "queue",
         key: "dead_letter_replay",
         kind: Kind::Bool,
-        doc: "a consumer of the dead-letter queue delivers its messages to the platform again, every 30 s, until it accepts them",
+        doc: "a consumer of the dead-letter queue delivers its messages to the consumer Worker again, retrying what the platform did not store every 30 s (needs dead_letter_queue = true)",
         required: None,
         get: |s| Value::Bool(s.queue.dead_letter_replay),
         set: |s, v| s.queue.dead_letter_replay = v.flag(),
+    },
+    Setting {
+        section: "queue",
+        key: "consumer_concurrency",
+        kind: Kind::Count {
+            min: 1,
+            max: MAX_CONSUMER_CONCURRENCY as u64,
+        },
+        doc: "queue batches with the consumer Worker at once (Cloudflare's default and most: 250)",
+        required: None,
+        get: |s| Value::Count(s.queue.consumer_concurrency.into()),
+        set: |s, v| s.queue.consumer_concurrency = v.count(),
+    },
+    Setting {
+        section: "queue",
+        key: "message_retention",
+        kind: Kind::Duration {
+            min_ms: MIN_QUEUE_RETENTION_MS,
+            max_ms: MAX_QUEUE_RETENTION_MS,
+        },
+        doc: "how long a message may wait to be acknowledged before the queue deletes it (Cloudflare's default 4 days; 60 s to 14 days)",
+        required: None,
+        get: |s| Value::Duration(s.queue.message_retention_ms),
+        set: |s, v| s.queue.message_retention_ms = v.ms(),
     },
     Setting {
         section: "reader",

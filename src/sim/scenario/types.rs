@@ -144,13 +144,23 @@ pub struct QueueSettings {
     pub max_batch_size: u32,
     /// `max_batch_timeout`: longest wait before a partial batch is delivered, ms (default 5 s).
     pub max_batch_timeout_ms: u64,
-    /// `max_retries`: deliveries of a failing batch after its first (default 3).
+    /// `max_retries`: deliveries of a message after its first (default 3).
     pub max_retries: u32,
-    /// `retry_delay`: wait before a failed batch is delivered again, ms (default 0: at once).
+    /// `retry_delay`: wait before a retried message is delivered again, ms (default 0: at once).
     pub retry_delay_ms: u64,
+    /// `dead_letter_queue`: exhausted messages go to a dead-letter queue; without one they are
+    /// deleted (default false: a new Cloudflare queue has none).
+    pub dead_letter_queue: bool,
     /// `dead_letter_replay`: a consumer of the dead-letter queue delivers its messages to the
-    /// platform again until it accepts them (default false).
+    /// consumer Worker again until the platform stores them (default false; needs
+    /// `dead_letter_queue`).
     pub dead_letter_replay: bool,
+    /// `consumer_concurrency`: queue batches with the consumer Worker at once (default and
+    /// Cloudflare's most: 250).
+    pub consumer_concurrency: u32,
+    /// `message_retention`: how long a message may wait for an acknowledgement before it is
+    /// deleted, ms (default 4 days).
+    pub message_retention_ms: u64,
 }
 
 impl Default for QueueSettings {
@@ -160,7 +170,10 @@ impl Default for QueueSettings {
             max_batch_timeout_ms: 5_000,
             max_retries: 3,
             retry_delay_ms: 0,
+            dead_letter_queue: false,
             dead_letter_replay: false,
+            consumer_concurrency: 250,
+            message_retention_ms: 4 * 24 * 3_600_000,
         }
     }
 }

@@ -58,6 +58,11 @@ impl Scenario {
                     ))
                 })
             }
+            "queue.dead_letter_replay" => (self.queue.dead_letter_replay
+                && !self.queue.dead_letter_queue)
+                .then(|| {
+                    (path.to_owned(), "is true, but there is no dead-letter queue to replay: expected `dead_letter_queue = true` in [queue] as well".to_owned())
+                }),
             "sdk.breaker.reset_timeout_max" => {
                 let breaker = &self.sdk.breaker;
                 duration_problem(breaker.reset_timeout_max_ms, breaker.reset_timeout_ms)
