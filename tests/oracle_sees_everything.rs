@@ -210,6 +210,26 @@ fn flushes_and_tracking_toggles_are_judged_period_by_period() {
     }
 }
 
+/// A `flushStats()` (or a toggle) closes the open periods when it happens: the entity wakes for
+/// it, so its facts leave then, not at the entity's next cache get.
+#[test]
+fn an_explicit_flush_emits_when_it_happens_even_on_a_quiet_entity() {
+    let quiet = scenario(
+        "name = \"quiet-flush\"\nduration = \"30m\"\n[topology]\nentities_per_tenant = 4\n[workload]\ncache_ops_per_sec = 0.01\nfact_appends_per_min = 0.0\nflush_stats_per_min = 2.0\n",
+    );
+    for seed in 1..=3 {
+        let report = report(&quiet, seed);
+        assert!(report.passed, "seed {seed}:\n{}", report.to_text());
+        let delivery = report.latency_ms["delivery"];
+        assert!(delivery.count > 0);
+        assert!(
+            delivery.max < 1_000,
+            "seed {seed}: an SDK fact took {} ms from its emission to its storage",
+            delivery.max
+        );
+    }
+}
+
 #[test]
 fn smoke_expects_stats_to_flow_and_fails_when_they_stop() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/smoke.toml");

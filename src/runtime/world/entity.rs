@@ -26,8 +26,9 @@ pub(super) fn observations_in(message: &Message) -> u64 {
 }
 
 /// When a running entity must wake next, ms: the first cache get at or after its stats period
-/// is due, the first append at or after its `fact_appended` period is due, or (an entity that
-/// bubbles facts to a parent) its next append.
+/// is due, the first append at or after its `fact_appended` period is due, (an entity that
+/// bubbles facts to a parent) its next append, or its next `flushStats()` or tracking toggle
+/// (each closes periods at once, so its facts leave when it happens).
 pub(super) fn next_effect_ms(entity: RunningEntity<'_>) -> Option<u64> {
     let RunningEntity {
         ledger, workload, ..
@@ -42,7 +43,10 @@ pub(super) fn next_effect_ms(entity: RunningEntity<'_>) -> Option<u64> {
             .appended_due_at_ms()
             .and_then(|due_ms| workload.first_append_at_or_after(due_ms))
     };
-    [stats, appends].into_iter().flatten().min()
+    [stats, appends, workload.next_control_ms()]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 /// One entity's local operations applied in a row: the entity and what noting them needs.
