@@ -1235,6 +1235,7 @@ fn tenant_config_round_trips_and_defaults_from_an_empty_object() {
         aggregation_interval_ms: 300_000,
         flush_retry_delay_ms: 1_000,
         alarm_rearm: z0sim::model::AlarmRearm::AtStart,
+        alarm_on_failure: z0sim::model::AlarmOnFailure::RetryThenRearm,
     });
     let from_empty: TenantConfig = serde_json::from_str("{}").expect("{} parses");
     assert_eq!(from_empty, TenantConfig::default());

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use proptest::test_runner::Config as ProptestConfig;
-use z0sim::model::{AlarmRearm, BreakerConfig};
+use z0sim::model::{AlarmOnFailure, AlarmRearm, BreakerConfig};
 use z0sim::runtime::Transport;
 use z0sim::sim::scenario::{
     load_scenario, parse_scenario, Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink,
@@ -97,6 +97,7 @@ tenant_aggregation_interval = "2m"
 rpc_timeout = "2s 500ms"
 sample_rate = 0.25
 tenant_alarm_rearm = "at_start"
+tenant_alarm_on_failure = "retry"
 
 [sdk.breaker]
 failure_threshold = 3
@@ -326,6 +327,7 @@ fn a_minimal_file_gets_every_default() {
             rpc_timeout_ms: 5_000,
             sample_rate: 1.0,
             tenant_alarm_rearm: AlarmRearm::OnInput,
+            tenant_alarm_on_failure: AlarmOnFailure::Rearm,
             breaker: BreakerConfig::default(),
         },
         workload: Workload {
@@ -395,6 +397,7 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             rpc_timeout_ms: 2_500,
             sample_rate: 0.25,
             tenant_alarm_rearm: AlarmRearm::AtStart,
+            tenant_alarm_on_failure: AlarmOnFailure::Retry,
             breaker: BreakerConfig {
                 failure_threshold: 3,
                 reset_timeout_ms: 10_000,
@@ -1752,11 +1755,11 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
         1u64..=MAX_DURATION_MS,
         1u64..=MAX_DURATION_MS,
         1u64..=MAX_DURATION_MS,
-        ratio(),
+        (ratio(), 0usize..3),
         breaker,
     )
         .prop_map(
-            |((obs, fallback, warn), stats, tenant, rpc, sample, breaker)| Sdk {
+            |((obs, fallback, warn), stats, tenant, rpc, (sample, on_failure), breaker)| Sdk {
                 observability: obs,
                 fallback_on_failure: fallback,
                 warn_on_fallback: warn,
@@ -1769,6 +1772,7 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                 } else {
                     AlarmRearm::OnInput
                 },
+                tenant_alarm_on_failure: AlarmOnFailure::ALL[on_failure],
                 breaker,
             },
         );

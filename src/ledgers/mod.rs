@@ -29,5 +29,6 @@ pub use system::{
     Accepted, ReceiverCounters, StoredSdkFact, SystemLedger, SystemStats, SystemStorage,
 };
 pub use tenant::{
-    OpenAggregate, TenantCounters, TenantLedgerConfig, TenantStorage, TenantSystemLedger,
+    AlarmInvocation, OpenAggregate, RunOutcome, TenantCounters, TenantLedgerConfig, TenantStorage,
+    TenantSystemLedger,
 };

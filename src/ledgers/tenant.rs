@@ -24,8 +24,8 @@ use crate::ledgers::effect::{CallId, DeliveryOutcome, Effect, Message, MessageKe
 use crate::ledgers::system::{Accepted, ReceiverCounters, SystemStorage};
 use crate::model::validate::{check_tenant, validate_sdk_fact};
 use crate::model::{
-    ActorId, AlarmRearm, BreakerConfig, Fact, FactError, Limits, Name, SdkData, TenantConfig,
-    TenantStatsPayload,
+    ActorId, AlarmOnFailure, AlarmRearm, BreakerConfig, Fact, FactError, Limits, Name, SdkData,
+    TenantConfig, TenantStatsPayload, ALARM_MAX_RETRIES,
 };
 use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,32 @@ pub struct TenantCounters {
     pub flush_failures: u64,
 }
 
+/// How the runtime invoked the alarm handler: Cloudflare's `retryCount` and `isRetry`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AlarmInvocation {
+    /// 0 on a first run, n on the n-th retry of a failed run.
+    pub retry_count: u32,
+    /// Whether this run retries a failed one.
+    pub is_retry: bool,
+}
+
+/// How an alarm handler run ended, as the runtime sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// It returned.
+    Succeeded,
+    /// It threw: the runtime retries it (or deletes the alarm after the last retry).
+    Failed,
+}
+
+/// A handler run that awaits its flushes (`retry` policies).
+#[derive(Clone, Copy, Debug)]
+struct AwaitedRun {
+    invocation: AlarmInvocation,
+    /// Flushes not acknowledged yet.
+    awaiting: usize,
+}
+
 /// A TenantSystemLedger.
 #[derive(Clone, Debug)]
 pub struct TenantSystemLedger {
@@ -111,6 +137,10 @@ pub struct TenantSystemLedger {
     /// How many of `storage.pending` (from the front) the client holds.
     handed_over: usize,
     counters: TenantCounters,
+    /// The handler run awaiting its flushes, if any.
+    run: Option<AwaitedRun>,
+    /// How the awaited run ended, until the runtime takes it.
+    finished_run: Option<RunOutcome>,
 }
 
 impl TenantSystemLedger {
@@ -140,6 +170,8 @@ impl TenantSystemLedger {
             client,
             handed_over: 0,
             counters: TenantCounters::default(),
+            run: None,
+            finished_run: None,
         };
         ledger.ensure_alarm(now_ms, storage, effects, false);
         ledger
@@ -254,18 +286,33 @@ impl TenantSystemLedger {
         }
     }
 
-    /// The alarm handler: closes the open period if it ended, hands every pending payload to
-    /// the flush client (which delivers them in order), and re-arms.
+    /// The alarm handler as a first run (`retryCount` 0); see [`Self::on_alarm_run`].
     pub fn on_alarm(
         &mut self,
         now_ms: u64,
         storage: &mut TenantStorage,
         effects: &mut Vec<Effect>,
     ) {
+        let _ = self.on_alarm_run(now_ms, storage, AlarmInvocation::default(), effects);
+    }
+
+    /// The alarm handler: closes the open period if it ended and hands every pending payload to
+    /// the flush client (which delivers them in order). With [`AlarmOnFailure::Rearm`] it then
+    /// re-arms and returns; with the `retry` policies it awaits the flushes: the outcome comes
+    /// now if nothing is left to await, else later ([`Self::take_run_outcome`]).
+    pub fn on_alarm_run(
+        &mut self,
+        now_ms: u64,
+        storage: &mut TenantStorage,
+        invocation: AlarmInvocation,
+        effects: &mut Vec<Effect>,
+    ) -> Option<RunOutcome> {
         debug_assert_eq!(
             storage.alarm_ms, None,
             "the runtime clears the alarm before the handler"
         );
+        self.run = None;
+        self.finished_run = None;
         self.begin_alarm_run(now_ms, storage, effects);
         self.roll(now_ms, storage);
         let first_new = effects.len();
@@ -276,11 +323,61 @@ impl TenantSystemLedger {
                 .emit(now_ms, Message::TenantStats(payload), effects);
         }
         self.client.resend_backlog(now_ms, effects);
-        let _ = self.absorb_settled(storage, first_new, effects);
+        let (_, failed) = self.absorb_settled(storage, first_new, effects);
+        if self.config.tenant.alarm_on_failure == AlarmOnFailure::Rearm {
+            self.end_handler(now_ms, storage, effects);
+            return Some(RunOutcome::Succeeded);
+        }
+        if failed {
+            return Some(self.handler_failed(now_ms, storage, invocation, effects));
+        }
+        if storage.pending.is_empty() {
+            self.end_handler(now_ms, storage, effects);
+            return Some(RunOutcome::Succeeded);
+        }
+        self.run = Some(AwaitedRun {
+            invocation,
+            awaiting: storage.pending.len(),
+        });
+        None
+    }
+
+    /// The end of a handler run that did not throw: the alarm the work calls for.
+    fn end_handler(&mut self, now_ms: u64, storage: &mut TenantStorage, effects: &mut Vec<Effect>) {
         if !planted::active(Plant::AlarmNotRearmed) {
             let replace = self.config.tenant.alarm_rearm == AlarmRearm::AtStart;
             self.ensure_alarm(now_ms, storage, effects, replace);
         }
+    }
+
+    /// A flush the handler awaited failed: it throws, unless the policy catches the last
+    /// retry's failure and re-arms.
+    fn handler_failed(
+        &mut self,
+        now_ms: u64,
+        storage: &mut TenantStorage,
+        invocation: AlarmInvocation,
+        effects: &mut Vec<Effect>,
+    ) -> RunOutcome {
+        let last_retry = invocation.retry_count >= ALARM_MAX_RETRIES;
+        if self.config.tenant.alarm_on_failure == AlarmOnFailure::RetryThenRearm && last_retry {
+            let at_ms = now_ms + self.config.tenant.flush_retry_delay_ms;
+            storage.alarm_ms = Some(at_ms);
+            effects.push(Effect::SetAlarm { at_ms });
+            return RunOutcome::Succeeded;
+        }
+        RunOutcome::Failed
+    }
+
+    /// How the awaited handler run ended, once (after a delivery result).
+    pub fn take_run_outcome(&mut self) -> Option<RunOutcome> {
+        self.finished_run.take()
+    }
+
+    /// The runtime cut the awaited run off (its wall-time limit): nothing awaits any more.
+    pub fn abandon_run(&mut self) {
+        self.run = None;
+        self.finished_run = None;
     }
 
     /// Feeds the outcome of a flush delivery.
@@ -294,15 +391,31 @@ impl TenantSystemLedger {
     ) {
         let first_new = effects.len();
         self.client.on_result(now_ms, call_id, outcome, effects);
-        let waiting_failed = self.absorb_settled(storage, first_new, effects);
+        let (acknowledged, waiting_failed) = self.absorb_settled(storage, first_new, effects);
         // Re-sends have no waiting caller, so their failure settles nothing: look at the
         // outcome itself.
         if outcome.is_err() && !waiting_failed {
             self.counters.flush_failures += 1;
         }
+        if let Some(mut run) = self.run.take() {
+            if outcome.is_err() || waiting_failed {
+                self.finished_run =
+                    Some(self.handler_failed(now_ms, storage, run.invocation, effects));
+                return;
+            }
+            run.awaiting = run.awaiting.saturating_sub(acknowledged);
+            if run.awaiting > 0 {
+                self.run = Some(run);
+                return;
+            }
+            self.end_handler(now_ms, storage, effects);
+            self.finished_run = Some(RunOutcome::Succeeded);
+            return;
+        }
         if outcome.is_err() {
-            // The retry waits the full delay after the failure (a timeout is reported
-            // rpc_timeout after the send, when the in-flight watchdog alarm may be due).
+            // Caught and re-armed: the retry waits the full delay after the failure (a timeout
+            // is reported rpc_timeout after the send, when the in-flight watchdog alarm may be
+            // due).
             let retry_at_ms = now_ms + self.config.tenant.flush_retry_delay_ms;
             storage.alarm_ms = Some(retry_at_ms);
             effects.push(Effect::SetAlarm { at_ms: retry_at_ms });
@@ -345,15 +458,27 @@ impl TenantSystemLedger {
         storage.pending.push_back(payload);
     }
 
-    /// Removes acknowledged payloads from storage; counts failures. Returns whether a flush failed.
+    /// Removes acknowledged payloads from storage; counts failures. Returns how many were
+    /// acknowledged and whether a flush failed.
     fn absorb_settled(
         &mut self,
         storage: &mut TenantStorage,
         first_new: usize,
         effects: &[Effect],
-    ) -> bool {
+    ) -> (usize, bool) {
+        let mut acknowledged = 0;
         let mut failed = false;
         for effect in &effects[first_new..] {
+            if let Effect::Rejected {
+                key: MessageKey::Flush(_),
+                ..
+            } = effect
+            {
+                // The breaker refused the oldest flush (a re-send has no waiting caller, so no
+                // error settles): nothing was attempted, the flushes failed.
+                failed = true;
+                continue;
+            }
             let Effect::Settled {
                 key: MessageKey::Flush(flush_id),
                 result,
@@ -371,6 +496,7 @@ impl TenantSystemLedger {
                     );
                     self.handed_over = self.handed_over.saturating_sub(1);
                     self.counters.payloads_delivered += 1;
+                    acknowledged += 1;
                 }
                 Err(_) => {
                     self.counters.flush_failures += 1;
@@ -378,7 +504,7 @@ impl TenantSystemLedger {
                 }
             }
         }
-        failed
+        (acknowledged, failed)
     }
 
     /// Keeps an alarm set while there is work (`replace`: replaces the one set).

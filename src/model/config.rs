@@ -162,6 +162,50 @@ pub struct TenantConfig {
     pub flush_retry_delay_ms: u64,
     /// What the alarm handler does about its own failures.
     pub alarm_rearm: AlarmRearm,
+    /// What the alarm handler does when a flush it hands over fails.
+    pub alarm_on_failure: AlarmOnFailure,
+}
+
+/// Cloudflare retries a failed alarm handler this many times, then deletes the alarm (the
+/// handler's code knows the number too: it sees `retryCount`).
+pub const ALARM_MAX_RETRIES: u32 = 6;
+
+/// What a tenant ledger's alarm handler does when a flush fails (Cloudflare's "Alarms" page:
+/// catch the error and re-arm, or let the handler throw and rely on the runtime's retries).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlarmOnFailure {
+    /// The handler hands the flushes to its client and returns; a failed flush is caught and
+    /// the ledger re-arms `flush_retry_delay` later. Its runs never fail for a flush, so the
+    /// runtime's retries never start, and pending work keeps an alarm.
+    #[default]
+    Rearm,
+    /// The handler awaits its flushes and throws when one fails: the runtime retries it after
+    /// 2, 4, 8, 16, 32 and 64 s, then deletes the alarm; pending work then waits for the
+    /// ledger's next input. (A `setAlarm` during the run, from an input or an `at_start` safety
+    /// alarm, replaces the retry.)
+    Retry,
+    /// Like `Retry`, but on its last retry (`retryCount` = 6) the handler catches the failure
+    /// and re-arms, so the alarm is never deleted for a failed flush.
+    RetryThenRearm,
+}
+
+impl AlarmOnFailure {
+    /// Every policy.
+    pub const ALL: [AlarmOnFailure; 3] = [
+        AlarmOnFailure::Rearm,
+        AlarmOnFailure::Retry,
+        AlarmOnFailure::RetryThenRearm,
+    ];
+
+    /// Its name in scenario files.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            AlarmOnFailure::Rearm => "rearm",
+            AlarmOnFailure::Retry => "retry",
+            AlarmOnFailure::RetryThenRearm => "retry_then_rearm",
+        }
+    }
 }
 
 /// What a tenant ledger's alarm handler does about its own failures (Cloudflare retries a
@@ -198,6 +242,7 @@ impl Default for TenantConfig {
             aggregation_interval_ms: 60_000,
             flush_retry_delay_ms: 5_000,
             alarm_rearm: AlarmRearm::OnInput,
+            alarm_on_failure: AlarmOnFailure::Rearm,
         }
     }
 }

@@ -13,8 +13,8 @@ pub mod sdk;
 pub mod validate;
 
 pub use config::{
-    AlarmRearm, BootstrapConfig, BreakerConfig, ConfigError, StatsConfig, TenantConfig,
-    DEFAULT_RPC_TIMEOUT_MS,
+    AlarmOnFailure, AlarmRearm, BootstrapConfig, BreakerConfig, ConfigError, StatsConfig,
+    TenantConfig, ALARM_MAX_RETRIES, DEFAULT_RPC_TIMEOUT_MS,
 };
 pub use fact::{EntityMeta, Fact};
 pub use fact_data::FactData;

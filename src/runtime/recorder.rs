@@ -131,6 +131,9 @@ counters! {
     /// Extension: consumer invocations that threw (`queue_consumer_failure`): their whole batch
     /// is retried.
     consumer_invocations_failed,
+    /// Extension: alarm handler runs cut off at their 15-minute wall-time limit (each also
+    /// counts in `alarm_failures`).
+    alarm_runs_cut_off,
 }
 
 /// p50 / p99 / max of a histogram, ms.

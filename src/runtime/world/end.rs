@@ -127,7 +127,8 @@ pub(super) fn end_of_run(
                         })
                         .collect(),
                     open_period_start_ms: storage.open.as_ref().map(|open| open.period_start_ms),
-                    alarm_at_ms: actor.alarm.at_ms(),
+                    // A handler run in progress (awaiting its flushes) stands for the alarm.
+                    alarm_at_ms: actor.alarm.wake_ms(),
                 };
                 end.tenants.insert(idx, work);
                 if let Some(ledger) = &tenant.ledger {

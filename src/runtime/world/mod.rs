@@ -259,6 +259,11 @@ impl World {
         if let Some((mut context, history)) = self.op_context(idx) {
             context.end_waiting(history, idx, now_ms, true);
         }
+        if self.actors[idx].alarm.is_running() {
+            // The handler run dies with the object: a failed run, retried.
+            let jitter_unit = rand::Rng::gen::<f64>(&mut self.alarm_rng);
+            self.end_alarm_run(idx, now_ms, crate::ledgers::RunOutcome::Failed, jitter_unit);
+        }
         let actor = &mut self.actors[idx];
         actor.stop();
         actor.incarnation += 1;
@@ -284,7 +289,7 @@ impl World {
         let actor = &mut self.actors[idx];
         match &mut actor.kind {
             ActorKind::Entity(_) => entity::next_effect_ms(actor.running_entity()?),
-            ActorKind::Tenant(tenant) if tenant.ledger.is_some() => actor.alarm.at_ms(),
+            ActorKind::Tenant(tenant) if tenant.ledger.is_some() => actor.alarm.wake_ms(),
             ActorKind::Queue(queue) if queue.running => queue.queue.deadline_ms(),
             ActorKind::Reader(reader) if reader.running => reader.reader.next_read_ms(),
             _ => None,
@@ -410,6 +415,7 @@ impl World {
         }
         let mut calls = self.advance_entity(caller, now_ms);
         let mut effects: Vec<Effect> = Vec::new();
+        let mut run_ended = None;
         let actor = &mut self.actors[caller];
         match &mut actor.kind {
             ActorKind::Entity(entity) => {
@@ -431,10 +437,14 @@ impl World {
                     outcome,
                     &mut effects,
                 );
+                run_ended = ledger.take_run_outcome();
             }
             kind => unreachable!("{} ({}) made no call", actor.id, kind.name()),
         }
         calls.extend(self.apply_effects(caller, now_ms, effects));
+        if let Some(outcome) = run_ended {
+            self.awaited_alarm_run_ended(caller, now_ms, outcome);
+        }
         self.note_tenant_state(caller, now_ms);
         calls
     }
@@ -481,7 +491,8 @@ impl World {
         let ActorKind::Tenant(tenant) = &mut actor.kind else {
             return;
         };
-        let state = (tenant.storage.has_work(), actor.alarm.at_ms().is_some());
+        // A handler run in progress is responsible for the work as an alarm would be.
+        let state = (tenant.storage.has_work(), actor.alarm.wake_ms().is_some());
         if tenant.state_noted == Some(state) {
             return;
         }

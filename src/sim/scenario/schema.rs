@@ -10,7 +10,7 @@ use super::{
     MAX_QUEUE_RETRY_DELAY_MS, MAX_READS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES,
     MIN_QUEUE_RETENTION_MS,
 };
-use crate::model::AlarmRearm;
+use crate::model::{AlarmOnFailure, AlarmRearm};
 use crate::runtime::queue::MAX_CONSUMER_CONCURRENCY;
 use crate::runtime::Transport;
 
@@ -141,6 +141,11 @@ const MODES: [&str; 2] = [Mode::ALL[0].as_str(), Mode::ALL[1].as_str()];
 const SINKS: [&str; 2] = [PlatformSink::ALL[0].as_str(), PlatformSink::ALL[1].as_str()];
 const TRANSPORTS: [&str; 2] = [Transport::ALL[0].name(), Transport::ALL[1].name()];
 const REARMS: [&str; 2] = [AlarmRearm::ALL[0].as_str(), AlarmRearm::ALL[1].as_str()];
+const ON_FAILURE: [&str; 3] = [
+    AlarmOnFailure::ALL[0].as_str(),
+    AlarmOnFailure::ALL[1].as_str(),
+    AlarmOnFailure::ALL[2].as_str(),
+];
 
 /// Every setting, in the order they are written.
 pub static SETTINGS: &[Setting] = &[
@@ -305,6 +310,18 @@ pub static SETTINGS: &[Setting] = &[
         get: |s| Value::Choice(s.sdk.tenant_alarm_rearm.as_str().to_owned()),
         set: |s, v| {
             s.sdk.tenant_alarm_rearm = choose(&AlarmRearm::ALL, AlarmRearm::as_str, &v.choice());
+        },
+    },
+    Setting {
+        section: "sdk",
+        key: "tenant_alarm_on_failure",
+        kind: Kind::Choice { variants: &ON_FAILURE },
+        doc: "extension: what a tenant ledger's alarm handler does when a flush fails: \"rearm\" catches it and sets the alarm one flush retry delay later (its runs never fail for a flush); \"retry\" awaits its flushes and throws, relying on Cloudflare's retries (2 to 64 s, then the alarm is deleted until the next input); \"retry_then_rearm\" throws too, but catches and re-arms on its last retry (retryCount = 6)",
+        required: None,
+        get: |s| Value::Choice(s.sdk.tenant_alarm_on_failure.as_str().to_owned()),
+        set: |s, v| {
+            s.sdk.tenant_alarm_on_failure =
+                choose(&AlarmOnFailure::ALL, AlarmOnFailure::as_str, &v.choice());
         },
     },
     Setting {

@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::model::{AlarmRearm, BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig};
+use crate::model::{
+    AlarmOnFailure, AlarmRearm, BootstrapConfig, BreakerConfig, StatsConfig, TenantConfig,
+};
 use crate::runtime::Transport;
 
 /// One scenario file: what to simulate, which faults to inject and what a passing run must show.
@@ -94,6 +96,9 @@ pub struct Sdk {
     /// `tenant_alarm_rearm`: what a tenant ledger's alarm handler does about its own failures
     /// (default `on_input`).
     pub tenant_alarm_rearm: AlarmRearm,
+    /// `tenant_alarm_on_failure`: what a tenant ledger's alarm handler does when a flush fails
+    /// (default `rearm`).
+    pub tenant_alarm_on_failure: AlarmOnFailure,
     /// `[sdk.breaker]` (defaults of [`BreakerConfig`]).
     pub breaker: BreakerConfig,
 }
@@ -326,6 +331,7 @@ impl Default for Sdk {
             rpc_timeout_ms: crate::model::DEFAULT_RPC_TIMEOUT_MS,
             sample_rate: 1.0,
             tenant_alarm_rearm: AlarmRearm::OnInput,
+            tenant_alarm_on_failure: AlarmOnFailure::Rearm,
             breaker: BreakerConfig::default(),
         }
     }
@@ -352,6 +358,7 @@ impl Sdk {
         TenantConfig {
             aggregation_interval_ms: self.tenant_aggregation_interval_ms,
             alarm_rearm: self.tenant_alarm_rearm,
+            alarm_on_failure: self.tenant_alarm_on_failure,
             ..TenantConfig::default()
         }
     }

@@ -1,0 +1,218 @@
+//! The runtime rules Cloudflare documents, seen from whole runs (each rule's state machine has
+//! its own unit tests: `runtime::queue`, `runtime::alarm`): the consumer Worker between the
+//! queue and the platform, the alarm handler's failure policies and its wall-time limit.
+
+use z0sim::sim::{parse_scenario, run, Report, RunOptions, Scenario};
+
+fn scenario(text: &str) -> Scenario {
+    parse_scenario(text, "inline.toml").unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn report(scenario: &Scenario, seed: u64) -> Report {
+    run(scenario, seed, &RunOptions::default()).unwrap_or_else(|error| panic!("{error}"))
+}
+
+fn detail<'a>(report: &'a Report, name: &str) -> &'a str {
+    report
+        .invariants
+        .iter()
+        .find(|invariant| invariant.name == name)
+        .map_or("", |invariant| invariant.detail.as_str())
+}
+
+/// The platform answers `overloaded` to everything for 40 s, behind the queue.
+const PLATFORM_OVERLOADED: &str = r#"
+name = "platform-overloaded"
+duration = "10m"
+[topology]
+mode = "multi_tenant"
+tenants = 3
+entities_per_tenant = 3
+platform_sink = "queue"
+[[faults]]
+kind = "system_ledger_overloaded"
+target = "platform"
+at = "2m55s"
+duration = "40s"
+rate = 1.0
+"#;
+
+#[test]
+fn the_platforms_overloaded_answers_are_consumer_retries_that_use_up_max_retries() {
+    let report = report(&scenario(PLATFORM_OVERLOADED), 1);
+    let counters = &report.counters;
+    assert!(counters.overloaded_answers > 0, "{counters:?}");
+    assert!(counters.consumer_invocations > 0);
+    assert!(
+        counters.queue_messages_retried > 0,
+        "the consumer retried what the platform refused"
+    );
+    assert!(
+        counters.queue_messages_deleted > 0,
+        "four deliveries within 40 s, then deleted"
+    );
+    assert!(!report.passed);
+    let detail = detail(&report, "tenant_payloads_conserved");
+    assert!(
+        detail.contains("deleted its payload after 4 deliveries"),
+        "{detail}"
+    );
+}
+
+#[test]
+fn a_retry_delay_carries_the_consumer_past_the_same_overload() {
+    let fixed = scenario(&format!(
+        "{PLATFORM_OVERLOADED}[queue]\nretry_delay = \"20s\"\n"
+    ));
+    for seed in 1..=3 {
+        let report = report(&fixed, seed);
+        assert!(report.passed, "seed {seed}:\n{}", report.to_text());
+        assert_eq!(report.counters.queue_messages_deleted, 0);
+        assert!(report.counters.queue_messages_retried > 0);
+    }
+}
+
+#[test]
+fn a_dead_letter_replay_without_a_dead_letter_queue_is_an_error_naming_both_keys() {
+    let error = parse_scenario(
+        "name = \"x\"\nduration = \"1m\"\n[queue]\ndead_letter_replay = true\n",
+        "replay.toml",
+    )
+    .expect_err("nothing to replay");
+    let message = error.to_string();
+    assert!(message.contains("queue.dead_letter_replay"), "{message}");
+    assert!(message.contains("dead_letter_queue = true"), "{message}");
+}
+
+/// Quiet tenants (entities report only their start) whose platform is down for five minutes.
+fn quiet_outage(policy: &str) -> Scenario {
+    scenario(&format!(
+        r#"
+name = "quiet-{policy}"
+duration = "10m"
+[topology]
+mode = "multi_tenant"
+tenants = 2
+entities_per_tenant = 3
+platform_sink = "ledger"
+[sdk]
+tenant_alarm_on_failure = "{policy}"
+[workload]
+cache_ops_per_sec = 0.0
+fact_appends_per_min = 0.0
+[[faults]]
+kind = "system_ledger_down"
+target = "platform"
+at = "50s"
+duration = "5m"
+"#
+    ))
+}
+
+#[test]
+fn each_alarm_failure_policy_has_the_consequence_its_documentation_names() {
+    for seed in 1..=3 {
+        let rearm = report(&quiet_outage("rearm"), seed);
+        assert!(rearm.passed, "{}", rearm.to_text());
+        assert_eq!(
+            rearm.counters.alarm_failures, 0,
+            "its runs never fail for a flush"
+        );
+
+        let retry = report(&quiet_outage("retry"), seed);
+        assert_eq!(
+            retry.counters.alarms_deleted, 2,
+            "both tenants' alarms deleted"
+        );
+        assert_eq!(
+            retry.counters.alarm_failures, 14,
+            "a first run and six retries each"
+        );
+        let stranded = detail(&retry, "tenant_payloads_conserved");
+        assert!(stranded.contains("deleted"), "{stranded}");
+
+        let last_chance = report(&quiet_outage("retry_then_rearm"), seed);
+        assert!(last_chance.passed, "{}", last_chance.to_text());
+        assert_eq!(last_chance.counters.alarms_deleted, 0);
+        assert!(
+            last_chance.counters.alarm_failures > 12,
+            "the retries start over"
+        );
+    }
+}
+
+/// A busy tenant relying on retries: its runs fail at once while its breaker is OPEN, too fast
+/// for an input to land during one, so its alarm is deleted too; its next input (a second
+/// later) re-arms it and nothing is lost, but the gap is a violation of the cadence.
+#[test]
+fn a_busy_tenant_relying_on_retries_loses_its_alarm_until_its_next_input() {
+    let busy = scenario(
+        r#"
+name = "busy-retry"
+duration = "10m"
+[topology]
+mode = "multi_tenant"
+tenants = 2
+entities_per_tenant = 6
+platform_sink = "ledger"
+[sdk]
+tenant_alarm_on_failure = "retry"
+[[faults]]
+kind = "system_ledger_down"
+target = "platform"
+at = "50s"
+duration = "5m"
+"#,
+    );
+    for seed in 1..=3 {
+        let report = report(&busy, seed);
+        let failed: Vec<&str> = report
+            .invariants
+            .iter()
+            .filter(|invariant| !invariant.passed)
+            .map(|invariant| invariant.name.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            vec!["tenant_flush_cadence"],
+            "seed {seed}:\n{}",
+            report.to_text()
+        );
+        assert!(report.counters.alarms_deleted > 0);
+        assert!(report.counters.tenant_payloads_delivered > 0);
+    }
+}
+
+#[test]
+fn a_handler_run_past_fifteen_minutes_is_cut_off_and_retried() {
+    let slow = scenario(
+        r#"
+name = "cut-off"
+duration = "40m"
+[topology]
+mode = "multi_tenant"
+tenants = 1
+entities_per_tenant = 3
+platform_sink = "ledger"
+[sdk]
+tenant_alarm_on_failure = "retry"
+rpc_timeout = "20m"
+[workload]
+cache_ops_per_sec = 0.0
+fact_appends_per_min = 0.0
+[[faults]]
+kind = "partition"
+between = ["tenant:0", "platform"]
+at = "50s"
+duration = "25m"
+"#,
+    );
+    let report = report(&slow, 1);
+    assert!(report.passed, "{}", report.to_text());
+    assert!(
+        report.counters.alarm_runs_cut_off > 0,
+        "{:?}",
+        report.counters
+    );
+    assert!(report.counters.alarm_failures >= report.counters.alarm_runs_cut_off);
+}
