@@ -100,6 +100,8 @@ tenant_alarm_on_failure = "{policy}"
 [workload]
 cache_ops_per_sec = 0.0
 fact_appends_per_min = 0.0
+[reader]
+reads_per_min = 0.0
 [[faults]]
 kind = "system_ledger_down"
 target = "platform"
@@ -215,4 +217,128 @@ duration = "25m"
         report.counters
     );
     assert!(report.counters.alarm_failures >= report.counters.alarm_runs_cut_off);
+}
+
+/// A low-traffic fleet: operations further apart than the eviction window.
+const LOW_TRAFFIC: &str = r#"
+name = "low-traffic"
+duration = "30m"
+[topology]
+entities_per_tenant = 60
+[workload]
+cache_ops_per_sec = 0.01
+fact_appends_per_min = 0.2
+"#;
+
+fn stored_share(report: &Report) -> f64 {
+    report.end.observations_stored as f64 / report.end.observations_generated as f64
+}
+
+#[test]
+fn idle_eviction_loses_a_low_traffic_fleets_open_periods_by_name_and_every_invariant_holds() {
+    for seed in 1..=3 {
+        let evicted = report(&scenario(LOW_TRAFFIC), seed);
+        assert!(evicted.passed, "seed {seed}:\n{}", evicted.to_text());
+        let counters = &evicted.counters;
+        assert!(counters.idle_evictions > 100, "{counters:?}");
+        assert!(counters.idle_wakes > 0 && counters.idle_wakes <= counters.idle_evictions);
+        assert!(counters.lost_to_idle_eviction > 0);
+        assert_eq!(counters.restarts, 0, "an idle eviction is not a restart");
+        assert!(stored_share(&evicted) < 0.7, "{}", evicted.to_text());
+
+        let kept = report(
+            &scenario(&format!("{LOW_TRAFFIC}[runtime]\nidle_eviction = false\n")),
+            seed,
+        );
+        assert!(kept.passed);
+        assert_eq!(kept.counters.idle_evictions, 0);
+        assert!(stored_share(&kept) > 0.85, "{}", kept.to_text());
+        assert_eq!(
+            kept.end.observations_generated, evicted.end.observations_generated,
+            "the same operations either way"
+        );
+    }
+}
+
+#[test]
+fn a_woken_entity_hydrates_again_and_reports_it() {
+    let evicted = report(&scenario(LOW_TRAFFIC), 1);
+    assert!(
+        evicted
+            .reached
+            .iter()
+            .any(|event| event == "hydration_replayed"),
+        "{:?}",
+        evicted.reached
+    );
+    let kept = report(
+        &scenario(&format!("{LOW_TRAFFIC}[runtime]\nidle_eviction = false\n")),
+        1,
+    );
+    assert!(!kept
+        .reached
+        .iter()
+        .any(|event| event == "hydration_replayed"));
+}
+
+#[test]
+fn hibernatable_objects_go_after_ten_seconds_and_busy_ones_never() {
+    let hibernating = report(
+        &scenario(&format!("{LOW_TRAFFIC}[runtime]\nhibernatable = true\n")),
+        1,
+    );
+    let evicting = report(&scenario(LOW_TRAFFIC), 1);
+    assert!(hibernating.passed, "{}", hibernating.to_text());
+    assert!(hibernating.counters.idle_evictions > evicting.counters.idle_evictions);
+    let busy = report(
+        &scenario("name = \"busy\"\nduration = \"20m\"\n[workload]\ncache_ops_per_sec = 2.0\n"),
+        1,
+    );
+    assert_eq!(busy.counters.idle_evictions, 0, "{:?}", busy.counters);
+}
+
+/// A busy SystemLedger: 300 entities, each about a cache get per second and a stats fact a
+/// minute, served 20 ms each.
+const BUSY_LEDGER: &str = r#"
+name = "busy-ledger"
+duration = "5m"
+[topology]
+entities_per_tenant = 300
+[workload]
+cache_ops_per_sec = 1.0
+fact_appends_per_min = 6.0
+[runtime]
+service_time = "20ms"
+"#;
+
+/// Reads one counter.
+type CounterOf = fn(&z0sim::runtime::Counters) -> u64;
+
+#[test]
+fn each_overload_trigger_answers_overloaded_and_is_counted_by_name() {
+    let triggers: [(&str, CounterOf); 4] = [
+        ("max_in_flight = 3", |c| c.overloaded_too_many_queued),
+        ("max_queued_bytes = 1200", |c| c.overloaded_too_much_data),
+        ("max_queue_age = \"30ms\"", |c| c.overloaded_queued_too_long),
+        ("max_requests_per_10s = 40", |c| c.overloaded_rate_window),
+    ];
+    let calm = report(&scenario(BUSY_LEDGER), 1);
+    assert!(calm.passed, "{}", calm.to_text());
+    assert_eq!(
+        calm.counters.overloaded_answers, 0,
+        "the defaults hold this load"
+    );
+    for (setting, counted) in triggers {
+        let overloaded = report(&scenario(&format!("{BUSY_LEDGER}{setting}\n")), 1);
+        let counters = &overloaded.counters;
+        assert!(counted(counters) > 0, "{setting}: {counters:?}");
+        assert_eq!(
+            counted(counters),
+            counters.overloaded_answers,
+            "{setting}: the only cause"
+        );
+        // Every client counts an overloaded answer as one failure and never sends again at
+        // once: the breakers' reference model and every other invariant agree.
+        assert!(overloaded.passed, "{setting}:\n{}", overloaded.to_text());
+    }
 }

@@ -110,7 +110,8 @@ fn a_retry_delay_more_retries_or_a_replayed_dead_letter_queue_lose_nothing() {
     );
 }
 
-/// Entities that emit only at their start: after the alarm is deleted, no input ever comes.
+/// Entities that emit only at their start: after the alarm is deleted, no input ever comes (and
+/// no reader: a read would construct the idle-evicted ledger again, which re-arms).
 const STRANDED: &str = r#"
 name = "stranded"
 duration = "10m"
@@ -121,6 +122,8 @@ entities_per_tenant = 3
 [workload]
 cache_ops_per_sec = 0.0
 fact_appends_per_min = 0.0
+[reader]
+reads_per_min = 0.0
 [[faults]]
 kind = "alarm_failure"
 at = "30s"

@@ -121,7 +121,14 @@ transport = "direct"
 
 [runtime]
 max_in_flight = 50
+max_queued_bytes = 4096
+max_queue_age = "2s"
+max_requests_per_10s = 500
 service_time = "3ms"
+idle_eviction = false
+idle_eviction_after = ["30s", "1m"]
+hibernatable = true
+hibernate_after = "5s"
 
 [queue]
 max_batch_size = 25
@@ -345,7 +352,14 @@ fn a_minimal_file_gets_every_default() {
         },
         runtime: Runtime {
             max_in_flight: 1_000,
+            max_queued_bytes: 32 * 1024 * 1024,
+            max_queue_age_ms: 30_000,
+            max_requests_per_10s: 10_000,
             service_time_ms: 1,
+            idle_eviction: true,
+            idle_eviction_after_ms: (70_000, 140_000),
+            hibernatable: false,
+            hibernate_after_ms: 10_000,
         },
         queue: QueueSettings {
             max_batch_size: 10,
@@ -448,7 +462,14 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
         s.runtime,
         Runtime {
             max_in_flight: 50,
+            max_queued_bytes: 4_096,
+            max_queue_age_ms: 2_000,
+            max_requests_per_10s: 500,
             service_time_ms: 3,
+            idle_eviction: false,
+            idle_eviction_after_ms: (30_000, 60_000),
+            hibernatable: true,
+            hibernate_after_ms: 5_000,
         }
     );
     let kinds: Vec<FaultKind> = s.faults.iter().map(|f| f.kind.clone()).collect();
@@ -1820,7 +1841,14 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                 },
                 runtime: Runtime {
                     max_in_flight: in_flight,
+                    max_queued_bytes: 1 + lat_a,
+                    max_queue_age_ms: lat_b.max(1),
+                    max_requests_per_10s: 1 + service,
                     service_time_ms: service,
+                    idle_eviction: bits & 4 != 0,
+                    idle_eviction_after_ms: (lat_a.min(lat_b).max(1), lat_a.max(lat_b).max(1)),
+                    hibernatable: bits & 8 != 0,
+                    hibernate_after_ms: service.max(1),
                 },
                 queue: QueueSettings {
                     max_batch_size: 1 + u32::from(bits) % 100,

@@ -3,7 +3,7 @@
 //! The world imports no transport: everything a transport needs comes back in these types.
 
 use crate::ledgers::{CallId, DeliveryOutcome, Message, MessageKey};
-use crate::model::ActorId;
+use crate::model::{ActorId, FactData};
 use crate::runtime::hostile::HostileKind;
 use crate::runtime::reader::Query;
 use crate::runtime::spec::ActorIdx;
@@ -28,11 +28,49 @@ pub enum Body {
     Read(Query),
 }
 
+/// Estimated bytes of a fact on the wire besides its names and data.
+const FACT_ENVELOPE_BYTES: u64 = 64;
+/// Estimated bytes of an SDK fact's data (its JSON is about this size).
+const SDK_DATA_BYTES: u64 = 160;
+/// Estimated bytes of a tenant payload or a query.
+const SMALL_MESSAGE_BYTES: u64 = 256;
+
 impl Body {
+    /// The request's estimated size, bytes (for the `max_queued_bytes` overload trigger): a
+    /// fact's names and data, a fixed size for payloads and queries. Forged facts with arbitrary
+    /// JSON data are measured exactly.
+    pub fn approx_bytes(&self) -> u64 {
+        match self {
+            Body::Deliver(message) => message_bytes(message),
+            Body::Batch { messages, .. } => messages.iter().map(message_bytes).sum(),
+            Body::Read(_) => SMALL_MESSAGE_BYTES,
+        }
+    }
+
     /// An empty body: what stays with a call while its body travels.
     pub fn travelling() -> Self {
         Body::Read(Query::Stats)
     }
+}
+
+fn message_bytes(message: &Message) -> u64 {
+    let fact = match message {
+        Message::SdkFact(fact) | Message::ChildFact { fact, .. } => fact,
+        Message::TenantStats(_) => return SMALL_MESSAGE_BYTES,
+    };
+    let names = [
+        fact.id.actor.len() + 20,
+        fact.fact_type.len(),
+        fact.subtype.len(),
+        fact.entity_id.len(),
+        fact.entity_type.len(),
+        fact.tenant_id.len(),
+    ];
+    let data = match &fact.data {
+        FactData::Sdk(_) => SDK_DATA_BYTES,
+        FactData::Json(value) => value.to_string().len() as u64,
+    };
+    FACT_ENVELOPE_BYTES + names.iter().sum::<usize>() as u64 + data
 }
 
 /// A delivery the transport must carry out over the network.

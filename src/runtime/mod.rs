@@ -14,8 +14,10 @@
 pub mod alarm;
 pub mod call;
 pub mod hostile;
+pub mod idle;
 pub mod log;
 pub mod observe;
+pub mod overload;
 pub mod queue;
 pub mod reader;
 pub mod recorder;

@@ -236,12 +236,15 @@ pub enum Observation<'a> {
         /// The child fact's tenant.
         tenant: &'a Name,
     },
-    /// An actor was killed: what its in-memory state held is gone.
+    /// An actor was killed, or evicted for being idle: what its in-memory state held is gone.
     Killed {
         /// When, ms.
         at_ms: u64,
         /// Which actor.
         actor: ActorIdx,
+        /// An idle eviction (the object stays reachable; its next request or alarm constructs
+        /// it again), not a kill.
+        idle: bool,
         /// Observations counted in its open stats periods.
         open_observations: u64,
         /// SDK facts held unsent by its observability client, with their observations.

@@ -75,7 +75,8 @@ counters! {
     bubbled_dropped,
     /// Extension: rollup facts appended by parents.
     rollups,
-    /// Extension: requests answered `overloaded`.
+    /// Extension: requests answered `overloaded` (for any cause: the four below, or the
+    /// `system_ledger_overloaded` fault).
     overloaded_answers,
     /// Extension: facts or payloads a receiver rejected as malformed (any reason).
     rejected_malformed,
@@ -134,6 +135,26 @@ counters! {
     /// Extension: alarm handler runs cut off at their 15-minute wall-time limit (each also
     /// counts in `alarm_failures`).
     alarm_runs_cut_off,
+    /// Extension: Durable Objects evicted from memory for being idle (`[runtime]
+    /// idle_eviction`); each is constructed again by its next request or alarm.
+    idle_evictions,
+    /// Extension: idle-evicted objects constructed again by a request or an alarm.
+    idle_wakes,
+    /// Extension: observations (hits, misses, appends) lost with idle evictions: open stats
+    /// periods and unsent SDK facts.
+    lost_to_idle_eviction,
+    /// Extension: `overloaded` answers because too many requests were queued
+    /// (`[runtime] max_in_flight`).
+    overloaded_too_many_queued,
+    /// Extension: `overloaded` answers because too much data was queued
+    /// (`[runtime] max_queued_bytes`).
+    overloaded_too_much_data,
+    /// Extension: `overloaded` answers because the oldest queued request had waited too long
+    /// (`[runtime] max_queue_age`).
+    overloaded_queued_too_long,
+    /// Extension: `overloaded` answers because too many requests came within 10 s
+    /// (`[runtime] max_requests_per_10s`).
+    overloaded_rate_window,
 }
 
 /// p50 / p99 / max of a histogram, ms.
@@ -259,6 +280,8 @@ pub enum EventKind {
     Breaker = 8,
     /// A drop.
     Drop = 9,
+    /// An idle eviction.
+    IdleEviction = 10,
 }
 
 impl Recorder {

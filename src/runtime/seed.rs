@@ -44,6 +44,8 @@ pub mod purpose {
     pub const TOGGLES: u64 = 10;
     /// The reader's queries (`runtime::world::reader`).
     pub const READER: u64 = 11;
+    /// Idle stretches before evictions (`runtime::idle`).
+    pub const IDLE: u64 = 12;
 }
 
 #[cfg(test)]

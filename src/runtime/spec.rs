@@ -4,6 +4,8 @@
 use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::Name;
 use crate::model::{ActorId, Limits};
+use crate::runtime::idle::IdleConfig;
+use crate::runtime::overload::OverloadLimits;
 use crate::runtime::queue::QueueConfig;
 use crate::runtime::reader::ReaderSpec;
 use crate::runtime::workload::WorkloadSpec;
@@ -179,10 +181,12 @@ pub struct WorldSpec {
     pub duration_ms: u64,
     /// RPC timeout of every call, ms.
     pub rpc_timeout_ms: u64,
-    /// Requests an actor serves at once before answering `overloaded`.
-    pub max_in_flight: u32,
+    /// When a Durable Object answers `overloaded`.
+    pub overload: OverloadLimits,
     /// Service time of one request at a receiver, ms.
     pub service_time_ms: u64,
+    /// Idle eviction of the Durable Objects.
+    pub idle: IdleConfig,
     /// Shortest network latency, ms.
     pub latency_min_ms: u64,
     /// Longest network latency, ms (included).

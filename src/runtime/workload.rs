@@ -233,6 +233,16 @@ impl WorkloadStream {
             .map(|appends| appends.first_at_or_after(at_ms))
     }
 
+    /// The next operation of any kind, ms (each is a request to the entity).
+    pub fn next_op_ms(&self) -> Option<u64> {
+        let cache_ms = self.cache.as_ref().map(|cache| cache.peek().0);
+        let append_ms = self.appends.as_ref().map(|appends| appends.peek().0);
+        [cache_ms, append_ms, self.next_control_ms()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
     /// The next flush or toggle, if there are any (both always have an effect).
     pub fn next_control_ms(&self) -> Option<u64> {
         [self.flushes.as_deref(), self.toggles.as_deref()]

@@ -89,6 +89,8 @@ fn report(
             dead_letters: end.dead_letters,
             durability_violations: judgement.durability_violations,
             system_facts: end.system_facts.clone(),
+            observations_generated: end.generated.values().sum(),
+            observations_stored: end.observations_stored,
         },
         repro: (!passed).then(|| repro_command(options, seed)),
     }

@@ -10,11 +10,13 @@ use crate::ledgers::{
 use crate::model::{ActorId, Limits};
 use crate::runtime::alarm::Alarm;
 use crate::runtime::call::ReplyToken;
+use crate::runtime::idle::IdleClock;
+use crate::runtime::overload::RequestQueue;
 use crate::runtime::queue::{Queue, Verdict};
 use crate::runtime::reader::Reader;
 use crate::runtime::spec::{ActorInit, ActorSpec};
 use crate::runtime::workload::WorkloadStream;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// An actor: the runtime's part and its kind's storage and ledger.
@@ -25,10 +27,19 @@ pub(super) struct Actor {
     pub incarnation: u64,
     /// Its one alarm (durable).
     pub alarm: Alarm,
-    /// When each request in service is done, ms, oldest first.
-    pub in_service_until_ms: VecDeque<u64>,
+    /// Its request queue (the requests in service or waiting, and recent arrivals).
+    pub requests: RequestQueue,
     /// Its kind's storage and ledger.
     pub kind: ActorKind,
+    /// Evicted for being idle: reachable, but its in-memory state is gone until its next
+    /// request or alarm constructs it again.
+    pub dormant: bool,
+    /// Its idle stretch (Durable Objects only).
+    pub idle: IdleClock,
+    /// The end of its last activity (a request served, an outcome, an operation), ms.
+    pub last_active_ms: u64,
+    /// Its calls whose outcome has not come back yet.
+    pub calls_in_flight: u64,
 }
 
 /// An actor's kind with its durable storage and its live ledger (`None` while it is down).
@@ -189,13 +200,21 @@ impl Actor {
             id: spec.id.clone(),
             incarnation: 0,
             alarm: Alarm::default(),
-            in_service_until_ms: VecDeque::new(),
+            requests: RequestQueue::default(),
             kind,
+            dormant: false,
+            idle: IdleClock::default(),
+            last_active_ms: 0,
+            calls_in_flight: 0,
         }
     }
 
-    /// Whether it runs (its in-memory state exists).
+    /// Whether it runs (its in-memory state exists, or it is dormant: reachable, constructed
+    /// again by its next request or alarm).
     pub fn is_live(&self) -> bool {
+        if self.dormant {
+            return true;
+        }
         match &self.kind {
             ActorKind::Entity(entity) => entity.ledger.is_some(),
             ActorKind::System(system) => system.ledger.is_some(),
@@ -207,8 +226,22 @@ impl Actor {
         }
     }
 
-    /// Drops its in-memory state (a kill); storage and alarm stay.
+    /// Whether it is a Durable Object (idle eviction applies to those only).
+    pub fn is_durable_object(&self) -> bool {
+        matches!(
+            self.kind,
+            ActorKind::Entity(_)
+                | ActorKind::System(_)
+                | ActorKind::Tenant(_)
+                | ActorKind::Platform(_)
+        )
+    }
+
+    /// Drops its in-memory state (a kill or an eviction); storage and alarm stay.
     pub fn stop(&mut self) {
+        self.dormant = false;
+        self.idle.stop();
+        self.calls_in_flight = 0;
         match &mut self.kind {
             ActorKind::Entity(entity) => entity.ledger = None,
             ActorKind::System(system) => system.ledger = None,

@@ -6,8 +6,8 @@ use super::entity::observations_in;
 use super::GroundTruth;
 use crate::ledgers::entity::{rollup_child_fact_id, ROLLUP_SUBTYPE};
 use crate::ledgers::{BreakerState, EntityLedger, MessageKey, PlatformTotals, SystemStorage};
-use crate::model::FactId;
-use crate::runtime::queue::Removal;
+use crate::model::{FactId, SdkData};
+use crate::runtime::queue::{Queue, Removal};
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::ActorIdx;
 use std::collections::BTreeMap;
@@ -91,6 +91,21 @@ pub struct EndOfRun {
     pub removed_payloads: Vec<(PayloadRef, Removal)>,
     /// The queue's `max_retries` (to name a deletion), if there is a queue.
     pub queue_max_retries: Option<u32>,
+    /// Observations (hits, misses, appends) in the SDK facts the observability receivers (the
+    /// SystemLedger, the tenant ledgers) stored.
+    pub observations_stored: u64,
+}
+
+/// Observations in the SDK facts `storage` holds.
+fn observations_stored(storage: &SystemStorage) -> u64 {
+    storage
+        .facts()
+        .map(|stored| match &stored.data {
+            SdkData::CacheStats(stats) => stats.hits.saturating_add(stats.misses),
+            SdkData::FactAppended(appended) => appended.count,
+            SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => 0,
+        })
+        .fold(0, u64::saturating_add)
 }
 
 /// Collects the end state of `actors`, moving their storage out (the run is over); counts the
@@ -112,6 +127,7 @@ pub(super) fn end_of_run(
                 end.system_facts
                     .insert(actor.id.to_string(), system.storage.facts().count() as u64);
                 let storage = std::mem::take(&mut system.storage);
+                end.observations_stored += observations_stored(&storage);
                 end.stored_facts.insert(idx, storage);
             }
             ActorKind::Tenant(tenant) => {
@@ -138,6 +154,7 @@ pub(super) fn end_of_run(
                     }
                 }
                 let facts = std::mem::take(&mut tenant.storage.facts);
+                end.observations_stored += observations_stored(&facts);
                 end.stored_facts.insert(idx, facts);
             }
             ActorKind::Platform(platform) => {
@@ -145,33 +162,34 @@ pub(super) fn end_of_run(
                 end.platform = Some((std::mem::take(&mut storage.per_tenant), storage.overall));
             }
             ActorKind::Reader(_) | ActorKind::Consumer(_) => {}
-            ActorKind::Queue(queue) => {
-                let queue = &queue.queue;
-                end.queue_max_retries = Some(queue.config().max_retries);
-                end.removed_payloads = queue
-                    .removed()
-                    .iter()
-                    .filter_map(|(message, why)| Some((PayloadRef::of(message)?, *why)))
-                    .collect();
-                recorder.counters.queue_messages_expired = queue
-                    .removed()
-                    .iter()
-                    .filter(|(_, why)| *why == Removal::Expired)
-                    .count() as u64;
-                end.dead_letters += queue.dead_letter_count() as u64;
-                let dead: Vec<PayloadRef> =
-                    queue.dead_letters().filter_map(PayloadRef::of).collect();
-                end.queued_payloads = queue.messages().filter_map(PayloadRef::of).collect();
-                if queue.config().dead_letter_replay {
-                    // Its consumer delivers them again: on their way.
-                    end.queued_payloads.extend(dead);
-                } else {
-                    end.dead_lettered_payloads = dead;
-                }
-            }
+            ActorKind::Queue(queue) => queue_end(&queue.queue, &mut end, recorder),
         }
     }
     end
+}
+
+/// The queue's part of the end state: what is on its way, dead-lettered or removed.
+fn queue_end(queue: &Queue, end: &mut EndOfRun, recorder: &mut Recorder) {
+    end.queue_max_retries = Some(queue.config().max_retries);
+    end.removed_payloads = queue
+        .removed()
+        .iter()
+        .filter_map(|(message, why)| Some((PayloadRef::of(message)?, *why)))
+        .collect();
+    recorder.counters.queue_messages_expired = queue
+        .removed()
+        .iter()
+        .filter(|(_, why)| *why == Removal::Expired)
+        .count() as u64;
+    end.dead_letters += queue.dead_letter_count() as u64;
+    let dead: Vec<PayloadRef> = queue.dead_letters().filter_map(PayloadRef::of).collect();
+    end.queued_payloads = queue.messages().filter_map(PayloadRef::of).collect();
+    if queue.config().dead_letter_replay {
+        // Its consumer delivers them again: on their way.
+        end.queued_payloads.extend(dead);
+    } else {
+        end.dead_lettered_payloads = dead;
+    }
 }
 
 /// An entity's part of the end state.

@@ -213,9 +213,11 @@ impl World {
             acknowledged: 0,
         };
         let mut effects = Vec::new();
+        let mut last_op_ms = None;
         while let Some((at_ms, op)) = applier.entity.workload.next_due(now_ms) {
             applier.ops.recorder.local_ops += 1;
             applier.apply(idx, at_ms, op, &mut effects);
+            last_op_ms = Some(at_ms);
         }
         if applier.counted > 0 {
             *truth.generated.entry(idx).or_default() += applier.counted;
@@ -223,12 +225,16 @@ impl World {
         if applier.acknowledged > 0 {
             *truth.acknowledged_appends.entry(idx).or_default() += applier.acknowledged;
         }
+        if let Some(at_ms) = last_op_ms {
+            let actor = &mut actors[idx];
+            actor.last_active_ms = actor.last_active_ms.max(at_ms);
+        }
         effects
     }
 
     /// Counts what a running entity loses when it is killed now: the observations in its open
     /// periods and in the SDK facts its client still holds, and the SDK facts it emitted.
-    pub(super) fn count_entity_losses(&mut self, idx: ActorIdx, now_ms: u64) {
+    pub(super) fn count_entity_losses(&mut self, idx: ActorIdx, now_ms: u64, idle: bool) {
         let Some(RunningEntity { ledger, .. }) = self.actors[idx].running_entity() else {
             return;
         };
@@ -245,11 +251,17 @@ impl World {
                 .collect()
         });
         let counters = &mut self.recorder.counters;
-        counters.lost_on_restart += open + backlog.iter().map(|(_, count)| count).sum::<u64>();
+        let lost = open + backlog.iter().map(|(_, count)| count).sum::<u64>();
+        if idle {
+            counters.lost_to_idle_eviction += lost;
+        } else {
+            counters.lost_on_restart += lost;
+        }
         counters.sdk_facts_emitted += client.map_or(0, |client| client.counters().emitted);
         self.observer.note(|| Observation::Killed {
             at_ms: now_ms,
             actor: idx,
+            idle,
             open_observations: open,
             backlog: &backlog,
         });

@@ -17,6 +17,7 @@ mod end;
 mod entity;
 mod faults;
 mod forge;
+mod idle;
 mod metrics_queue;
 mod ops;
 mod reader;
@@ -30,8 +31,10 @@ use crate::ledgers::TenantSystemLedger;
 use crate::ledgers::{DeliveryOutcome, Effect, EntityLedger, PlatformLedger, SystemLedger};
 use crate::model::ActorId;
 use crate::runtime::call::{Body, Call, ReplyToken, Served, Step};
+use crate::runtime::idle::IdleConfig;
 use crate::runtime::observe::{Observation, Observer};
 use crate::runtime::observe::{OpKind, Trigger};
+use crate::runtime::overload::OverloadLimits;
 use crate::runtime::queue::Verdict;
 use crate::runtime::recorder::{EventKind, Recorder};
 use crate::runtime::seed::{purpose, stream};
@@ -45,8 +48,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug)]
 struct Settings {
     rpc_timeout_ms: u64,
-    max_in_flight: usize,
+    overload: OverloadLimits,
     service_time_ms: u64,
+    idle: IdleConfig,
 }
 
 /// Ground truth the workload and the ledgers' answers give, per entity (lookup and increment
@@ -80,6 +84,7 @@ pub struct World {
     faults: Faults,
     queue_rng: SmallRng,
     alarm_rng: SmallRng,
+    idle_rng: SmallRng,
     /// Since when each (client actor, target) breaker has been OPEN, ms.
     breaker_open_since_ms: BTreeMap<(ActorIdx, ActorId), u64>,
     recorder: Recorder,
@@ -110,14 +115,16 @@ impl World {
         Self {
             settings: Settings {
                 rpc_timeout_ms: spec.rpc_timeout_ms,
-                max_in_flight: spec.max_in_flight as usize,
+                overload: spec.overload,
                 service_time_ms: spec.service_time_ms,
+                idle: spec.idle,
             },
             actors,
             names,
             faults: Faults::new(spec.seed),
             queue_rng: stream(spec.seed, purpose::QUEUE, 0),
             alarm_rng: stream(spec.seed, purpose::ALARMS, 0),
+            idle_rng: stream(spec.seed, purpose::IDLE, 0),
             breaker_open_since_ms: BTreeMap::new(),
             recorder: Recorder::default(),
             observer: Observers(observer),
@@ -173,19 +180,30 @@ impl World {
 
     /// Runs the actor's constructor on its storage (start or restart).
     pub fn start_actor(&mut self, idx: ActorIdx, now_ms: u64) -> Step {
-        let mut effects = Vec::new();
         let actor = &mut self.actors[idx];
         debug_assert!(!actor.is_live(), "{actor} started twice");
         if actor.incarnation > 0 {
             self.recorder.counters.restarts += 1;
         }
-        actor.in_service_until_ms.clear();
+        actor.requests.clear();
+        let calls = self.construct(idx, now_ms, true);
+        self.step(calls)
+    }
+
+    /// The constructor on the actor's storage at `now_ms`: its new in-memory state, what it
+    /// emits, its idle stretch. `skip_missed`: operations due before now never happened (after
+    /// a kill; not after an idle eviction, where each would have woken it).
+    fn construct(&mut self, idx: ActorIdx, now_ms: u64, skip_missed: bool) -> Vec<Call> {
+        let mut effects = Vec::new();
+        let actor = &mut self.actors[idx];
         match &mut actor.kind {
             ActorKind::Entity(entity) => {
                 // Operations due while the entity was not running never happened (README,
                 // "Runtime"): its ledger's clock starts now.
-                self.recorder.counters.ops_skipped_while_down +=
-                    entity.workload.skip_before(now_ms);
+                if skip_missed {
+                    self.recorder.counters.ops_skipped_while_down +=
+                        entity.workload.skip_before(now_ms);
+                }
                 let (ledger, report) = EntityLedger::start(
                     entity.config.clone(),
                     now_ms,
@@ -231,6 +249,12 @@ impl World {
             ActorKind::Consumer(consumer) => consumer.running = true,
             ActorKind::Reader(reader) => reader.running = true,
         }
+        if actor.is_durable_object() {
+            actor
+                .idle
+                .start(&self.settings.idle, now_ms, &mut self.idle_rng);
+            actor.last_active_ms = now_ms;
+        }
         let incarnation = actor.incarnation;
         self.recorder
             .event(now_ms, EventKind::Start, idx, incarnation);
@@ -243,8 +267,7 @@ impl World {
             let kind = Some(OpKind::Start);
             context.record(history, idx, kind, now_ms, Trigger::Start, &mut effects, 0);
         }
-        let calls = self.apply_effects(idx, now_ms, effects);
-        self.step(calls)
+        self.apply_effects(idx, now_ms, effects)
     }
 
     /// Kills the actor: its in-memory state (open stats periods, unsent facts, breakers,
@@ -255,7 +278,7 @@ impl World {
         }
         // What the entity did up to now happened; the calls it would make die with it.
         drop(self.advance_entity(idx, now_ms));
-        self.count_entity_losses(idx, now_ms);
+        self.count_entity_losses(idx, now_ms, false);
         if let Some((mut context, history)) = self.op_context(idx) {
             context.end_waiting(history, idx, now_ms, true);
         }
@@ -267,47 +290,57 @@ impl World {
         let actor = &mut self.actors[idx];
         actor.stop();
         actor.incarnation += 1;
-        let open: Vec<(ActorIdx, ActorId)> = self
-            .breaker_open_since_ms
-            .keys()
-            .filter(|(caller, _)| *caller == idx)
-            .cloned()
-            .collect();
-        for key in open {
-            if let Some(since_ms) = self.breaker_open_since_ms.remove(&key) {
-                self.recorder.breaker_open.record(now_ms - since_ms);
-            }
-        }
+        self.end_breaker_episodes(idx, now_ms);
         self.recorder.event(now_ms, EventKind::Kill, idx, 0);
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, "kill");
         self.timer_moved = false;
     }
 
     /// When the actor's next timer is due, ms: the next local operation with an effect
-    /// (entities), the alarm (tenants), the batch deadline (queue).
+    /// (entities), the alarm (tenants), the batch deadline (queue), the idle check (Durable
+    /// Objects); for a dormant object, what wakes it (its next operation, its alarm).
     pub fn next_timer_ms(&mut self, idx: ActorIdx) -> Option<u64> {
         let actor = &mut self.actors[idx];
-        match &mut actor.kind {
-            ActorKind::Entity(_) => entity::next_effect_ms(actor.running_entity()?),
+        if actor.dormant {
+            return idle::dormant_wake_ms(actor);
+        }
+        let idle_check_ms = actor.idle.check_at_ms();
+        let own_ms = match &mut actor.kind {
+            ActorKind::Entity(_) => actor.running_entity().and_then(entity::next_effect_ms),
             ActorKind::Tenant(tenant) if tenant.ledger.is_some() => actor.alarm.wake_ms(),
             ActorKind::Queue(queue) if queue.running => queue.queue.deadline_ms(),
             ActorKind::Reader(reader) if reader.running => reader.reader.next_read_ms(),
             _ => None,
-        }
+        };
+        [own_ms, idle_check_ms].into_iter().flatten().min()
     }
 
     /// The actor's timer fired at `now_ms`.
     pub fn on_timer(&mut self, idx: ActorIdx, now_ms: u64) -> Step {
         self.recorder.event(now_ms, EventKind::Timer, idx, 0);
+        let mut calls = Vec::new();
+        if self.actors[idx].dormant {
+            if idle::dormant_wake_ms(&mut self.actors[idx]).is_none_or(|at_ms| at_ms > now_ms) {
+                return self.step(calls);
+            }
+            calls = self.wake(idx, now_ms);
+        }
         let actor = &self.actors[idx];
-        let calls = match &actor.kind {
+        calls.extend(match &actor.kind {
             _ if !actor.is_live() => Vec::new(),
             ActorKind::Entity(_) => self.advance_entity(idx, now_ms),
             ActorKind::Tenant(_) => self.fire_alarm(idx, now_ms),
             ActorKind::Queue(_) => self.queue_tick(idx, now_ms),
             ActorKind::Reader(_) => self.reader_tick(idx, now_ms),
             ActorKind::System(_) | ActorKind::Platform(_) | ActorKind::Consumer(_) => Vec::new(),
-        };
+        });
+        if self.actors[idx]
+            .idle
+            .check_at_ms()
+            .is_some_and(|at_ms| at_ms <= now_ms)
+        {
+            self.idle_check(idx, now_ms);
+        }
         self.step(calls)
     }
 
@@ -328,16 +361,23 @@ impl World {
             };
             return self.consumer_invoke(idx, batch_id, messages);
         }
-        let Some(done_ms) = self.admit_request(idx, now_ms) else {
+        let mut calls = Vec::new();
+        if self.actors[idx].dormant {
+            calls = self.wake(idx, now_ms);
+        }
+        let Some(done_ms) = self.admit_request(idx, now_ms, body.approx_bytes()) else {
             self.recorder.counters.overloaded_answers += 1;
             return Served {
                 outcome: Err(crate::ledgers::FailureKind::Overloaded),
                 reply_delay_ms: 0,
-                step: Step::default(),
+                step: self.step(calls),
                 deferred: None,
             };
         };
-        let (outcome, calls) = self.dispatch(idx, body, now_ms);
+        let (outcome, served_calls) = self.dispatch(idx, body, now_ms);
+        calls.extend(served_calls);
+        let actor = &mut self.actors[idx];
+        actor.last_active_ms = actor.last_active_ms.max(done_ms);
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, ?outcome, "request handled");
         // A request can move an entity's or the queue's next timer. A tenant's timer is its
         // alarm, which only moves through `SetAlarm`; system and platform ledgers have none.
@@ -359,9 +399,12 @@ impl World {
     /// Feeds a call's outcome back to its caller, if that incarnation still runs.
     pub fn on_call_result(&mut self, call: &Call, outcome: DeliveryOutcome, now_ms: u64) -> Step {
         let caller = call.caller;
-        if self.live_incarnation(caller) != Some(call.incarnation) {
+        if self.live_incarnation(caller) != Some(call.incarnation) || self.actors[caller].dormant {
             return Step::default();
         }
+        let actor = &mut self.actors[caller];
+        actor.calls_in_flight = actor.calls_in_flight.saturating_sub(1);
+        actor.last_active_ms = actor.last_active_ms.max(now_ms);
         self.recorder.event(
             now_ms,
             EventKind::CallResult,
@@ -477,6 +520,9 @@ impl World {
 
     /// The calls of a step, with whether the stepping actor's timer moved.
     fn step(&mut self, calls: Vec<Call>) -> Step {
+        for call in &calls {
+            self.actors[call.caller].calls_in_flight += 1;
+        }
         Step {
             calls,
             timer_moved: std::mem::take(&mut self.timer_moved),
@@ -503,6 +549,21 @@ impl World {
             has_work: state.0,
             alarm_set: state.1,
         });
+    }
+
+    /// Ends the OPEN episodes of actor `idx`'s breakers at `now_ms` (its clients are gone).
+    fn end_breaker_episodes(&mut self, idx: ActorIdx, now_ms: u64) {
+        let open: Vec<(ActorIdx, ActorId)> = self
+            .breaker_open_since_ms
+            .range((idx, ActorId::new(""))..)
+            .take_while(|((caller, _), _)| *caller == idx)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in open {
+            if let Some(since_ms) = self.breaker_open_since_ms.remove(&key) {
+                self.recorder.breaker_open.record(now_ms - since_ms);
+            }
+        }
     }
 
     /// The index of the actor called `name`, if there is one.

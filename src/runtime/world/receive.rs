@@ -11,30 +11,31 @@ use crate::ledgers::{
 use crate::model::{ActorId, Fact, FactError, SdkSubtype, TenantStatsPayload};
 use crate::runtime::call::{Body, Call};
 use crate::runtime::observe::{Observation, Trigger};
+use crate::runtime::overload::OverloadCause;
 use crate::runtime::recorder::{Counters, Recorder};
 use crate::runtime::spec::ActorIdx;
 
 impl World {
-    /// Admits a request at `now_ms`, or refuses it (`None`: the actor answers `overloaded`):
-    /// when `max_in_flight` requests are in service, or by the injected overload rate. An
-    /// admitted request is served after those before it, for the service time; returns when
-    /// it is done, ms.
-    pub(super) fn admit_request(&mut self, idx: ActorIdx, now_ms: u64) -> Option<u64> {
-        let in_service = &mut self.actors[idx].in_service_until_ms;
-        while in_service
-            .front()
-            .is_some_and(|until_ms| *until_ms <= now_ms)
-        {
-            in_service.pop_front();
+    /// Admits a request of `bytes` at `now_ms` into actor `idx`'s request queue, or refuses it
+    /// (`None`: the actor answers `overloaded`; the cause is counted). Returns when it is done,
+    /// ms.
+    pub(super) fn admit_request(&mut self, idx: ActorIdx, now_ms: u64, bytes: u64) -> Option<u64> {
+        let injected = self.faults.draw_overload(idx);
+        let service_ms = self.settings.service_time_ms;
+        let limits = self.settings.overload;
+        let admitted = self.actors[idx]
+            .requests
+            .admit(now_ms, bytes, service_ms, &limits, injected);
+        let counters = &mut self.recorder.counters;
+        match admitted {
+            Ok(done_ms) => return Some(done_ms),
+            Err(OverloadCause::TooManyQueued) => counters.overloaded_too_many_queued += 1,
+            Err(OverloadCause::TooMuchData) => counters.overloaded_too_much_data += 1,
+            Err(OverloadCause::QueuedTooLong) => counters.overloaded_queued_too_long += 1,
+            Err(OverloadCause::RateWindow) => counters.overloaded_rate_window += 1,
+            Err(OverloadCause::Injected) => {}
         }
-        if in_service.len() >= self.settings.max_in_flight || self.faults.draw_overload(idx) {
-            return None;
-        }
-        let in_service = &mut self.actors[idx].in_service_until_ms;
-        let busy_from_ms = in_service.back().copied().unwrap_or(now_ms).max(now_ms);
-        let done_ms = busy_from_ms + self.settings.service_time_ms;
-        in_service.push_back(done_ms);
-        Some(done_ms)
+        None
     }
 
     /// Hands `body` to actor `idx`'s ledger; returns its answer and the calls it made.

@@ -50,6 +50,8 @@ pub(super) struct ConservationChecker {
     /// Per entity, its facts on the network without an outcome yet.
     in_flight: FxHashMap<ActorIdx, FxHashSet<FactId>>,
     lost_open: BTreeMap<ActorIdx, u64>,
+    /// Per entity, the part of `lost_open` lost to idle evictions (named in a violation).
+    lost_open_idle: BTreeMap<ActorIdx, u64>,
 }
 
 impl ConservationChecker {
@@ -59,6 +61,7 @@ impl ConservationChecker {
             facts: FxHashMap::default(),
             in_flight: FxHashMap::default(),
             lost_open: BTreeMap::new(),
+            lost_open_idle: BTreeMap::new(),
         }
     }
 
@@ -103,8 +106,14 @@ impl ConservationChecker {
                 actor,
                 open_observations,
                 backlog,
+                idle,
                 ..
-            } => self.killed(actor, open_observations, backlog),
+            } => {
+                if idle {
+                    *self.lost_open_idle.entry(actor).or_default() += open_observations;
+                }
+                self.killed(actor, open_observations, backlog);
+            }
             Observation::Stored { fact, .. } => {
                 self.facts
                     .entry(fact.id.clone())
@@ -158,9 +167,10 @@ impl ConservationChecker {
             let lost = self.lost_open.get(entity).copied().unwrap_or(0);
             let open = end.open_at_end.get(entity).copied().unwrap_or(0);
             let total = in_facts + lost + open;
+            let idle = self.lost_open_idle.get(entity).copied().unwrap_or(0);
             (total != *generated).then(|| {
                 format!(
-                    "entity #{entity}: generated {generated} observations, accounted for {total} (in facts {in_facts}, lost in open periods {lost}, open at the end {open})"
+                    "entity #{entity}: generated {generated} observations, accounted for {total} (in facts {in_facts}, lost in open periods {lost} of which {idle} to idle evictions, open at the end {open})"
                 )
             })
         });

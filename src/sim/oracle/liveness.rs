@@ -82,7 +82,15 @@ impl LivenessChecker {
             return;
         };
         match *observation {
-            Observation::Started { at_ms, actor } if at_ms <= deadline_ms => {
+            // A start, or an idle eviction (its clients are gone until it is woken), ends what
+            // its clients were.
+            Observation::Started { at_ms, actor }
+            | Observation::Killed {
+                at_ms,
+                actor,
+                idle: true,
+                ..
+            } if at_ms <= deadline_ms => {
                 self.states.restart(actor);
                 for key in clients_of(self.active.range((actor, None)..), actor) {
                     self.active.remove(&key);

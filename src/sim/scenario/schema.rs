@@ -133,6 +133,10 @@ const AT_LEAST_ONE: Kind = Kind::Count {
     min: 1,
     max: u32::MAX as u64,
 };
+const LARGE_COUNT: Kind = Kind::Count {
+    min: 1,
+    max: i64::MAX as u64,
+};
 const POSITIVE_DURATION: Kind = Kind::Duration {
     min_ms: 1,
     max_ms: MAX_DURATION_MS,
@@ -481,10 +485,37 @@ pub static SETTINGS: &[Setting] = &[
         section: "runtime",
         key: "max_in_flight",
         kind: AT_LEAST_ONE,
-        doc: "extension: requests an actor serves at once; past it, it answers overloaded",
+        doc: "requests a Durable Object holds queued, the one in service included; past it, it answers overloaded (\"Too many requests queued\"; Cloudflare publishes no number, this default is the harness's)",
         required: None,
         get: |s| Value::Count(s.runtime.max_in_flight.into()),
         set: |s, v| s.runtime.max_in_flight = v.count(),
+    },
+    Setting {
+        section: "runtime",
+        key: "max_queued_bytes",
+        kind: LARGE_COUNT,
+        doc: "bytes of queued requests (estimated sizes) a Durable Object holds; past it, it answers overloaded (\"Too much data queued\"; the default, 32 MiB, is the harness's)",
+        required: None,
+        get: |s| Value::Count(s.runtime.max_queued_bytes),
+        set: |s, v| s.runtime.max_queued_bytes = v.count64(),
+    },
+    Setting {
+        section: "runtime",
+        key: "max_queue_age",
+        kind: POSITIVE_DURATION,
+        doc: "how long the oldest queued request may wait; past it, new requests are answered overloaded (\"Requests queued for too long\"; the default, 30 s, is the harness's)",
+        required: None,
+        get: |s| Value::Duration(s.runtime.max_queue_age_ms),
+        set: |s, v| s.runtime.max_queue_age_ms = v.ms(),
+    },
+    Setting {
+        section: "runtime",
+        key: "max_requests_per_10s",
+        kind: LARGE_COUNT,
+        doc: "requests a Durable Object accepts within 10 s; past it, it answers overloaded (\"Too many requests for the same object within a 10 second window\"; the default, 10 000, is ten times Cloudflare's soft limit of about 1 000 requests per second)",
+        required: None,
+        get: |s| Value::Count(s.runtime.max_requests_per_10s),
+        set: |s, v| s.runtime.max_requests_per_10s = v.count64(),
     },
     Setting {
         section: "runtime",
@@ -494,6 +525,42 @@ pub static SETTINGS: &[Setting] = &[
         required: None,
         get: |s| Value::Duration(s.runtime.service_time_ms),
         set: |s, v| s.runtime.service_time_ms = v.ms(),
+    },
+    Setting {
+        section: "runtime",
+        key: "idle_eviction",
+        kind: Kind::Bool,
+        doc: "an idle Durable Object (no request, no awaited call, no alarm run) is evicted from memory: its open stats periods, unsent facts and breakers are lost, and its next request or alarm constructs it again (schema_init, hydration_done); Cloudflare's behaviour, so on by default",
+        required: None,
+        get: |s| Value::Bool(s.runtime.idle_eviction),
+        set: |s, v| s.runtime.idle_eviction = v.flag(),
+    },
+    Setting {
+        section: "runtime",
+        key: "idle_eviction_after",
+        kind: Kind::LatencyRange,
+        doc: "[min, max]: an object idle this long is evicted, drawn uniformly per idle stretch (Cloudflare: 70 s to 140 s)",
+        required: None,
+        get: |s| Value::Latency(s.runtime.idle_eviction_after_ms.0, s.runtime.idle_eviction_after_ms.1),
+        set: |s, v| s.runtime.idle_eviction_after_ms = v.latency(),
+    },
+    Setting {
+        section: "runtime",
+        key: "hibernatable",
+        kind: Kind::Bool,
+        doc: "the objects use the WebSocket Hibernation API, so an idle one is hibernated after hibernate_after instead (losing the same in-memory state); the z0 ledgers do not",
+        required: None,
+        get: |s| Value::Bool(s.runtime.hibernatable),
+        set: |s, v| s.runtime.hibernatable = v.flag(),
+    },
+    Setting {
+        section: "runtime",
+        key: "hibernate_after",
+        kind: POSITIVE_DURATION,
+        doc: "idle time before a hibernatable object is hibernated (Cloudflare: about 10 s)",
+        required: None,
+        get: |s| Value::Duration(s.runtime.hibernate_after_ms),
+        set: |s, v| s.runtime.hibernate_after_ms = v.ms(),
     },
     Setting {
         section: "queue",
@@ -659,6 +726,13 @@ impl Value {
     }
 
     /// A count the parser checked fits in `u32`.
+    fn count64(self) -> u64 {
+        match self {
+            Value::Count(count) => count,
+            other => unreachable!("a count setting was handed {other:?}"),
+        }
+    }
+
     fn count(self) -> u32 {
         match self {
             Value::Count(count) => u32::try_from(count)

@@ -136,10 +136,54 @@ pub struct Network {
 /// `[runtime]` (an extension of the contract): the simulated Durable Objects runtime.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Runtime {
-    /// `max_in_flight`: requests an actor holds before it answers `overloaded` (default 1000).
+    /// `max_in_flight`: requests a Durable Object holds queued (the one in service included)
+    /// before it answers `overloaded` (default 1000).
     pub max_in_flight: u32,
+    /// `max_queued_bytes`: bytes of queued requests before `overloaded` (default 32 MiB).
+    pub max_queued_bytes: u64,
+    /// `max_queue_age`: how long the oldest queued request may wait before new ones are
+    /// answered `overloaded`, ms (default 30 s).
+    pub max_queue_age_ms: u64,
+    /// `max_requests_per_10s`: requests an object accepts within 10 s before `overloaded`
+    /// (default 10 000).
+    pub max_requests_per_10s: u64,
     /// `service_time`: time an actor spends on one request, ms (default 1 ms).
     pub service_time_ms: u64,
+    /// `idle_eviction`: idle Durable Objects are evicted from memory (default true, as on
+    /// Cloudflare).
+    pub idle_eviction: bool,
+    /// `idle_eviction_after = [min, max]`: an idle stretch before an eviction is drawn from
+    /// this range, ms (default 70 s to 140 s).
+    pub idle_eviction_after_ms: (u64, u64),
+    /// `hibernatable`: the objects are hibernatable, so an idle one goes after
+    /// `hibernate_after` instead (default false: the z0 ledgers hold no WebSockets).
+    pub hibernatable: bool,
+    /// `hibernate_after`: idle stretch before a hibernatable object is hibernated, ms
+    /// (default 10 s).
+    pub hibernate_after_ms: u64,
+}
+
+impl Runtime {
+    /// The overload rule these settings describe.
+    pub fn overload_limits(&self) -> crate::runtime::overload::OverloadLimits {
+        crate::runtime::overload::OverloadLimits {
+            max_queued: self.max_in_flight as usize,
+            max_queued_bytes: self.max_queued_bytes,
+            max_queue_age_ms: self.max_queue_age_ms,
+            max_requests_per_window: self.max_requests_per_10s,
+        }
+    }
+
+    /// The idle eviction rule these settings describe.
+    pub fn idle_config(&self) -> crate::runtime::idle::IdleConfig {
+        crate::runtime::idle::IdleConfig {
+            enabled: self.idle_eviction,
+            evict_after_min_ms: self.idle_eviction_after_ms.0,
+            evict_after_max_ms: self.idle_eviction_after_ms.1,
+            hibernatable: self.hibernatable,
+            hibernate_after_ms: self.hibernate_after_ms,
+        }
+    }
 }
 
 /// `[queue]`: `PLATFORM_METRICS_QUEUE`, with Cloudflare Queues' settings and defaults.
@@ -391,7 +435,14 @@ impl Default for Runtime {
     fn default() -> Self {
         Self {
             max_in_flight: 1_000,
+            max_queued_bytes: 32 * 1024 * 1024,
+            max_queue_age_ms: 30_000,
+            max_requests_per_10s: 10_000,
             service_time_ms: 1,
+            idle_eviction: true,
+            idle_eviction_after_ms: (70_000, 140_000),
+            hibernatable: false,
+            hibernate_after_ms: 10_000,
         }
     }
 }

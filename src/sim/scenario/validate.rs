@@ -58,6 +58,9 @@ impl Scenario {
                     ))
                 })
             }
+            "runtime.idle_eviction_after" => (self.runtime.idle_eviction_after_ms.0 == 0).then(|| {
+                (format!("{path}[0]"), "expected a shortest idle stretch longer than 0 ms, got 0 ms".to_owned())
+            }),
             "queue.dead_letter_replay" => (self.queue.dead_letter_replay
                 && !self.queue.dead_letter_queue)
                 .then(|| {
