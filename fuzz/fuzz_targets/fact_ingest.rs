@@ -931,13 +931,14 @@ impl World {
 
     fn check_tenant(&self) {
         let storage = &self.tenant_storage;
-        for id in &storage.seen {
+        for stored in storage.facts.facts() {
+            let id = &stored.fact.id;
             assert!(
                 self.tenant_stored.contains(id),
                 "the tenant ledger stored {id}, which it should have rejected"
             );
         }
-        assert_eq!(storage.seen.len(), self.tenant_stored.len());
+        assert_eq!(storage.facts.facts().count(), self.tenant_stored.len());
         // Every accepted fact is in exactly one place: the open period, a pending payload, or a
         // payload the sink acknowledged.
         let mut shares = Vec::new();
