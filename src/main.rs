@@ -1,4 +1,4 @@
-//! The `z0sim` command line: argument parsing and printing only (harness.md "Command line").
+//! The `z0sim` command line: argument parsing and printing only (docs/cli.md).
 //!
 //! Exit codes: 0 every check held; 1 something was violated (the output ends with the command
 //! that reproduces it); 2 unusable input.

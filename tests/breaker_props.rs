@@ -1,5 +1,5 @@
 //! Property tests of `z0sim::ledgers::CircuitBreaker` against the independent reference model
-//! `z0sim::reference::breaker::ReferenceBreaker` (model.md, "Delivery").
+//! `z0sim::reference::breaker::ReferenceBreaker` (docs/model.md, "Delivery").
 //!
 //! Every case draws a config (failure_threshold 1..=6, reset_timeout 1..=5000 ms,
 //! half_open_max_probes 1..=3, jitter 0, growth 1, sometimes the defaults) and a sequence of

@@ -1,7 +1,7 @@
 //! The command line on unusable input: every bad scenario file is exit code 2 with a message
 //! naming the file and the line and column (or the key) and what was expected, never a panic.
 //!
-//! Specification: `shared/design/harness.md`, sections "Scenario files (TOML)" (last paragraph)
+//! Specification: `docs/scenarios.md`, sections "Scenario files (TOML)" (last paragraph)
 //! and "Command line". Each test writes its scenario to a file of its own in the temporary
 //! directory and runs the built binary on it with both `z0sim check` and `z0sim run`.
 
@@ -156,7 +156,7 @@ fn noise(len: usize, mut state: u64) -> Vec<u8> {
         .collect()
 }
 
-/// The counters every `--json` report carries (harness.md "Command line").
+/// The counters every `--json` report carries (docs/cli.md).
 const CONTRACT_COUNTERS: [&str; 14] = [
     "cache_hits",
     "cache_misses",

@@ -1,7 +1,7 @@
 //! The command line's event log: `z0sim run FILE --trace` prints the simulation's events on
-//! stderr through tracing-subscriber, and `RUST_LOG` selects them too (`harness.md`, "Command
-//! line"). Found silent: the layer counting fallback warnings disabled every other callsite,
-//! the event log's included.
+//! stderr through tracing-subscriber, and `RUST_LOG` selects them too (`docs/cli.md`). Found
+//! silent: the layer counting fallback warnings disabled every other callsite, the event log's
+//! included.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,4 +1,4 @@
-//! One test per delivery rule of model.md: ParentDOClient, circuit breaker, BootstrapConfig.
+//! One test per delivery rule of docs/model.md: ParentDOClient, circuit breaker, BootstrapConfig.
 
 mod support;
 

@@ -1,4 +1,4 @@
-//! One test per EntityLedger / CachedStateManager rule of model.md and the z0 page.
+//! One test per EntityLedger / CachedStateManager rule of docs/model.md and the z0 page.
 
 mod support;
 

@@ -1,9 +1,9 @@
 //! Validation of facts and tenant payloads at the receivers, and the serde shapes of the model.
 //!
-//! Specification: `shared/design/model.md` ("Facts": receivers validate every fact, known
+//! Specification: `docs/model.md` ("Facts": receivers validate every fact, known
 //! subtype, well-formed data, ids and tenant present, sizes bounded, and reject what is malformed
-//! with a typed error), the data shapes of the z0 SDK page
-//! (`shared/reference/z0-sdk-dogfooding.txt`) and the doc comments of `src/model/validate.rs`.
+//! with a typed error), the data shapes of the z0 SDK page (as docs/model.md summarises them)
+//! and the doc comments of `src/model/validate.rs`.
 //!
 //! Every test starts from a valid fixture and changes the one thing it is about, then asserts
 //! the exact error variant (with `matches!`) and its `kind()` string.

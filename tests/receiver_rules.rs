@@ -1,4 +1,4 @@
-//! One test per receiver rule of `shared/design/model.md` ("Facts", "TenantSystemLedger and the
+//! One test per receiver rule of `docs/model.md` ("Facts", "TenantSystemLedger and the
 //! platform", "Runtime rules") and of the decisions documented in `src/ledgers/system.rs`,
 //! `src/ledgers/tenant.rs` and `src/ledgers/platform.rs`.
 //!

@@ -1,6 +1,6 @@
 //! Whole runs of the simulated runtime: small inline scenarios (a few entities, a few simulated
 //! minutes, milliseconds of wall time each) run end to end through `sim::run` or
-//! `runtime::run_world`, checked against the rules of `shared/design/model.md`.
+//! `runtime::run_world`, checked against the rules of `docs/model.md`.
 //!
 //! Each test writes only what matters in its scenario; the helpers fill in the rest. Where a
 //! test needs "the same run, but ..." it changes one field of the parsed scenario, so that
@@ -416,7 +416,7 @@ fn check_alarm_retries(transport: Transport) {
             &fault("alarm_failure", "1m", "4m", "rate = 1.0"),
         ),
     );
-    // model.md: at most 6 retries, then the alarm is deleted.
+    // docs/model.md: at most 6 retries, then the alarm is deleted.
     const MAX_RETRIES: u32 = 6;
     for seed in 1..=3 {
         let output = run_world(build_world(&scenario, seed), None)

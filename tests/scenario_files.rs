@@ -1,6 +1,6 @@
 //! Scenario files: parsing, defaults, validation, error messages and round trips.
 //!
-//! Specification: `shared/design/harness.md`, section "Scenario files (TOML) — a contract", and
+//! Specification: `docs/scenarios.md` and `docs/reference/scenario-keys.md`, and
 //! the decisions written down in the doc comment of `src/sim/scenario.rs`.
 //!
 //! Each validation test starts from a minimal valid file, changes the one thing it is about and
@@ -28,7 +28,8 @@ const FILE: &str = "test.toml";
 /// The smallest valid file: only the two required keys.
 const MINIMAL: &str = "name = \"minimal\"\nduration = \"15m\"\n";
 
-/// harness.md's example, with its comments and `description = "..."`.
+/// The format's example from before the repository had its own docs, with its comments and
+/// `description = "..."`.
 const HARNESS_EXAMPLE: &str = r#"
 name = "system-ledger-outage"          # required
 description = "..."

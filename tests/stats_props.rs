@@ -1,6 +1,6 @@
 //! Property tests for `CachedStateManager` stats periods.
 //!
-//! Specification: `shared/design/model.md`, section "CachedStateManager stats", plus the decision
+//! Specification: `docs/model.md`, section "CachedStateManager stats", plus the decision
 //! at the top of `src/ledgers/period.rs`: an empty period that gets closed is discarded and the
 //! next period starts at `now`, exactly like after a non-empty one.
 //!

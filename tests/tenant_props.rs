@@ -1,4 +1,4 @@
-//! Property tests of `TenantSystemLedger` aggregation and flushing (model.md "TenantSystemLedger
+//! Property tests of `TenantSystemLedger` aggregation and flushing (docs/model.md "TenantSystemLedger
 //! and the platform", "Runtime rules"; decisions in `src/ledgers/tenant.rs`).
 //!
 //! Each case draws a ledger config (aggregation interval, flush retry delay, breaker) and up to
@@ -502,7 +502,7 @@ impl Sim {
 
     fn restart(&mut self) -> Result<(), TestCaseError> {
         self.instance += 1;
-        // model.md does not say whether a new instance must honour the old one's retry delay.
+        // docs/model.md does not say whether a new instance must honour the old one's retry delay.
         self.retry_not_before_ms = None;
         self.foreign_since_start = 0;
         self.effects.clear();

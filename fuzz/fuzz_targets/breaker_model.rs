@@ -1,4 +1,4 @@
-//! `CircuitBreaker` against the reference model `ReferenceBreaker` (model.md, "Delivery"):
+//! `CircuitBreaker` against the reference model `ReferenceBreaker` (docs/model.md, "Delivery"):
 //! the same config (failure_threshold 1..=8, reset_timeout 1..=10 000 ms, half_open_max_probes
 //! 1..=3, no jitter, no growth) and the same operations (advance the clock, request a call,
 //! complete outstanding call i with success or failure) drive both; after every step their

@@ -1,4 +1,4 @@
-//! `CircuitBreaker`: CLOSED / OPEN / HALF_OPEN, as model.md specifies.
+//! `CircuitBreaker`: CLOSED / OPEN / HALF_OPEN, as docs/model.md specifies.
 //!
 //! - CLOSED -> OPEN after `failure_threshold` consecutive failures.
 //! - OPEN rejects every call. OPEN -> HALF_OPEN happens lazily, in [`CircuitBreaker::try_acquire`],
@@ -41,7 +41,7 @@ pub struct Transition {
 }
 
 impl Transition {
-    /// Whether model.md allows this transition (a restart's reset is not a transition here).
+    /// Whether docs/model.md allows this transition (a restart's reset is not a transition here).
     pub fn is_legal(&self) -> bool {
         matches!(
             (self.from, self.to),

@@ -58,7 +58,7 @@ impl Message {
     }
 }
 
-/// Why a delivery failed. Each counts as one failure for the breaker (model.md).
+/// Why a delivery failed. Each counts as one failure for the breaker (docs/model.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {

@@ -1,4 +1,4 @@
-//! Configs of the SDK components, with the defaults of the z0 page and `model.md`.
+//! Configs of the SDK components, with the defaults of the z0 page and `docs/model.md`.
 //!
 //! Every struct deserialises with `#[serde(default)]`, so a partial config takes the documented
 //! defaults for what it omits, and rejects unknown keys.
@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-/// Default RPC timeout of a delivery: no answer within it counts as a failure (model.md).
+/// Default RPC timeout of a delivery: no answer within it counts as a failure (docs/model.md).
 pub const DEFAULT_RPC_TIMEOUT_MS: u64 = 5_000;
 
 /// A config value that makes no sense.
@@ -49,7 +49,7 @@ impl Default for BootstrapConfig {
     }
 }
 
-/// Circuit breaker settings (model.md "Delivery").
+/// Circuit breaker settings (docs/model.md "Delivery").
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BreakerConfig {
@@ -158,7 +158,7 @@ impl StatsConfig {
 pub struct TenantConfig {
     /// Length of an aggregation period; periods are aligned to multiples of it (default 60 000 ms).
     pub aggregation_interval_ms: u64,
-    /// Delay before a failed flush is tried again (decision: 5 000 ms, model.md is silent).
+    /// Delay before a failed flush is tried again (decision: 5 000 ms, docs/model.md is silent).
     pub flush_retry_delay_ms: u64,
     /// What the alarm handler does about its own failures.
     pub alarm_rearm: AlarmRearm,

@@ -1,5 +1,5 @@
 //! Validation at every receiver: malformed facts and payloads are rejected with a typed error
-//! and never stored (model.md "Facts").
+//! and never stored (docs/model.md "Facts").
 
 use super::fact::Fact;
 use super::fact_data::FactData;
@@ -27,7 +27,7 @@ pub struct Limits {
 }
 
 impl Default for Limits {
-    /// Decision (model.md says "sizes bounded" only): 4 KiB of data is ~40x a real cache_stats
+    /// Decision (docs/model.md says "sizes bounded" only): 4 KiB of data is ~40x a real cache_stats
     /// fact; 256-byte names; 60 s of clock skew between actors.
     fn default() -> Self {
         Self {

@@ -1,7 +1,7 @@
 //! Turns a validated [`Scenario`] and a seed into the runtime's [`WorldSpec`]: the actors and
 //! their wiring, and each fault as timed start and end actions.
 //!
-//! Decisions (harness.md is silent):
+//! Decisions (the scenario format leaves these open):
 //! - Actor names: `system`, `platform`, `queue`, `tenant:<n>`, `entity:t<n>/<type>-<i>`;
 //!   tenant ids `t<n>`; entity ids `t<n>-<type>-<i>` (unique across tenants, which sampling needs).
 //! - `hierarchy = [l0, ..., lk]`: each tenant has `entities_per_tenant` leaves of type `lk`;

@@ -1,4 +1,4 @@
-//! The run report: the JSON contract of harness.md plus extensions, and its human rendering.
+//! The run report: the JSON contract of docs/report.md plus extensions, and its human rendering.
 
 use crate::runtime::{Counters, LatencySummary};
 use serde::Serialize;
@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 /// One checked property of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct InvariantResult {
-    /// Its name (an invariant of harness.md, or `expect.<counter>`).
+    /// Its name (an invariant of docs/reference/invariants.md, or `expect.<counter>`).
     pub name: String,
     /// Whether it held.
     pub passed: bool,

@@ -1,4 +1,4 @@
-//! Sweeps: many seeds of many scenario files on parallel workers (harness.md, `z0sim sweep`).
+//! Sweeps: many seeds of many scenario files on parallel workers (docs/cli.md, `z0sim sweep`).
 //!
 //! [`sweep`] takes scenarios that are already loaded, each with its seed range, and a worker
 //! count, runs every `(file, seed)` pair and returns a [`SweepSummary`]. Workers are plain std threads that pull
@@ -7,7 +7,7 @@
 //! lists files in the order given and seeds in ascending order whichever worker finished first.
 //! Nothing here prints: progress goes through a callback.
 //!
-//! Decisions (harness.md is silent):
+//! Decisions (the scenario format leaves these open):
 //! - `--seeds A..B` includes both ends (`1..8` is eight seeds); a single number `N` means `N..N`.
 //!   Without a range each file runs `1..=seeds` of its own `seeds`.
 //! - A run that panics (a [`RunError`](crate::runtime::RunError)) counts as a failed seed, with

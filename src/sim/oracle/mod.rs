@@ -1,4 +1,4 @@
-//! The oracle: the invariants of the README judged from what the simulation observed (attempts
+//! The oracle: the invariants of docs/reference/invariants.md judged from what the simulation observed (attempts
 //! that went onto the network, their network outcomes, what receivers stored, breaker
 //! transitions, tenant alarm states), from the warnings actually logged through `tracing` and
 //! from the state at the end of the run, never from the ledgers' own counters.

@@ -1,4 +1,4 @@
-//! Scenario files: the TOML format users write by hand (README, "Scenario files"; the full
+//! Scenario files: the TOML format users write by hand (docs/scenarios.md; the full
 //! reference of keys, defaults and ranges is generated from the same tables as this parser).
 //!
 //! The format is written once: [`schema::SETTINGS`] (every key of every table) and
