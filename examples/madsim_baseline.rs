@@ -1,6 +1,6 @@
-//! The baseline of issue 3's speed goal, as the issue states it: 1,000 nodes, each waking once a
-//! simulated second and sending one message a minute (one way, to a server node), for one
-//! simulated hour. bench-fleet's goal is to run at least twice as fast as this program, in the
+//! The baseline of the runtime's first speed goal (README, "Speed"), as that goal states it:
+//! 1,000 nodes, each waking once a simulated second and sending one message a minute (one way,
+//! to a server node), for one simulated hour. bench-fleet's goal is to run at least twice as fast as this program, in the
 //! same conditions.
 //!
 //! `cargo run --release --example madsim_baseline -- 1000`

@@ -1,8 +1,8 @@
 //! The command line on unusable input: every bad scenario file is exit code 2 with a message
 //! naming the file and the line and column (or the key) and what was expected, never a panic.
 //!
-//! Specification: `docs/scenarios.md`, sections "Scenario files (TOML)" (last paragraph)
-//! and "Command line". Each test writes its scenario to a file of its own in the temporary
+//! Specification: `docs/scenarios.md` (what errors look like) and `docs/cli.md` (exit codes).
+//! Each test writes its scenario to a file of its own in the temporary
 //! directory and runs the built binary on it with both `z0sim check` and `z0sim run`.
 
 use std::path::{Path, PathBuf};

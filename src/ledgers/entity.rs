@@ -11,7 +11,7 @@
 //! - SDK facts are emitted only when an observability target is wired (the z0 page's
 //!   `observabilityStub`); without one the ledger behaves the same and emits nothing.
 //!
-//! Decisions where docs/model.md is silent:
+//! Decisions where the z0 page is silent (listed in docs/model.md):
 //! - Bubbling to the parent entity is always fire-and-forget through its own breaker;
 //!   `BootstrapConfig` governs the observability target only (the page ties
 //!   `fallback_on_failure` to "the observability target").

@@ -1,10 +1,10 @@
 //! The interval rule shared by every SDK stats aggregator (cache_stats and fact_appended).
 //!
-//! docs/model.md: "the operation that finds `now - period_start >= min_interval_ms` first closes the
+//! The model (docs/model.md): "the operation that finds `now - period_start >= min_interval_ms` first closes the
 //! period `[period_start, now)` and emits it, then counts itself in the new period starting at
 //! `now`". An explicit flush closes the period at once.
 //!
-//! Decision (docs/model.md is silent on what an empty period that is closed becomes): it is
+//! Decision (the z0 page and the model are silent on what an empty period that is closed becomes): it is
 //! discarded and the next period starts at `now`, exactly like a non-empty one, so periods never
 //! overlap and every counted operation lies in exactly one period. Emitted periods are therefore
 //! contiguous except across spans in which nothing was counted (and across restarts).

@@ -158,7 +158,7 @@ impl StatsConfig {
 pub struct TenantConfig {
     /// Length of an aggregation period; periods are aligned to multiples of it (default 60 000 ms).
     pub aggregation_interval_ms: u64,
-    /// Delay before a failed flush is tried again (decision: 5 000 ms, docs/model.md is silent).
+    /// Delay before a failed flush is tried again (decision: 5 000 ms, the z0 page is silent).
     pub flush_retry_delay_ms: u64,
     /// What the alarm handler does about its own failures.
     pub alarm_rearm: AlarmRearm,

@@ -1,6 +1,6 @@
 //! Deterministic sampling of entities ("emit stats for a subset of entities", z0 page).
 //!
-//! Decision (docs/model.md: "chosen deterministically by entity id"): an entity is sampled when the
+//! Decision (the model: "chosen deterministically by entity id"): an entity is sampled when the
 //! 64-bit FNV-1a hash of its id, mixed by splitmix64's finaliser (FNV alone leaves similar ids
 //! with similar high bits) and mapped to [0, 1), is below `sample_rate`. The choice depends on
 //! the id only, so it is stable across restarts, seeds and runs.

@@ -6,7 +6,7 @@
 //! - Every admitted call is kept in an explicit list of outstanding calls together with the
 //!   epoch it was admitted in. When its result comes back, the call is removed from that list;
 //!   if its epoch is not the current one, the state changed while it was in flight and the
-//!   result is recorded as late and changes nothing (docs/model.md: in-flight results "are recorded,
+//!   result is recorded as late and changes nothing (the model: in-flight results "are recorded,
 //!   never transition it").
 //! - CLOSED counts consecutive failures; `failure_threshold` of them open the breaker at the time
 //!   of the last one. A success resets the count.

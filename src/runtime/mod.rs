@@ -13,6 +13,7 @@
 
 pub mod alarm;
 pub mod call;
+pub mod fault_book;
 pub mod hostile;
 pub mod idle;
 pub mod log;

@@ -80,7 +80,8 @@ counters! {
     overloaded_answers,
     /// Extension: facts or payloads a receiver rejected as malformed (any reason).
     rejected_malformed,
-    /// Extension: alarm handler runs that failed and were retried (or deleted).
+    /// Extension: alarm handler runs that failed (each then retried, deleted after the last
+    /// retry, or replaced by an alarm set during the run).
     alarm_failures,
     /// Extension: alarms deleted after their last retry.
     alarms_deleted,
@@ -88,7 +89,8 @@ counters! {
     queue_redeliveries,
     /// Extension: queue messages moved to the dead-letter queue.
     dead_lettered,
-    /// Extension: actor restarts (evictions, crashes).
+    /// Extension: actor restarts caused by faults (the end of a down fault, the `evict`
+    /// fault); idle evictions are counted apart (`idle_evictions`).
     restarts,
     /// Extension: workload operations due while their entity was not running (before its node
     /// started, or killed and not restarted); they never happen.

@@ -5,6 +5,7 @@
 //! ([`DirectHosts`]).
 
 use crate::planted;
+use crate::runtime::fault_book::{FaultBook, HostChanges};
 use crate::runtime::log::{dispatch, WarningCounter};
 use crate::runtime::observe::Observer;
 use crate::runtime::recorder::Recorder;
@@ -124,9 +125,10 @@ async fn drive(mut hosts: impl Hosts, spec: &WorldSpec) -> Results {
         .filter(|action| action.at_ms < spec.duration_ms)
         .collect();
     actions.sort_by_key(|action| action.at_ms);
+    let mut book = FaultBook::new(spec.packet_loss);
     for action in actions {
         hosts.advance_to_ms(action.at_ms).await;
-        apply(&mut hosts, action, spec.packet_loss);
+        apply(&mut hosts, &mut book, action);
     }
     hosts.advance_to_ms(spec.duration_ms).await;
     let end_ms = now_ms();
@@ -139,64 +141,46 @@ async fn drive(mut hosts: impl Hosts, spec: &WorldSpec) -> Results {
     results
 }
 
-fn apply(hosts: &mut impl Hosts, action: &TimedAction, base_packet_loss: f64) {
+/// A fault starts or ends: the book says what changes, the hosts and the world apply it.
+fn apply(hosts: &mut impl Hosts, book: &mut FaultBook, action: &TimedAction) {
     let now_ms = now_ms();
     hosts.with_world(|world| world.record_fault(now_ms, &action.label));
-    match &action.action {
-        FaultAction::Kill(actors) => {
-            for idx in actors {
-                hosts.kill(*idx, now_ms);
-            }
-        }
-        FaultAction::Restart(actors) => {
-            for idx in actors {
-                hosts.restart(*idx, now_ms);
-            }
-        }
+    let changes = match &action.action {
+        FaultAction::End => book.end(action.fault),
         FaultAction::Evict { actors, fraction } => {
             let picked = hosts.with_world(|world| world.faults_mut().pick(actors, *fraction));
-            for idx in picked {
+            // An actor a down fault holds stays down.
+            for idx in picked.into_iter().filter(|idx| !book.is_down(*idx)) {
                 hosts.restart(idx, now_ms);
             }
+            return;
         }
-        FaultAction::Partition(side_a, side_b, clog) => {
-            let links = side_a
-                .iter()
-                .flat_map(|a| side_b.iter().flat_map(move |b| [(*a, *b), (*b, *a)]));
-            for (from, to) in links {
-                hosts.set_clogged(from, to, *clog);
-            }
+        FaultAction::Misroute {
+            entities, fraction, ..
+        } => {
+            let picked = hosts.with_world(|world| world.faults_mut().pick(entities, *fraction));
+            book.start(action.fault, action.action.clone(), picked)
         }
-        FaultAction::PacketLoss(rate) => {
-            hosts.set_packet_loss(if *rate > 0.0 { *rate } else { base_packet_loss });
-        }
-        action => hosts.with_world(|world| apply_in_world(world, action)),
-    }
+        start => book.start(action.fault, start.clone(), Vec::new()),
+    };
+    apply_changes(hosts, &changes, now_ms);
+    let state = book.world_state();
+    hosts.with_world(|world| world.faults_mut().install(&state));
 }
 
-/// The fault actions the world's runtime applies (not the hosts).
-fn apply_in_world(world: &mut World, action: &FaultAction) {
-    let faults = world.faults_mut();
-    match action {
-        FaultAction::Overload(actors, rate) => faults.set_overload(actors, *rate),
-        FaultAction::ExtraLatency(actors, extra_ms) => faults.set_extra_latency(actors, *extra_ms),
-        FaultAction::AlarmFailure(actors, rate) => faults.set_alarm_failure(actors, *rate),
-        FaultAction::QueueDuplicate(rate) => faults.set_queue_duplicate(*rate),
-        FaultAction::QueueConsumerFailure(rate) => faults.set_queue_consumer_failure(*rate),
-        FaultAction::HostileFacts(rate) => faults.set_hostile_rate(*rate),
-        FaultAction::Misroute {
-            entities,
-            fraction,
-            to,
-        } => {
-            let picked = faults.pick(entities, *fraction);
-            faults.set_misroute(&picked, *to);
-        }
-        FaultAction::Kill(_)
-        | FaultAction::Restart(_)
-        | FaultAction::Evict { .. }
-        | FaultAction::Partition(..)
-        | FaultAction::PacketLoss(_) => unreachable!("the hosts apply {action:?}"),
+/// What the hosts change for the faults in force.
+fn apply_changes(hosts: &mut impl Hosts, changes: &HostChanges, now_ms: u64) {
+    for idx in &changes.kill {
+        hosts.kill(*idx, now_ms);
+    }
+    for idx in &changes.restart {
+        hosts.restart(*idx, now_ms);
+    }
+    for (from, to, clogged) in &changes.clog {
+        hosts.set_clogged(*from, *to, *clogged);
+    }
+    if let Some(rate) = changes.packet_loss {
+        hosts.set_packet_loss(rate);
     }
 }
 

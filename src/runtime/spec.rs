@@ -116,47 +116,49 @@ impl Roles {
     }
 }
 
-/// A fault action at a simulated time.
+/// What a fault does when it starts (its end undoes it: [`FaultAction::End`]).
 #[derive(Clone, Debug, PartialEq)]
 pub enum FaultAction {
-    /// Kill these actors (they stay down).
+    /// These actors are down while the fault lasts.
     Kill(Vec<ActorIdx>),
-    /// Restart these actors (after a kill: bring them back).
-    Restart(Vec<ActorIdx>),
-    /// Restart this fraction of these actors, picked with the fault stream (eviction).
+    /// Restart this fraction of these actors, picked with the fault stream (eviction; at once,
+    /// no end).
     Evict {
         /// Candidates.
         actors: Vec<ActorIdx>,
         /// Fraction restarted.
         fraction: f64,
     },
-    /// Answer `overloaded` at this rate (0 ends it).
+    /// These actors answer `overloaded` at this rate.
     Overload(Vec<ActorIdx>, f64),
-    /// Delay replies by this much more (0 ends it), ms.
+    /// These actors' answers are delayed by this much more, ms.
     ExtraLatency(Vec<ActorIdx>, u64),
-    /// Clog (true) or unclog (false) every link between the two sets, both ways.
-    Partition(Vec<ActorIdx>, Vec<ActorIdx>, bool),
-    /// Network-wide packet loss rate (the scenario's base rate restores it).
+    /// No message passes between the two sets, either way.
+    Partition(Vec<ActorIdx>, Vec<ActorIdx>),
+    /// Network-wide packet loss rate.
     PacketLoss(f64),
     /// Alarm handler runs of these actors fail at this rate.
     AlarmFailure(Vec<ActorIdx>, f64),
-    /// The queue delivers each message again at this rate.
+    /// The queue delivers each acknowledged message again at this rate.
     QueueDuplicate(f64),
-    /// The queue consumer fails whole batches at this rate.
+    /// The queue consumer's invocations throw at this rate.
     QueueConsumerFailure(f64),
-    /// This fraction of `entities` (picked with the fault stream) send their SDK facts to `to`
-    /// instead of their observability target; `to: None` ends every misroute.
+    /// This fraction of `entities` (picked with the fault stream when the fault starts) send
+    /// their SDK facts to `to` instead of their observability target.
     Misroute {
         /// Candidates.
         entities: Vec<ActorIdx>,
         /// Fraction misrouted.
         fraction: f64,
-        /// The wrong target.
+        /// The wrong target (none: nothing is misrouted).
         to: Option<ActorIdx>,
     },
     /// Entities follow each SDK fact to their observability target with a forged one at this
-    /// rate (`runtime::hostile`); 0 ends the fault.
+    /// rate (`runtime::hostile`).
     HostileFacts(f64),
+    /// The end of the fault: its effect is lifted unless another fault of its kind covers the
+    /// same target (`runtime::fault_book`).
+    End,
 }
 
 /// A fault action and when it happens.
@@ -166,6 +168,8 @@ pub struct TimedAction {
     pub at_ms: u64,
     /// What.
     pub action: FaultAction,
+    /// Which fault of the scenario (its index): an end undoes its own fault's start.
+    pub fault: usize,
     /// A short label for the trace (e.g. `system_ledger_down start`).
     pub label: String,
 }

@@ -50,7 +50,8 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     let actions = scenario
         .faults
         .iter()
-        .flat_map(|fault| fault_actions(scenario, &actors, fault))
+        .enumerate()
+        .flat_map(|(number, fault)| fault_actions(scenario, &actors, number, fault))
         .collect();
     WorldSpec {
         seed,
@@ -309,91 +310,62 @@ fn group_members(actors: &[ActorSpec], group: Group) -> Vec<ActorIdx> {
     }
 }
 
-/// A fault as its start action at `at` and, unless it has none, its end action at its end.
-fn fault_actions(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Vec<TimedAction> {
+/// Fault number `number` as its start action at `at` and, unless it is instantaneous (an
+/// eviction), its end action at its end.
+fn fault_actions(
+    scenario: &Scenario,
+    actors: &[ActorSpec],
+    number: usize,
+    fault: &Fault,
+) -> Vec<TimedAction> {
     let name = fault.kind.name();
-    let (start, end) = start_and_end(scenario, actors, fault);
+    let start = start_action(scenario, actors, fault);
+    let instantaneous = matches!(start, FaultAction::Evict { .. });
     let mut actions = vec![TimedAction {
         at_ms: fault.at_ms,
         action: start,
+        fault: number,
         label: format!("{name} start"),
     }];
-    if let Some(end) = end {
+    if !instantaneous {
         actions.push(TimedAction {
             at_ms: fault.end_ms(),
-            action: end,
+            action: FaultAction::End,
+            fault: number,
             label: format!("{name} end"),
         });
     }
     actions
 }
 
-/// What a fault does when it starts, and what undoes it when it ends.
-fn start_and_end(
-    scenario: &Scenario,
-    actors: &[ActorSpec],
-    fault: &Fault,
-) -> (FaultAction, Option<FaultAction>) {
+/// What a fault does when it starts.
+fn start_action(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> FaultAction {
     let hit = targets(scenario, actors, fault.target);
     match &fault.kind {
-        FaultKind::SystemLedgerDown => (
-            FaultAction::Kill(hit.clone()),
-            Some(FaultAction::Restart(hit)),
+        FaultKind::SystemLedgerDown => FaultAction::Kill(hit),
+        FaultKind::SystemLedgerOverloaded { rate } => FaultAction::Overload(hit, *rate),
+        FaultKind::SystemLedgerSlow { extra_latency_ms } => {
+            FaultAction::ExtraLatency(hit, *extra_latency_ms)
+        }
+        FaultKind::Partition { between } => FaultAction::Partition(
+            group_members(actors, between[0]),
+            group_members(actors, between[1]),
         ),
-        FaultKind::SystemLedgerOverloaded { rate } => (
-            FaultAction::Overload(hit.clone(), *rate),
-            Some(FaultAction::Overload(hit, 0.0)),
-        ),
-        FaultKind::SystemLedgerSlow { extra_latency_ms } => (
-            FaultAction::ExtraLatency(hit.clone(), *extra_latency_ms),
-            Some(FaultAction::ExtraLatency(hit, 0)),
-        ),
-        FaultKind::Partition { between } => partition(actors, *between),
-        FaultKind::PacketLoss { rate } => (
-            FaultAction::PacketLoss(*rate),
-            Some(FaultAction::PacketLoss(0.0)),
-        ),
-        FaultKind::Evict { fraction } => (
-            FaultAction::Evict {
-                actors: members(actors, "entities"),
-                fraction: *fraction,
-            },
-            None,
-        ),
-        FaultKind::AlarmFailure { rate } => (
-            FaultAction::AlarmFailure(hit.clone(), *rate),
-            Some(FaultAction::AlarmFailure(hit, 0.0)),
-        ),
-        FaultKind::QueueDuplicate { rate } => (
-            FaultAction::QueueDuplicate(*rate),
-            Some(FaultAction::QueueDuplicate(0.0)),
-        ),
+        FaultKind::PacketLoss { rate } => FaultAction::PacketLoss(*rate),
+        FaultKind::Evict { fraction } => FaultAction::Evict {
+            actors: members(actors, "entities"),
+            fraction: *fraction,
+        },
+        FaultKind::AlarmFailure { rate } => FaultAction::AlarmFailure(hit, *rate),
+        FaultKind::QueueDuplicate { rate } => FaultAction::QueueDuplicate(*rate),
         FaultKind::Misroute { fraction } => misroute(actors, *fraction),
-        FaultKind::QueueConsumerFailure { rate } => (
-            FaultAction::QueueConsumerFailure(*rate),
-            Some(FaultAction::QueueConsumerFailure(0.0)),
-        ),
-        FaultKind::HostileFacts { rate } => (
-            FaultAction::HostileFacts(*rate),
-            Some(FaultAction::HostileFacts(0.0)),
-        ),
+        FaultKind::QueueConsumerFailure { rate } => FaultAction::QueueConsumerFailure(*rate),
+        FaultKind::HostileFacts { rate } => FaultAction::HostileFacts(*rate),
     }
 }
 
-/// Clog every link between the two groups, both ways; unclog them at the end.
-fn partition(actors: &[ActorSpec], between: [Group; 2]) -> (FaultAction, Option<FaultAction>) {
-    let (side_a, side_b) = (
-        group_members(actors, between[0]),
-        group_members(actors, between[1]),
-    );
-    (
-        FaultAction::Partition(side_a.clone(), side_b.clone(), true),
-        Some(FaultAction::Partition(side_a, side_b, false)),
-    )
-}
-
 /// `fraction` of tenant 0's entities send their SDK facts to tenant 1's ledger.
-fn misroute(actors: &[ActorSpec], fraction: f64) -> (FaultAction, Option<FaultAction>) {
+fn misroute(actors: &[ActorSpec], fraction: f64) -> FaultAction {
     let tenant_zero: Vec<ActorIdx> = actors
         .iter()
         .enumerate()
@@ -403,16 +375,9 @@ fn misroute(actors: &[ActorSpec], fraction: f64) -> (FaultAction, Option<FaultAc
         .map(|(idx, _)| idx)
         .collect();
     let wrong = find(actors, "tenant:1");
-    (
-        FaultAction::Misroute {
-            entities: tenant_zero,
-            fraction,
-            to: wrong.first().copied(),
-        },
-        Some(FaultAction::Misroute {
-            entities: Vec::new(),
-            fraction: 0.0,
-            to: None,
-        }),
-    )
+    FaultAction::Misroute {
+        entities: tenant_zero,
+        fraction,
+        to: wrong.first().copied(),
+    }
 }

@@ -45,7 +45,7 @@ pub const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         name: "observability_conserved",
-        holds: "per tracked entity, every hit, miss and append generated is in exactly one of: a stored SDK fact, a dropped one, one lost with a restart, one still held, an open period lost with a restart, an open period at the end",
+        holds: "per tracked entity, every hit, miss and append generated is in exactly one of: a stored SDK fact, a dropped one, one lost with a restart, one still held, an open period lost with a restart or an idle eviction (named apart), an open period at the end",
     },
     Invariant {
         name: "no_duplicate_facts",
@@ -57,7 +57,7 @@ pub const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         name: "tenant_payloads_conserved",
-        holds: "every period in which a tenant ledger stored facts is stored at the platform or on its way (pending or open with an alarm set, queued, being replayed); a loss names its cause (dead-lettered, stranded without an alarm)",
+        holds: "every period in which a tenant ledger stored facts is stored at the platform or on its way (pending or open with an alarm set, queued, being replayed); a loss names its cause (dead-lettered, deleted by the queue after its last delivery, expired in the queue, stranded without an alarm)",
     },
     Invariant {
         name: "tenant_isolation",

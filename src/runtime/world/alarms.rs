@@ -31,6 +31,7 @@ impl World {
         // Drawn for every run, failed or not, so the stream does not depend on the outcome.
         let jitter_unit = self.alarm_rng.gen::<f64>();
         let actor = &mut self.actors[idx];
+        actor.last_active_ms = actor.last_active_ms.max(now_ms);
         let invocation = actor.alarm.begin_run(now_ms);
         tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, retry_count = invocation.retry_count, is_retry = invocation.is_retry, "alarm handler runs");
         if fails {
@@ -110,6 +111,8 @@ impl World {
         jitter_unit: f64,
     ) {
         let actor = &mut self.actors[idx];
+        // A handler run is activity: the idle stretch starts when it ends.
+        actor.last_active_ms = actor.last_active_ms.max(now_ms);
         let failure = match outcome {
             RunOutcome::Succeeded => actor.alarm.run_succeeded(now_ms, jitter_unit),
             RunOutcome::Failed => Some(actor.alarm.run_failed(now_ms, jitter_unit)),

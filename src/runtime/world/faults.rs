@@ -1,6 +1,7 @@
 //! The faults in force and the random stream that decides them. Network-level faults (loss,
 //! partitions) live in the transport; these are the ones an actor's runtime applies.
 
+use crate::runtime::fault_book::WorldFaultState;
 use crate::runtime::hostile::HostileInjector;
 use crate::runtime::seed::{derive_seed, purpose, stream};
 use crate::runtime::spec::ActorIdx;
@@ -51,52 +52,15 @@ impl Faults {
             .collect()
     }
 
-    /// Answers `overloaded` at this rate on these actors (0 ends it).
-    pub fn set_overload(&mut self, actors: &[ActorIdx], rate: f64) {
-        set_rate(&mut self.overload_rate, actors, rate);
-    }
-
-    /// Delays these actors' answers by this much more, ms (0 ends it).
-    pub fn set_extra_latency(&mut self, actors: &[ActorIdx], extra_ms: u64) {
-        for idx in actors {
-            if extra_ms == 0 {
-                self.extra_latency_ms.remove(idx);
-            } else {
-                self.extra_latency_ms.insert(*idx, extra_ms);
-            }
-        }
-    }
-
-    /// Fails these actors' alarm handler runs at this rate (0 ends it).
-    pub fn set_alarm_failure(&mut self, actors: &[ActorIdx], rate: f64) {
-        set_rate(&mut self.alarm_failure_rate, actors, rate);
-    }
-
-    /// Sends the SDK facts of `entities` to `to` (`None`: ends every misroute).
-    pub fn set_misroute(&mut self, entities: &[ActorIdx], to: Option<ActorIdx>) {
-        match to {
-            Some(to) => {
-                for idx in entities {
-                    self.misrouted.insert(*idx, to);
-                }
-            }
-            None => self.misrouted.clear(),
-        }
-    }
-
-    /// Starts (rate > 0) or ends the `hostile_facts` fault.
-    pub fn set_hostile_rate(&mut self, rate: f64) {
-        self.hostile.set_rate(rate);
-    }
-
-    /// Delivers queue messages again at this rate.
-    pub fn set_queue_duplicate(&mut self, rate: f64) {
-        self.queue_duplicate_rate = rate;
-    }
-
-    /// Fails whole consumer batches at this rate.
-    pub fn set_queue_consumer_failure(&mut self, rate: f64) {
-        self.queue_consumer_failure_rate = rate;
+    /// Installs the rates and redirections of the faults now in force.
+    pub fn install(&mut self, state: &WorldFaultState) {
+        self.overload_rate.clone_from(&state.overload);
+        self.extra_latency_ms.clone_from(&state.extra_latency_ms);
+        self.alarm_failure_rate.clone_from(&state.alarm_failure);
+        self.queue_duplicate_rate = state.queue_duplicate;
+        self.queue_consumer_failure_rate = state.consumer_failure;
+        self.misrouted.clone_from(&state.misroute);
+        self.hostile.set_rate(state.hostile);
     }
 
     /// Whether actor `idx` answers this request `overloaded` (a draw while the fault is on).
@@ -128,15 +92,5 @@ impl Faults {
     /// Where entity `idx`'s SDK facts go instead of its target, if misrouted.
     pub fn misrouted_to(&self, idx: ActorIdx) -> Option<ActorIdx> {
         self.misrouted.get(&idx).copied()
-    }
-}
-
-fn set_rate(rates: &mut BTreeMap<ActorIdx, f64>, actors: &[ActorIdx], rate: f64) {
-    for idx in actors {
-        if rate > 0.0 {
-            rates.insert(*idx, rate);
-        } else {
-            rates.remove(idx);
-        }
     }
 }

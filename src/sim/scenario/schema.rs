@@ -512,7 +512,7 @@ pub static SETTINGS: &[Setting] = &[
         section: "runtime",
         key: "max_requests_per_10s",
         kind: LARGE_COUNT,
-        doc: "requests a Durable Object accepts within 10 s; past it, it answers overloaded (\"Too many requests for the same object within a 10 second window\"; the default, 10 000, is ten times Cloudflare's soft limit of about 1 000 requests per second)",
+        doc: "requests a Durable Object accepts within 10 s; past it, it answers overloaded (\"Too many requests for the same object within a 10 second window\"; the default, 10 000, is Cloudflare's soft limit of about 1 000 requests per second over the window)",
         required: None,
         get: |s| Value::Count(s.runtime.max_requests_per_10s),
         set: |s, v| s.runtime.max_requests_per_10s = v.count64(),
