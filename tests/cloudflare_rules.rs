@@ -342,3 +342,27 @@ fn each_overload_trigger_answers_overloaded_and_is_counted_by_name() {
         assert!(overloaded.passed, "{setting}:\n{}", overloaded.to_text());
     }
 }
+
+/// A workload that overloads the SystemLedger for the whole run, and one outage: breakers may
+/// legitimately stay OPEN after it, so recovery is not judged, and the report says why.
+#[test]
+fn recovery_is_not_judged_where_the_workload_exceeds_the_receivers_capacity_and_the_skip_names_it()
+{
+    let overloaded = scenario(&format!(
+        "{BUSY_LEDGER}max_requests_per_10s = 40\n[[faults]]\nkind = \"system_ledger_down\"\nat = \"1m\"\nduration = \"1m\"\n"
+    ));
+    let report = report(&overloaded, 1);
+    let recovers = report
+        .invariants
+        .iter()
+        .find(|invariant| invariant.name == "breaker_recovers")
+        .expect("judged");
+    assert!(recovers.passed && recovers.skipped, "{recovers:?}");
+    assert!(
+        recovers.detail.contains("exceeds its receivers' capacity"),
+        "{}",
+        recovers.detail
+    );
+    assert!(report.to_text().contains("skip breaker_recovers"));
+    assert!(report.to_json().contains("\"skipped\": true"));
+}

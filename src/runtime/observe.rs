@@ -236,6 +236,16 @@ pub enum Observation<'a> {
         /// The child fact's tenant.
         tenant: &'a Name,
     },
+    /// A Durable Object refused a request with `overloaded`.
+    Refused {
+        /// When, ms.
+        at_ms: u64,
+        /// Which actor.
+        actor: ActorIdx,
+        /// Its own request queue refused it (the workload's load), not the
+        /// `system_ledger_overloaded` fault.
+        natural: bool,
+    },
     /// An actor was killed, or evicted for being idle: what its in-memory state held is gone.
     Killed {
         /// When, ms.

@@ -111,9 +111,11 @@ fn expect_keys() -> String {
 /// `docs/reference/invariants.md`: every invariant, and the planted bugs that show it can fail.
 pub fn invariants() -> String {
     let mut page = format!(
-        "{GENERATED}\n\n# Invariants\n\nEvery run is judged by these, in this order (then one `expect.<counter>` check \
-         per `[expect]` counter, and `expect.violations`). A check that does not apply to a run passes with a \
-         detail that starts with `not applicable:`.\n\n| invariant | holds when | planted bugs that break it (scenario) |\n|---|---|---|\n"
+        "{GENERATED}\n\n# Invariants\n\nEvery run is judged by these, in this order (then `expect.violations` when \
+         the scenario lists violations, and one `expect.<counter>` check per `[expect]` counter, in name order). A \
+         check that does not apply to a run, or whose deadline the run does not reach, is skipped: `skip` in the \
+         human report, `\"skipped\": true` in the JSON, with the reason as its detail; a skip is never reported as \
+         a pass.\n\n| invariant | holds when | planted bugs that break it (scenario) |\n|---|---|---|\n"
     );
     for invariant in INVARIANTS {
         let plants: Vec<String> = Plant::ALL

@@ -10,13 +10,17 @@ use std::fmt::Write as _;
 pub struct InvariantResult {
     /// Its name (an invariant of docs/reference/invariants.md, or `expect.<counter>`).
     pub name: String,
-    /// Whether it held.
+    /// Whether it held: not violated (a skipped check is not violated, and not judged).
     pub passed: bool,
-    /// Why not (empty when it held).
+    /// Why not; for a skipped check, why it was not judged (empty when it held).
     pub detail: String,
     /// It failed, as the scenario's `[expect] violations` says it must.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub expected: bool,
+    /// It was not judged: it does not apply to this run, or the run does not reach its
+    /// deadline (`detail` says which). Never a pass.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 /// The version of the JSON report's schema (`docs/report.md`): raised when a field changes
@@ -156,10 +160,11 @@ impl Report {
             let _ = writeln!(text, "  reached: {}", self.reached.join(" "));
         }
         for invariant in &self.invariants {
-            let mark = match (invariant.passed, invariant.expected) {
-                (true, _) => "ok  ",
-                (false, true) => "FAIL (expected)",
-                (false, false) => "FAIL",
+            let mark = match (invariant.passed, invariant.expected, invariant.skipped) {
+                (true, _, true) => "skip",
+                (true, _, false) => "ok  ",
+                (false, true, _) => "FAIL (expected)",
+                (false, false, _) => "FAIL",
             };
             let _ = write!(text, "  {mark} {}", invariant.name);
             if !invariant.detail.is_empty() {

@@ -26,6 +26,13 @@ impl World {
         let admitted = self.actors[idx]
             .requests
             .admit(now_ms, bytes, service_ms, &limits, injected);
+        if let Err(cause) = admitted {
+            self.observer.note(|| Observation::Refused {
+                at_ms: now_ms,
+                actor: idx,
+                natural: cause != OverloadCause::Injected,
+            });
+        }
         let counters = &mut self.recorder.counters;
         match admitted {
             Ok(done_ms) => return Some(done_ms),

@@ -27,6 +27,7 @@ pub(super) fn checks(scenario: &Scenario, counters: &Counters) -> Vec<InvariantR
                     format!("{name} = {value}, expected {wanted}")
                 },
                 expected: false,
+                skipped: false,
             }
         })
         .collect()
@@ -45,14 +46,18 @@ pub(super) fn violations(
     for invariant in invariants.iter_mut() {
         invariant.expected = !invariant.passed && wanted.contains(&invariant.name);
     }
-    let held: Vec<&str> = wanted
+    let held: Vec<String> = wanted
         .iter()
-        .filter(|name| {
-            invariants
+        .filter_map(|name| {
+            let invariant = invariants
                 .iter()
-                .any(|invariant| invariant.name == **name && invariant.passed)
+                .find(|invariant| invariant.name == *name && invariant.passed)?;
+            Some(if invariant.skipped {
+                format!("{name} (skipped: {})", invariant.detail)
+            } else {
+                name.clone()
+            })
         })
-        .map(String::as_str)
         .collect();
     Some(InvariantResult {
         name: "expect.violations".to_owned(),
@@ -63,5 +68,6 @@ pub(super) fn violations(
             format!("expected to fail, but held: {}", held.join(", "))
         },
         expected: false,
+        skipped: false,
     })
 }

@@ -3,9 +3,10 @@
 
 use super::{clients_of, not_applicable, verdict, BreakerStates, ClientKey};
 use crate::runtime::observe::Observation;
+use crate::runtime::ActorIdx;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 const NAME: &str = "breaker_recovers";
 
@@ -54,6 +55,9 @@ pub(super) struct LivenessChecker {
     states: BreakerStates,
     /// Clients that emitted within the window.
     active: BTreeSet<ClientKey>,
+    /// Requests receivers refused with `overloaded` for their own load (not a fault) from
+    /// the recovery start to the deadline, by receiver.
+    overloaded: BTreeMap<ActorIdx, u64>,
 }
 
 impl LivenessChecker {
@@ -73,6 +77,7 @@ impl LivenessChecker {
         Self {
             window,
             states: BreakerStates::default(),
+            overloaded: BTreeMap::new(),
             active: BTreeSet::new(),
         }
     }
@@ -123,6 +128,13 @@ impl LivenessChecker {
             } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
                 self.active.insert((caller, target));
             }
+            Observation::Refused {
+                at_ms,
+                actor,
+                natural: true,
+            } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
+                *self.overloaded.entry(actor).or_default() += 1;
+            }
             _ => {}
         }
     }
@@ -141,6 +153,22 @@ impl LivenessChecker {
                 )
             })
         });
+        if stuck.is_some() && !self.overloaded.is_empty() {
+            // The promise holds where the load fits the receivers: a breaker open because the
+            // workload itself overloads its target is no recovery failure.
+            let load: Vec<String> = self
+                .overloaded
+                .iter()
+                .map(|(actor, refused)| format!("#{actor} refused {refused}"))
+                .collect();
+            return not_applicable(
+                NAME,
+                &format!(
+                    "the workload exceeds its receivers' capacity after the faults ended (overloaded answers from their own request queues between {recovery_start_ms} and {deadline_ms} ms: {}), so a breaker may stay OPEN; lower the load or raise the [runtime] limits to judge recovery",
+                    load.join(", ")
+                ),
+            );
+        }
         verdict(NAME, stuck)
     }
 }

@@ -153,6 +153,7 @@ fn verdict(name: &str, violation: Option<String>) -> InvariantResult {
         passed: violation.is_none(),
         detail: violation.unwrap_or_default(),
         expected: false,
+        skipped: false,
     }
 }
 
@@ -161,8 +162,9 @@ fn not_applicable(name: &str, why: &str) -> InvariantResult {
     InvariantResult {
         name: name.to_owned(),
         passed: true,
-        detail: format!("not applicable: {why}"),
+        detail: why.to_owned(),
         expected: false,
+        skipped: true,
     }
 }
 
