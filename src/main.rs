@@ -11,6 +11,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use z0sim::planted::Plant;
+use z0sim::sim::swarm::{swarm, Verdict};
 use z0sim::sim::sweep::{sweep, SeedRange, SweepFile, SweepProgress, SweepSummary};
 use z0sim::sim::{load_scenario, run, RunOptions};
 
@@ -70,6 +71,29 @@ enum Command {
         #[arg(long, value_name = "N", value_parser = parse_jobs)]
         jobs: Option<NonZeroUsize>,
     },
+    /// Swarm testing: each seed draws a whole scenario (topology, SDK settings, network,
+    /// runtime limits, workload, and zero to six faults of every kind) and runs it with that
+    /// seed.
+    ///
+    /// A progress bar goes to standard error (when it is a terminal); the summary goes to
+    /// standard output: how many seeds passed, showed a documented weakness of the z0 design
+    /// (docs/model.md, "Findings"), or failed; then what failed and one replay command per
+    /// failing seed. Exit code 0 when no seed failed, 1 when one did, 2 for unusable input.
+    Swarm {
+        /// The seeds, `A..B`: from A up to and including B (a single `N` is `N..N`).
+        #[arg(long, value_name = "A..B", value_parser = SeedRange::parse)]
+        seeds: SeedRange,
+        /// Parallel workers, at least 1. Default: the available parallelism.
+        #[arg(long, value_name = "N", value_parser = parse_jobs)]
+        jobs: Option<NonZeroUsize>,
+        /// Run every seed with this planted bug (`planted-bugs` feature; see `z0sim plants`).
+        #[arg(long, value_name = "NAME")]
+        plant: Option<String>,
+        /// Write each failing seed's scenario to DIR/swarm-<seed>.toml (created if missing);
+        /// `z0sim run` on that file with `--seed <seed>` replays the run exactly.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
     /// Validates scenario files only.
     Check {
         /// The scenario files.
@@ -109,6 +133,18 @@ fn main() -> ExitCode {
         },
         Command::Plants => plants_command(),
         Command::Sweep { files, seeds, jobs } => sweep_command(&files, seeds, jobs),
+        Command::Swarm {
+            seeds,
+            jobs,
+            plant,
+            out,
+        } => match parse_plant(plant.as_deref()) {
+            Ok(plant) => swarm_command(seeds, jobs, plant, out.as_deref()),
+            Err(message) => {
+                eprintln!("z0sim: {message}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
         Command::Check { files } => check_command(&files),
     }
 }
@@ -252,8 +288,21 @@ fn sweep_command(
         eprintln!("z0sim sweep: nothing was run");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
-    let jobs =
-        jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN));
+    let jobs = default_jobs(jobs);
+    let bar = progress_bar();
+    let progress = |progress: SweepProgress| show_progress(&bar, progress);
+    let summary = sweep(&loaded, jobs, &progress);
+    bar.finish_and_clear();
+    print!("{}", sweep_text(&summary));
+    if summary.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_VIOLATED)
+    }
+}
+
+/// A progress bar on standard error when it is a terminal, hidden otherwise.
+fn progress_bar() -> ProgressBar {
     let interactive = std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
         None,
@@ -272,14 +321,58 @@ fn sweep_command(
     ) {
         bar.set_style(style);
     }
-    let progress = |progress: SweepProgress| {
-        bar.set_length(progress.total);
-        bar.set_position(progress.done);
-        bar.set_message(format!("{} failed", progress.failed));
-    };
-    let summary = sweep(&loaded, jobs, &progress);
+    bar
+}
+
+fn show_progress(bar: &ProgressBar, progress: SweepProgress) {
+    bar.set_length(progress.total);
+    bar.set_position(progress.done);
+    bar.set_message(format!("{} failed", progress.failed));
+}
+
+fn default_jobs(jobs: Option<NonZeroUsize>) -> NonZeroUsize {
+    jobs.unwrap_or_else(|| std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN))
+}
+
+fn swarm_command(
+    seeds: SeedRange,
+    jobs: Option<NonZeroUsize>,
+    plant: Option<Plant>,
+    out: Option<&std::path::Path>,
+) -> ExitCode {
+    if let Some(dir) = out {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            eprintln!("z0sim swarm: cannot create {}: {error}", dir.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    let bar = progress_bar();
+    let progress = |progress: SweepProgress| show_progress(&bar, progress);
+    let summary = swarm(seeds, default_jobs(jobs), plant, &progress);
     bar.finish_and_clear();
-    print!("{}", sweep_text(&summary));
+    let mut written = BTreeMap::new();
+    if let Some(dir) = out {
+        for seed in summary
+            .seeds
+            .iter()
+            .filter(|seed| seed.verdict == Verdict::Failed)
+        {
+            let Some(scenario) = &seed.scenario else {
+                continue;
+            };
+            let path = dir.join(format!("swarm-{}.toml", seed.seed));
+            match std::fs::write(&path, scenario.to_toml()) {
+                Ok(()) => {
+                    written.insert(seed.seed, path.display().to_string());
+                }
+                Err(error) => eprintln!("z0sim swarm: cannot write {}: {error}", path.display()),
+            }
+        }
+    }
+    print!(
+        "{}",
+        summary.to_text(plant, &|seed| written.get(&seed).cloned())
+    );
     if summary.passed() {
         ExitCode::SUCCESS
     } else {

@@ -93,3 +93,21 @@ fn every_plant_names_a_bundled_scenario_and_a_distinct_name() {
         );
     }
 }
+
+/// Swarm testing's power: every planted bug makes some swarm seed fail within 200 seeds, with
+/// no hint of which bug is planted (README, "Swarm testing", has the catch rates).
+#[test]
+fn swarm_catches_every_planted_bug_within_200_seeds() {
+    use z0sim::sim::swarm::{run_swarm_seed, Verdict};
+    let missed: Vec<&str> = Plant::ALL
+        .iter()
+        .filter(|plant| {
+            !(1..=200).any(|seed| run_swarm_seed(seed, Some(**plant)).verdict == Verdict::Failed)
+        })
+        .map(|plant| plant.name())
+        .collect();
+    assert!(
+        missed.is_empty(),
+        "not caught within 200 swarm seeds: {missed:?}"
+    );
+}

@@ -46,6 +46,8 @@ pub mod purpose {
     pub const READER: u64 = 11;
     /// Idle stretches before evictions (`runtime::idle`).
     pub const IDLE: u64 = 12;
+    /// Swarm testing's scenario draws (`sim::swarm`).
+    pub const SWARM: u64 = 13;
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ pub const INVARIANTS: &[Invariant] = &[
     },
     Invariant {
         name: "breaker_recovers",
-        holds: "every client that emitted (attempted, dropped or was rejected) after the last fault's end plus rpc_timeout plus the longest reset timeout is CLOSED one emission interval plus rpc_timeout later",
+        holds: "every client that emitted (attempted, dropped or was rejected) after the last fault's end plus rpc_timeout plus the longest reset timeout, early enough for a probe to settle, is CLOSED one emission interval plus a probe's settling time later (skipped, naming the load, when receivers overloaded themselves after the faults)",
     },
     Invariant {
         name: "fallback_isolates_primary",

@@ -7,7 +7,9 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod swarm;
 pub mod sweep;
+pub mod workers;
 
 pub use report::{InvariantResult, Report};
 pub use run::{run, RunOptions};

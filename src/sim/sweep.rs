@@ -18,12 +18,12 @@
 use crate::sim::report::Report;
 use crate::sim::run::{repro_command, run, RunOptions};
 use crate::sim::scenario::Scenario;
+use crate::sim::workers::run_jobs;
+pub use crate::sim::workers::SweepProgress;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroUsize;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Instant;
 
 /// An inclusive range of seeds: `first..=last`.
@@ -195,18 +195,6 @@ impl SweepSummary {
     }
 }
 
-/// Progress of a sweep, handed to the callback once before the first run (with `done == 0`) and
-/// once after each run, from the worker that finished it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SweepProgress {
-    /// Runs finished.
-    pub done: u64,
-    /// Runs in total.
-    pub total: u64,
-    /// Runs finished that failed.
-    pub failed: u64,
-}
-
 /// Runs every seed of every file on `jobs` workers.
 pub fn sweep(
     files: &[SweepFile],
@@ -219,46 +207,18 @@ pub fn sweep(
         .enumerate()
         .flat_map(|(index, file)| file.seeds.seeds().map(move |seed| (index, seed)))
         .collect();
-    let total = queue.len() as u64;
-    let workers = jobs.get().min(queue.len()).max(1);
-    let next = AtomicUsize::new(0);
-    let done = AtomicUsize::new(0);
-    let failed = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<SeedResult>>> = Mutex::new(vec![None; queue.len()]);
-    progress(SweepProgress {
-        done: 0,
-        total,
-        failed: 0,
-    });
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| loop {
-                let job = next.fetch_add(1, Ordering::Relaxed);
-                let Some(&(file, seed)) = queue.get(job) else {
-                    break;
-                };
-                let result = run_one(&files[file], seed);
-                let failed_now = if result.passed {
-                    failed.load(Ordering::Relaxed)
-                } else {
-                    failed.fetch_add(1, Ordering::Relaxed) + 1
-                };
-                if let Ok(mut slots) = results.lock() {
-                    slots[job] = Some(result);
-                }
-                let done_now = done.fetch_add(1, Ordering::Relaxed) + 1;
-                progress(SweepProgress {
-                    done: done_now as u64,
-                    total,
-                    failed: failed_now as u64,
-                });
-            });
-        }
-    });
-    let mut slots = results
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .into_iter();
+    let work = |job: usize| {
+        let (file, seed) = queue[job];
+        run_one(&files[file], seed)
+    };
+    let (results, workers) = run_jobs(
+        queue.len(),
+        jobs,
+        &work,
+        &|result: &SeedResult| !result.passed,
+        progress,
+    );
+    let mut slots = results.into_iter();
     let files = files
         .iter()
         .map(|file| {
@@ -293,11 +253,16 @@ fn options(file: &SweepFile) -> RunOptions {
 }
 
 fn run_one(file: &SweepFile, seed: u64) -> SeedResult {
-    let options = options(file);
-    let repro = repro_command(&options, seed);
+    run_seed(&file.scenario, seed, &options(file))
+}
+
+/// Runs one seed of `scenario`, never panicking: a run that panics is a failed seed with the
+/// panic message.
+pub(crate) fn run_seed(scenario: &Scenario, seed: u64, options: &RunOptions) -> SeedResult {
+    let repro = repro_command(options, seed);
     // `run` catches panics of the simulation thread; this also catches any in building the
     // world or the report, so one bad seed never takes the sweep down.
-    let outcome = catch_unwind(AssertUnwindSafe(|| run(&file.scenario, seed, &options)));
+    let outcome = catch_unwind(AssertUnwindSafe(|| run(scenario, seed, options)));
     match outcome {
         Ok(Ok(report)) => SeedResult {
             seed,

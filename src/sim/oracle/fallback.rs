@@ -174,7 +174,9 @@ impl Propagation {
             return;
         }
         match *observation {
-            Observation::Started { at_ms, actor } => {
+            // What a client held in memory is gone from a kill or an idle eviction on (the
+            // start that follows, if any, is later).
+            Observation::Started { at_ms, actor } | Observation::Killed { at_ms, actor, .. } => {
                 self.restarted_at.insert(actor, at_ms);
             }
             Observation::Dropped {

@@ -37,12 +37,16 @@ pub fn liveness_window_ms(scenario: &Scenario) -> Option<(u64, u64)> {
         .sdk
         .stats_min_interval_ms
         .max(scenario.sdk.tenant_config().flush_retry_delay_ms);
-    let deadline_ms = recovery_start_ms
-        + emission_interval_ms
-        + rpc_timeout_ms
-        + 2 * scenario.network.latency_max_ms
-        + scenario.runtime.service_time_ms;
+    let deadline_ms = recovery_start_ms + emission_interval_ms + probe_settle_ms(scenario);
     Some((recovery_start_ms, deadline_ms))
+}
+
+/// The longest a probe takes to settle: its answer (two worst latencies and the service time)
+/// or its timeout.
+fn probe_settle_ms(scenario: &Scenario) -> u64 {
+    scenario.sdk.rpc_timeout_ms
+        + 2 * scenario.network.latency_max_ms
+        + scenario.runtime.service_time_ms
 }
 
 /// Liveness: the part of the run after the last fault (the run must last past the deadline).
@@ -52,6 +56,12 @@ pub fn liveness_window_ms(scenario: &Scenario) -> Option<(u64, u64)> {
 pub(super) struct LivenessChecker {
     /// `(recovery_start_ms, deadline_ms)`, or why the check does not apply.
     window: Result<(u64, u64), String>,
+    /// The last emission judged: a later one may still have its probe in flight at the
+    /// deadline.
+    last_judged_emission_ms: u64,
+    /// When the last fault ended: a breaker opened by the load from then on may still be
+    /// OPEN at the deadline.
+    faults_end_ms: u64,
     states: BreakerStates,
     /// Clients that emitted within the window.
     active: BTreeSet<ClientKey>,
@@ -74,8 +84,19 @@ impl LivenessChecker {
             )),
             Some(window) => Ok(window),
         };
+        let last_judged_emission_ms = window.as_ref().map_or(0, |(_, deadline_ms)| {
+            deadline_ms.saturating_sub(probe_settle_ms(scenario))
+        });
+        let faults_end_ms = scenario
+            .faults
+            .iter()
+            .map(|fault| fault.end_ms())
+            .max()
+            .unwrap_or(0);
         Self {
             window,
+            last_judged_emission_ms,
+            faults_end_ms,
             states: BreakerStates::default(),
             overloaded: BTreeMap::new(),
             active: BTreeSet::new(),
@@ -125,14 +146,14 @@ impl LivenessChecker {
                 caller,
                 target,
                 ..
-            } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
+            } if (recovery_start_ms..=self.last_judged_emission_ms).contains(&at_ms) => {
                 self.active.insert((caller, target));
             }
             Observation::Refused {
                 at_ms,
                 actor,
                 natural: true,
-            } if (recovery_start_ms..=deadline_ms).contains(&at_ms) => {
+            } if (self.faults_end_ms..=deadline_ms).contains(&at_ms) => {
                 *self.overloaded.entry(actor).or_default() += 1;
             }
             _ => {}
@@ -147,9 +168,10 @@ impl LivenessChecker {
         let stuck = self.active.iter().find_map(|key| {
             let state = self.states.get(*key);
             (state != crate::ledgers::BreakerState::Closed).then(|| {
+                let target = key.1.map_or("a missing actor".to_owned(), |target| format!("#{target}"));
                 format!(
-                    "actor #{} -> #{:?} emitted after {recovery_start_ms} ms but its breaker was {state:?} at the deadline {deadline_ms} ms",
-                    key.0, key.1
+                    "actor #{}'s breaker towards {target} was {state:?} at the deadline {deadline_ms} ms, though it emitted between {recovery_start_ms} and {} ms, early enough for a probe to settle",
+                    key.0, self.last_judged_emission_ms
                 )
             })
         });
@@ -164,7 +186,8 @@ impl LivenessChecker {
             return not_applicable(
                 NAME,
                 &format!(
-                    "the workload exceeds its receivers' capacity after the faults ended (overloaded answers from their own request queues between {recovery_start_ms} and {deadline_ms} ms: {}), so a breaker may stay OPEN; lower the load or raise the [runtime] limits to judge recovery",
+                    "the workload exceeds its receivers' capacity after the faults ended (overloaded answers from their own request queues between {} and {deadline_ms} ms: {}), so a breaker may stay OPEN; lower the load or raise the [runtime] limits to judge recovery",
+                    self.faults_end_ms,
                     load.join(", ")
                 ),
             );
