@@ -11,9 +11,13 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use z0sim::planted::Plant;
+use z0sim::sim::export::export;
+use z0sim::sim::oracle::words::human_ms;
+use z0sim::sim::run::{run_witnessed, Witnessed};
+use z0sim::sim::shrink::{shrink, ShrinkError, ShrinkOptions, Size, Step};
 use z0sim::sim::swarm::{swarm, Verdict};
 use z0sim::sim::sweep::{sweep, SeedRange, SweepFile, SweepProgress, SweepSummary};
-use z0sim::sim::{load_scenario, run, RunOptions};
+use z0sim::sim::{load_scenario, RunOptions};
 
 /// mimalloc instead of the system allocator: a run allocates and frees millions of small
 /// objects (facts, messages, madsim tasks and timers) on its own thread, where glibc's
@@ -32,25 +36,48 @@ struct Cli {
     command: Command,
 }
 
+/// `z0sim run`'s arguments.
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// The seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print one JSON object (and nothing else) on standard output.
+    #[arg(long)]
+    json: bool,
+    /// Print the event log (through tracing; RUST_LOG works too).
+    #[arg(long)]
+    trace: bool,
+    /// Run with this planted bug (builds with the `planted-bugs` feature; see `z0sim plants`).
+    #[arg(long, value_name = "NAME")]
+    plant: Option<String>,
+    /// Leave out the wall-clock figures (wall time, speed-up, events per second), so that
+    /// one file and seed print the same bytes every time.
+    #[arg(long)]
+    no_timing: bool,
+    /// Explain each violation in full: every event of the actors it names up to its time (the
+    /// last 200), instead of the last 8.
+    #[arg(long)]
+    explain: bool,
+    /// Write the run's timeline to FILE, one self-contained HTML page (inline SVG).
+    #[arg(long, value_name = "FILE")]
+    timeline: Option<PathBuf>,
+    /// Write the scenario to FILE with the run's random fault picks made explicit (the
+    /// entities each `evict` restarted and each `misroute` rewired).
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+}
+
+/// Events shown before each violation by `z0sim run`, and with `--explain`.
+const EXPLAIN_EVENTS: usize = 8;
+const EXPLAIN_EVENTS_IN_FULL: usize = 200;
+
 #[derive(Subcommand)]
 enum Command {
     /// Runs one scenario with one seed.
-    Run {
-        /// The scenario file.
-        file: PathBuf,
-        /// The seed.
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
-        /// Print one JSON object (and nothing else) on standard output.
-        #[arg(long)]
-        json: bool,
-        /// Print the event log (through tracing; RUST_LOG works too).
-        #[arg(long)]
-        trace: bool,
-        /// Run with this planted bug (builds with the `planted-bugs` feature; see `z0sim plants`).
-        #[arg(long, value_name = "NAME")]
-        plant: Option<String>,
-    },
+    Run(RunArgs),
     /// Lists the planted bugs, one a line: NAME INVARIANT SCENARIO (`planted-bugs` feature).
     Plants,
     /// Runs many seeds of one or more scenarios on parallel workers and prints a summary.
@@ -94,6 +121,26 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Shrinks a failing run: smaller scenarios (fewer faults, shorter windows and run, fewer
+    /// tenants, entities and hierarchy levels, a simpler network) while the same invariant
+    /// still fails, with the same seed or one of the next three. Prints each accepted step
+    /// and the size before and after; writes the smallest to OUT, which `z0sim run` replays.
+    Shrink {
+        /// The scenario file.
+        file: PathBuf,
+        /// The failing seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run with this planted bug (`planted-bugs` feature; see `z0sim plants`).
+        #[arg(long, value_name = "NAME")]
+        plant: Option<String>,
+        /// The invariant that must keep failing (default: the first that fails).
+        #[arg(long, value_name = "NAME")]
+        invariant: Option<String>,
+        /// Where to write the shrunk scenario.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
     /// Validates scenario files only.
     Check {
         /// The scenario files.
@@ -101,6 +148,9 @@ enum Command {
         files: Vec<PathBuf>,
     },
 }
+
+/// Seeds after the failing one that `z0sim shrink` also tries for each change.
+const SHRINK_EXTRA_SEEDS: u64 = 3;
 
 const EXIT_VIOLATED: u8 = 1;
 const EXIT_BAD_INPUT: u8 = 2;
@@ -118,14 +168,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
-        Command::Run {
-            file,
-            seed,
-            json,
-            trace,
-            plant,
-        } => match parse_plant(plant.as_deref()) {
-            Ok(plant) => run_command(&file, seed, json, trace_filter(trace), plant),
+        Command::Run(args) => match parse_plant(args.plant.as_deref()) {
+            Ok(plant) => run_command(&args, plant),
             Err(message) => {
                 eprintln!("z0sim: {message}");
                 ExitCode::from(EXIT_BAD_INPUT)
@@ -145,8 +189,100 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         },
+        Command::Shrink {
+            file,
+            seed,
+            plant,
+            invariant,
+            out,
+        } => match parse_plant(plant.as_deref()) {
+            Ok(plant) => {
+                let options = ShrinkOptions {
+                    seed,
+                    plant,
+                    invariant,
+                    extra_seeds: SHRINK_EXTRA_SEEDS,
+                };
+                shrink_command(&file, &options, &out)
+            }
+            Err(message) => {
+                eprintln!("z0sim: {message}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        },
         Command::Check { files } => check_command(&files),
     }
+}
+
+/// `z0sim shrink`: exit 0 when a scenario that fails the same invariant was written, 1 when
+/// a run broke, 2 for unusable input (including a run with nothing failing).
+fn shrink_command(
+    file: &std::path::Path,
+    options: &ShrinkOptions,
+    out: &std::path::Path,
+) -> ExitCode {
+    let scenario = match load_scenario(file) {
+        Ok(scenario) => scenario,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    println!(
+        "shrinking {} seed {}: {}",
+        file.display(),
+        options.seed,
+        Size::of(&scenario)
+    );
+    let mut on_step =
+        |step: &Step| println!("  {} (seed {}): {}", step.change, step.seed, step.size);
+    let shrunk = match shrink(&scenario, options, &mut on_step) {
+        Ok(shrunk) => shrunk,
+        Err(ShrinkError::Run(error)) => {
+            eprintln!("z0sim: {error}");
+            return ExitCode::from(EXIT_VIOLATED);
+        }
+        Err(error) => {
+            eprintln!("z0sim: {error}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    let mut minimal = shrunk.scenario.clone();
+    minimal.description = format!(
+        "Shrunk by z0sim shrink from {} seed {}: {} fails with seed {}. {}",
+        file.display(),
+        options.seed,
+        shrunk.invariant,
+        shrunk.seed,
+        minimal.description
+    )
+    .trim_end()
+    .to_owned();
+    if let Err(error) = std::fs::write(out, minimal.to_toml()) {
+        eprintln!("z0sim: cannot write {}: {error}", out.display());
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    println!(
+        "{} still fails after {} steps ({} runs)
+  before: {}
+  after:  {}",
+        shrunk.invariant,
+        shrunk.steps.len(),
+        shrunk.runs,
+        shrunk.before,
+        shrunk.after
+    );
+    let replay = RunOptions {
+        file: Some(absolute(out)),
+        plant: options.plant,
+        ..RunOptions::default()
+    };
+    println!(
+        "written to {}; run it with: {}",
+        out.display(),
+        z0sim::sim::run::repro_command(&replay, shrunk.seed)
+    );
+    ExitCode::SUCCESS
 }
 
 fn parse_jobs(text: &str) -> Result<NonZeroUsize, String> {
@@ -203,43 +339,118 @@ fn plants_command() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn run_command(
-    file: &std::path::Path,
-    seed: u64,
+/// Writes what `run` was asked to write besides its report: the timeline, the export.
+fn write_outputs(
+    args: &RunArgs,
+    scenario: &z0sim::sim::Scenario,
+    report: &z0sim::sim::Report,
+    witnessed: &Witnessed,
+) -> Result<(), String> {
+    if let Some(path) = &args.timeline {
+        let page = z0sim::sim::witness::timeline::render(scenario, report, witnessed);
+        std::fs::write(path, page)
+            .map_err(|error| format!("cannot write the timeline to {}: {error}", path.display()))?;
+        eprintln!("timeline written to {}", path.display());
+    }
+    if let Some(path) = &args.export {
+        let names = &witnessed.names;
+        let exported = export(scenario, args.seed, &witnessed.fault_picks, names);
+        std::fs::write(path, exported.to_toml())
+            .map_err(|error| format!("cannot write the export to {}: {error}", path.display()))?;
+        eprintln!(
+            "scenario with explicit fault picks written to {}",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// How `run` prints its report.
+#[derive(Clone, Copy)]
+struct Output {
     json: bool,
-    trace_filter: Option<String>,
-    plant: Option<Plant>,
-) -> ExitCode {
-    let scenario = match load_scenario(file) {
+    timing: bool,
+}
+
+/// `path` made absolute (against the current directory), so that printed repros run from
+/// anywhere; as given if that fails.
+fn absolute(path: &std::path::Path) -> String {
+    std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// `text` with its verdict marks coloured, when standard output is a terminal.
+fn coloured(text: String) -> String {
+    if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+        return text;
+    }
+    text.lines()
+        .map(|line| {
+            let colour = [
+                ("  ok ", 32),
+                ("  skip ", 33),
+                ("  FAIL (expected)", 36),
+                ("  FAIL", 31),
+            ]
+            .iter()
+            .find(|(mark, _)| line.starts_with(mark))
+            .map(|(_, colour)| *colour);
+            match colour {
+                Some(colour) => format!("\x1b[{colour}m{line}\x1b[0m\n"),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect()
+}
+
+fn run_command(args: &RunArgs, plant: Option<Plant>) -> ExitCode {
+    let scenario = match load_scenario(&args.file) {
         Ok(scenario) => scenario,
         Err(error) => {
             eprintln!("{error}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let options = RunOptions {
-        file: Some(file.display().to_string()),
-        trace_filter,
-        plant,
+    let output = Output {
+        json: args.json,
+        timing: !args.no_timing,
     };
-    let report = match run(&scenario, seed, &options) {
-        Ok(report) => report,
+    let options = RunOptions {
+        file: Some(absolute(&args.file)),
+        trace_filter: trace_filter(args.trace),
+        plant,
+        explain_events: Some(if args.explain {
+            EXPLAIN_EVENTS_IN_FULL
+        } else {
+            EXPLAIN_EVENTS
+        }),
+    };
+    let (report, witnessed) = match run_witnessed(&scenario, args.seed, &options) {
+        Ok(ran) => ran,
         Err(error) => {
             eprintln!("z0sim: {error}");
             eprintln!(
                 "reproduce with: {}",
-                z0sim::sim::run::repro_command(&options, seed)
+                z0sim::sim::run::repro_command(&options, args.seed)
             );
             return ExitCode::from(EXIT_VIOLATED);
         }
     };
-    if json {
-        println!("{}", report.to_json());
+    if let Some(witnessed) = &witnessed {
+        if let Err(message) = write_outputs(args, &scenario, &report, witnessed) {
+            eprintln!("z0sim: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    if output.json {
+        println!("{}", report.to_json_with(output.timing));
         if let Some(repro) = &report.repro {
             eprintln!("reproduce with: {repro}");
         }
     } else {
-        print!("{}", report.to_text());
+        print!("{}", coloured(report.to_text_with(output.timing)));
     }
     if report.passed {
         ExitCode::SUCCESS
@@ -275,9 +486,7 @@ fn sweep_command(
     let mut unusable = false;
     for file in files {
         match load_scenario(file) {
-            Ok(scenario) => {
-                loaded.push(SweepFile::new(file.display().to_string(), scenario, seeds))
-            }
+            Ok(scenario) => loaded.push(SweepFile::new(absolute(file), scenario, seeds)),
             Err(error) => {
                 eprintln!("{error}");
                 unusable = true;
@@ -363,7 +572,7 @@ fn swarm_command(
             let path = dir.join(format!("swarm-{}.toml", seed.seed));
             match std::fs::write(&path, scenario.to_toml()) {
                 Ok(()) => {
-                    written.insert(seed.seed, path.display().to_string());
+                    written.insert(seed.seed, absolute(&path));
                 }
                 Err(error) => eprintln!("z0sim swarm: cannot write {}: {error}", path.display()),
             }
@@ -412,6 +621,16 @@ fn sweep_text(summary: &SweepSummary) -> String {
                 format!("reached in {count}/{runs} seeds")
             };
             let _ = writeln!(text, "         {label}: {}", names.join(" "));
+        }
+        for (name, spread) in &file.distributions {
+            let _ = writeln!(
+                text,
+                "         {name} p99 across {} seeds: p50 {} p99 {} max {}",
+                spread.seeds,
+                human_ms(spread.p50),
+                human_ms(spread.p99),
+                human_ms(spread.max)
+            );
         }
     }
     let runs = summary.runs();

@@ -111,3 +111,87 @@ fn swarm_catches_every_planted_bug_within_200_seeds() {
         "not caught within 200 swarm seeds: {missed:?}"
     );
 }
+
+/// `z0sim shrink` on every planted bug, from the first seed that catches it: a scenario no
+/// bigger that fails the same invariant, strictly smaller for most plants (README, "Shrinking",
+/// has the numbers this prints with `--nocapture`).
+#[test]
+fn shrinking_every_planted_bug_keeps_its_invariant_failing_in_a_smaller_scenario() {
+    use z0sim::sim::shrink::{shrink, ShrinkOptions, Size};
+    let mut smaller = 0;
+    for plant in Plant::ALL {
+        let seed = caught_within_seeds(plant).unwrap_or_else(|message| panic!("{message}"));
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(plant.scenario());
+        let scenario = load_scenario(&path).expect("the plant's scenario loads");
+        let options = ShrinkOptions {
+            seed,
+            plant: Some(plant),
+            invariant: Some(plant.invariant().to_owned()),
+            extra_seeds: 3,
+        };
+        let shrunk = shrink(&scenario, &options, &mut |_| {}).expect("shrinking runs");
+        let (before, after) = (shrunk.before, shrunk.after);
+        println!("{plant}: {before} -> {after} ({} runs)", shrunk.runs);
+        assert_eq!(after, Size::of(&shrunk.scenario));
+        assert!(
+            after.faults <= before.faults
+                && after.entities <= before.entities
+                && after.duration_ms <= before.duration_ms,
+            "{plant}: {before} -> {after}"
+        );
+        if after != before {
+            smaller += 1;
+        }
+        let options = RunOptions {
+            plant: Some(plant),
+            ..RunOptions::default()
+        };
+        let report = run(&shrunk.scenario, shrunk.seed, &options).expect("the run finishes");
+        assert!(
+            report
+                .invariants
+                .iter()
+                .any(|check| check.name == plant.invariant() && !check.passed),
+            "{plant}: the shrunk scenario no longer fails {}",
+            plant.invariant()
+        );
+    }
+    assert!(
+        smaller * 10 >= Plant::ALL.len() * 9,
+        "only {smaller} plants shrank"
+    );
+}
+
+/// Breakers that never close again after the faults are counted apart from the recovery
+/// times, and make any `[expect] recovery` bound fail.
+#[test]
+fn breakers_that_never_recover_fail_a_recovery_bound() {
+    use z0sim::sim::scenario::Requirement;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/system-ledger-outage.toml");
+    let mut scenario = load_scenario(&path).expect("the scenario loads");
+    scenario.expect.checks.insert(
+        "recovery".to_owned(),
+        Requirement::Distribution {
+            p50_max_ms: None,
+            p99_max_ms: Some(3_600_000),
+            max_max_ms: None,
+        },
+    );
+    let options = RunOptions {
+        plant: Some(Plant::ProbeSuccessReopens),
+        ..RunOptions::default()
+    };
+    let report = run(&scenario, 1, &options).expect("the run finishes");
+    assert!(report.end.breakers_unrecovered > 0);
+    let recovery = report
+        .invariants
+        .iter()
+        .find(|check| check.name == "expect.recovery")
+        .expect("the bound is checked");
+    assert!(
+        !recovery.passed && recovery.detail.contains("never closed"),
+        "{recovery:?}"
+    );
+}

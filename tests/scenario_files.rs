@@ -15,8 +15,8 @@ use z0sim::model::{AlarmOnFailure, AlarmRearm, BreakerConfig};
 use z0sim::runtime::Transport;
 use z0sim::sim::scenario::{
     load_scenario, parse_scenario, Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink,
-    QueueSettings, ReaderSettings, Runtime, Scenario, ScenarioError, Sdk, Target, Topology,
-    Workload, EXPECT_COUNTERS, MAX_DURATION_MS,
+    QueueSettings, ReaderSettings, Requirement, Runtime, Scenario, ScenarioError, Sdk, Target,
+    Topology, Workload, EXPECT_COUNTERS, MAX_DURATION_MS,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ fn the_example_of_harness_md_parses_to_its_values() {
     expected
         .expect
         .checks
-        .insert("breaker_opened".to_owned(), true);
+        .insert("breaker_opened".to_owned(), Requirement::Positive(true));
     assert_eq!(scenario, expected);
 }
 
@@ -513,8 +513,8 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
     let expect: Vec<(&str, bool)> = s
         .expect
         .checks
-        .iter()
-        .map(|(k, v)| (k.as_str(), *v))
+        .keys()
+        .map(|k| (k.as_str(), s.expect.get(k).expect("a boolean requirement")))
         .collect();
     assert_eq!(
         expect,
@@ -657,7 +657,9 @@ fn to_toml_round_trips_awkward_strings_and_floats() {
     s.workload.fact_appends_per_min = 59_999.999_999_999_99;
     s.sdk.sample_rate = f64::MIN_POSITIVE;
     s.network.packet_loss = 5e-324;
-    s.expect.checks.insert("cache_hits".to_owned(), false);
+    s.expect
+        .checks
+        .insert("cache_hits".to_owned(), Requirement::Positive(false));
     assert!(s.validate(FILE).is_ok());
     round_trip(&s);
 }
@@ -713,11 +715,12 @@ fn an_unknown_key_in_a_fault_is_reported_at_its_line_and_column() {
 
 #[test]
 fn an_unknown_expect_key_lists_the_counters_of_the_report() {
-    let text = with("[expect]\nbreaker_open = true\n");
+    let text = with("[expect]\nbreaker_openned = true\n");
     let error = parse_err(&text);
-    assert_eq!(error.key(), Some("expect.breaker_open"));
+    assert_eq!(error.key(), Some("expect.breaker_openned"));
     let shown = error.to_string();
     assert!(shown.contains("unknown counter"), "{shown}");
+    assert!(shown.contains("did you mean `breaker_opened`?"), "{shown}");
     for counter in EXPECT_COUNTERS {
         assert!(shown.contains(counter), "{shown} lacks {counter}");
     }
@@ -1459,7 +1462,9 @@ fn validate_rejects_a_target_on_a_kind_without_one_when_built_in_code() {
     assert_eq!(error.key(), Some("faults[0].target"));
     s.faults[0].target = None;
     assert!(s.validate(FILE).is_ok());
-    s.expect.checks.insert("bogus".to_owned(), true);
+    s.expect
+        .checks
+        .insert("bogus".to_owned(), Requirement::Positive(true));
     let error = s.validate(FILE).expect_err("unknown counter");
     assert_eq!(error.key(), Some("expect.bogus"));
     assert!(error.to_string().contains("cache_hits"), "{error}");
@@ -1869,7 +1874,29 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     checks: counters
                         .into_iter()
                         .enumerate()
-                        .map(|(i, c)| (c.to_owned(), (u64::from(bits) >> (i % 15)) & 1 != 0))
+                        .map(|(i, c)| {
+                            let positive = (u64::from(bits) >> (i % 15)) & 1 != 0;
+                            let requirement = match i % 3 {
+                                0 => Requirement::Positive(positive),
+                                1 => Requirement::Range {
+                                    min: positive.then_some(i as u64),
+                                    max: Some(i as u64 + u64::from(bits)),
+                                },
+                                _ => Requirement::Range {
+                                    min: Some(u64::from(bits)),
+                                    max: None,
+                                },
+                            };
+                            (c.to_owned(), requirement)
+                        })
+                        .chain([(
+                            "recovery".to_owned(),
+                            Requirement::Distribution {
+                                p50_max_ms: Some(lat_a.max(1)),
+                                p99_max_ms: (bits & 2 != 0).then_some(lat_b),
+                                max_max_ms: None,
+                            },
+                        )])
                         .collect(),
                     violations: z0sim::sim::invariants::INVARIANTS
                         .iter()

@@ -2,7 +2,8 @@
 //! per tenant; 2-8 simulated minutes; stats interval 10-60 s; fallback on or off; either
 //! transport; 0-4 faults of the kinds valid for the topology, with times, durations and rates
 //! from the bytes) and a seed, run through `z0sim::sim::run`: every invariant of the report must
-//! hold.
+//! hold, or fail only for a documented weakness of the z0 design (`z0sim::sim::swarm::WEAKNESSES`,
+//! docs/model.md "Findings").
 //!
 //! A failure panics with the report and the scenario file, so it reproduces without the fuzzer:
 //! save the TOML and run `cargo run --release -- run FILE --seed SEED`.
@@ -14,6 +15,7 @@ use libfuzzer_sys::fuzz_target;
 use z0sim::runtime::Transport;
 use z0sim::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Target};
 use z0sim::sim::{run, RunOptions, Scenario};
+use z0sim::sim::swarm::{classify, Verdict};
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -134,7 +136,10 @@ fuzz_target!(|input: Input| {
             scenario.to_toml()
         ),
     };
-    if report.invariants.iter().any(|invariant| !invariant.passed) {
+    // Documented weaknesses of the z0 design (payloads the queue deletes without a dead-letter
+    // queue, an alarm deleted after its retries) are right verdicts, not harness bugs; swarm
+    // classifies them the same way.
+    if classify(&report) == Verdict::Failed {
         panic!(
             "an invariant failed:\n{}\nseed {seed}, scenario:\n{}",
             report.to_text(),

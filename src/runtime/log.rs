@@ -2,6 +2,7 @@
 //! fallback warnings actually logged, ground truth for `fallback_warns`.
 
 use crate::ledgers::client::FALLBACK_TARGET;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tracing::subscriber::Interest;
@@ -27,14 +28,39 @@ pub fn dispatch(trace_filter: Option<&str>, warnings: &WarningCounter) -> Dispat
     }
 }
 
-/// The event log of `--trace`: simulated time is in each event's fields, so no wall-clock
-/// timestamps (they would make two runs' logs differ).
+thread_local! {
+    /// The simulated time of the event the world is handling, for the event log's timestamps.
+    /// One simulation per thread, so one clock per thread.
+    static SIM_NOW_MS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// The world is handling an event at `now_ms`: what the event log's lines are stamped with.
+pub fn set_sim_now_ms(now_ms: u64) {
+    SIM_NOW_MS.with(|now| now.set(now_ms));
+}
+
+/// Stamps each line of the event log with the simulated time (`  336.815s`), never the wall
+/// clock (it would make two runs' logs differ). Lines logged by the ledgers themselves (the
+/// fallback warnings) get the time of the event being handled.
+struct SimTime;
+
+impl tracing_subscriber::fmt::time::FormatTime for SimTime {
+    fn format_time(
+        &self,
+        writer: &mut tracing_subscriber::fmt::format::Writer<'_>,
+    ) -> std::fmt::Result {
+        let now_ms = SIM_NOW_MS.with(Cell::get);
+        write!(writer, "{:>6}.{:03}s", now_ms / 1_000, now_ms % 1_000)
+    }
+}
+
+/// The event log of `--trace`, stamped with simulated time.
 fn trace_layer<S>(filter: &str) -> impl Layer<S>
 where
     S: tracing::Subscriber + for<'lookup> tracing_subscriber::registry::LookupSpan<'lookup>,
 {
     tracing_subscriber::fmt::layer()
-        .without_time()
+        .with_timer(SimTime)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .with_filter(EnvFilter::new(filter))

@@ -258,6 +258,8 @@ pub struct Recorder {
     pub trace: TraceHash,
     /// `(retry number, delay ms)` of each alarm retry scheduled (the first 10 000).
     pub alarm_retries: Vec<(u32, u64)>,
+    /// `(fault index, actors taken)` of each eviction and misroute, in the order they started.
+    pub fault_picks: Vec<(usize, Vec<usize>)>,
 }
 
 /// Kinds of traced events (stable numbers: they feed the trace hash).
@@ -289,6 +291,7 @@ pub enum EventKind {
 impl Recorder {
     /// Counts one simulator event and mixes it into the trace.
     pub fn event(&mut self, now_ms: u64, kind: EventKind, actor: usize, detail: u64) {
+        crate::runtime::log::set_sim_now_ms(now_ms);
         self.events += 1;
         self.trace.mix(now_ms);
         self.trace.mix(kind as u64);

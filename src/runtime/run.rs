@@ -148,7 +148,7 @@ fn apply(hosts: &mut impl Hosts, book: &mut FaultBook, action: &TimedAction) {
     let changes = match &action.action {
         FaultAction::End => book.end(action.fault),
         FaultAction::Evict { actors, fraction } => {
-            let picked = hosts.with_world(|world| world.faults_mut().pick(actors, *fraction));
+            let picked = pick(hosts, action.fault, actors, *fraction);
             // An actor a down fault holds stays down.
             for idx in picked.into_iter().filter(|idx| !book.is_down(*idx)) {
                 hosts.restart(idx, now_ms);
@@ -158,7 +158,7 @@ fn apply(hosts: &mut impl Hosts, book: &mut FaultBook, action: &TimedAction) {
         FaultAction::Misroute {
             entities, fraction, ..
         } => {
-            let picked = hosts.with_world(|world| world.faults_mut().pick(entities, *fraction));
+            let picked = pick(hosts, action.fault, entities, *fraction);
             book.start(action.fault, action.action.clone(), picked)
         }
         start => book.start(action.fault, start.clone(), Vec::new()),
@@ -166,6 +166,24 @@ fn apply(hosts: &mut impl Hosts, book: &mut FaultBook, action: &TimedAction) {
     apply_changes(hosts, &changes, now_ms);
     let state = book.world_state();
     hosts.with_world(|world| world.faults_mut().install(&state));
+}
+
+/// The actors fault `fault` takes among `candidates`: `fraction` of them drawn from the fault
+/// stream, or all of them; recorded for `z0sim run --export`.
+fn pick(
+    hosts: &mut impl Hosts,
+    fault: usize,
+    candidates: &[ActorIdx],
+    fraction: Option<f64>,
+) -> Vec<ActorIdx> {
+    hosts.with_world(|world| {
+        let picked = match fraction {
+            Some(fraction) => world.faults_mut().pick(candidates, fraction),
+            None => candidates.to_vec(),
+        };
+        world.record_pick(fault, &picked);
+        picked
+    })
 }
 
 /// What the hosts change for the faults in force.

@@ -121,13 +121,13 @@ impl Roles {
 pub enum FaultAction {
     /// These actors are down while the fault lasts.
     Kill(Vec<ActorIdx>),
-    /// Restart this fraction of these actors, picked with the fault stream (eviction; at once,
-    /// no end).
+    /// Restart this fraction of these actors, picked with the fault stream, or all of them
+    /// without a draw when no fraction is given (eviction; at once, no end).
     Evict {
         /// Candidates.
         actors: Vec<ActorIdx>,
-        /// Fraction restarted.
-        fraction: f64,
+        /// Fraction restarted; `None`: every candidate, nothing drawn.
+        fraction: Option<f64>,
     },
     /// These actors answer `overloaded` at this rate.
     Overload(Vec<ActorIdx>, f64),
@@ -143,13 +143,14 @@ pub enum FaultAction {
     QueueDuplicate(f64),
     /// The queue consumer's invocations throw at this rate.
     QueueConsumerFailure(f64),
-    /// This fraction of `entities` (picked with the fault stream when the fault starts) send
-    /// their SDK facts to `to` instead of their observability target.
+    /// This fraction of `entities` (picked with the fault stream when the fault starts; all
+    /// of them, nothing drawn, when no fraction is given) send their SDK facts to `to`
+    /// instead of their observability target.
     Misroute {
         /// Candidates.
         entities: Vec<ActorIdx>,
-        /// Fraction misrouted.
-        fraction: f64,
+        /// Fraction misrouted; `None`: every candidate.
+        fraction: Option<f64>,
         /// The wrong target (none: nothing is misrouted).
         to: Option<ActorIdx>,
     },

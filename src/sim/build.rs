@@ -25,8 +25,8 @@ use crate::sim::scenario::{
     Fault, FaultKind, Group, Mode, PlatformSink, QueueSettings, Scenario, Target,
 };
 
-/// Fan-out of an entity tree: children per parent.
-pub const TREE_FAN_OUT: usize = 4;
+use crate::sim::scenario::entity_actor_name;
+pub use crate::sim::scenario::{tree_levels, TREE_FAN_OUT};
 /// Builds the world of `scenario` for `seed`.
 pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     let mut actors = Vec::new();
@@ -158,22 +158,6 @@ fn tenant_id(tenant: u32) -> String {
     format!("t{tenant}")
 }
 
-/// `(entity type, count)` per level, root level first.
-pub fn tree_levels(scenario: &Scenario) -> Vec<(String, usize)> {
-    let leaves = scenario.topology.entities_per_tenant as usize;
-    if scenario.topology.hierarchy.is_empty() {
-        return vec![("account".to_owned(), leaves)];
-    }
-    let mut levels = Vec::new();
-    let mut count = leaves;
-    for level in scenario.topology.hierarchy.iter().rev() {
-        levels.push((level.clone(), count));
-        count = count.div_ceil(TREE_FAN_OUT);
-    }
-    levels.reverse();
-    levels
-}
-
 /// Every tenant's entities, wired to `targets[tenant]` when observability is on.
 fn add_entities(
     scenario: &Scenario,
@@ -267,7 +251,7 @@ fn add_reader(scenario: &Scenario, actors: &mut Vec<ActorSpec>) {
 }
 
 fn entity_actor(tenant: u32, name: &str) -> ActorId {
-    ActorId::new(format!("entity:t{tenant}/{name}"))
+    ActorId::new(entity_actor_name(tenant, name))
 }
 
 fn members(actors: &[ActorSpec], group: &str) -> Vec<ActorIdx> {
@@ -354,30 +338,61 @@ fn start_action(scenario: &Scenario, actors: &[ActorSpec], fault: &Fault) -> Fau
         FaultKind::PacketLoss { rate } => FaultAction::PacketLoss(*rate),
         FaultKind::Evict { fraction } => FaultAction::Evict {
             actors: members(actors, "entities"),
-            fraction: *fraction,
+            fraction: Some(*fraction),
+        },
+        FaultKind::EvictEntities { entities } => FaultAction::Evict {
+            actors: named(actors, entities),
+            fraction: None,
         },
         FaultKind::AlarmFailure { rate } => FaultAction::AlarmFailure(hit, *rate),
         FaultKind::QueueDuplicate { rate } => FaultAction::QueueDuplicate(*rate),
-        FaultKind::Misroute { fraction } => misroute(actors, *fraction),
+        FaultKind::Misroute { fraction } => misroute(actors, Some(*fraction), None),
+        FaultKind::MisrouteEntities { entities } => {
+            misroute(actors, None, Some(named(actors, entities)))
+        }
         FaultKind::QueueConsumerFailure { rate } => FaultAction::QueueConsumerFailure(*rate),
         FaultKind::HostileFacts { rate } => FaultAction::HostileFacts(*rate),
     }
 }
 
-/// `fraction` of tenant 0's entities send their SDK facts to tenant 1's ledger.
-fn misroute(actors: &[ActorSpec], fraction: f64) -> FaultAction {
-    let tenant_zero: Vec<ActorIdx> = actors
-        .iter()
-        .enumerate()
-        .filter(|(_, actor)| {
-            matches!(&actor.init, ActorInit::Entity { config, .. } if config.meta.tenant_id == tenant_id(0))
-        })
-        .map(|(idx, _)| idx)
-        .collect();
+/// `fraction` of tenant 0's entities (or the `listed` ones, all of them) send their SDK facts
+/// to tenant 1's ledger.
+fn misroute(
+    actors: &[ActorSpec],
+    fraction: Option<f64>,
+    listed: Option<Vec<ActorIdx>>,
+) -> FaultAction {
+    let tenant_zero: Vec<ActorIdx> = listed.unwrap_or_else(|| tenant_zero_entities(actors));
     let wrong = find(actors, "tenant:1");
     FaultAction::Misroute {
         entities: tenant_zero,
         fraction,
         to: wrong.first().copied(),
     }
+}
+
+/// The actors named `names` (validation made sure each exists), in the order given.
+fn named(actors: &[ActorSpec], names: &[String]) -> Vec<ActorIdx> {
+    // Looked up, never iterated: the map's order cannot reach the run.
+    let index: std::collections::HashMap<&str, ActorIdx> = actors
+        .iter()
+        .enumerate()
+        .map(|(idx, actor)| (actor.id.as_str(), idx))
+        .collect();
+    names
+        .iter()
+        .filter_map(|name| index.get(name.as_str()).copied())
+        .collect()
+}
+
+/// Tenant 0's entities.
+fn tenant_zero_entities(actors: &[ActorSpec]) -> Vec<ActorIdx> {
+    actors
+        .iter()
+        .enumerate()
+        .filter(|(_, actor)| {
+            matches!(&actor.init, ActorInit::Entity { config, .. } if config.meta.tenant_id == tenant_id(0))
+        })
+        .map(|(idx, _)| idx)
+        .collect()
 }

@@ -64,6 +64,7 @@ fn fault_kinds() -> String {
                     ParamKind::Ratio => "0.0 to 1.0",
                     ParamKind::Duration => "duration > 0",
                     ParamKind::Groups => "two different groups",
+                    ParamKind::Entities => "entity ledgers' actor names, at least one",
                 };
                 format!("`{}` ({what}, e.g. `{}`)", param.key, param.example)
             })

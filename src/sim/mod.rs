@@ -2,13 +2,16 @@
 
 pub mod build;
 pub mod docs;
+pub mod export;
 pub mod invariants;
 pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shrink;
 pub mod swarm;
 pub mod sweep;
+pub mod witness;
 pub mod workers;
 
 pub use report::{InvariantResult, Report};

@@ -1,6 +1,7 @@
 //! The run report: the JSON contract of docs/report.md plus extensions, and its human rendering.
 
 use crate::runtime::{Counters, LatencySummary};
+use crate::sim::oracle::words::human_ms;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -21,7 +22,14 @@ pub struct InvariantResult {
     /// deadline (`detail` says which). Never a pass.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
+    /// For a violation of a run that kept its event log (`z0sim run`): the fault windows in
+    /// force and the last events of the actors the detail names, up to the time it names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub before: Vec<String>,
 }
+
+/// The report's wall-clock fields: they differ between two runs of one file and seed.
+pub const WALL_CLOCK_FIELDS: [&str; 3] = ["wall_ms", "events_per_sec", "speedup"];
 
 /// The version of the JSON report's schema (`docs/report.md`): raised when a field changes
 /// meaning or goes away; fields are only ever added within a version.
@@ -89,12 +97,31 @@ pub struct EndState {
     /// Observations in the SDK facts their receivers (the SystemLedger, the tenant ledgers)
     /// stored: `observations_stored / observations_generated` is the share that reached them.
     pub observations_stored: u64,
+    /// Clients whose breaker was not CLOSED when the last fault ended and never closed again
+    /// (`latency_ms.recovery` has the times of those that did).
+    #[serde(default)]
+    pub breakers_unrecovered: u64,
 }
 
 impl Report {
     /// The report as one JSON object.
     pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self)
+        self.to_json_with(true)
+    }
+
+    /// The report as one JSON object; without `timing`, the wall-clock fields (`wall_ms`,
+    /// `events_per_sec`, `speedup`) are left out, so one file and seed print the same bytes.
+    pub fn to_json_with(&self, timing: bool) -> String {
+        let value = serde_json::to_value(self).map(|mut value| {
+            if let (false, Some(object)) = (timing, value.as_object_mut()) {
+                for field in WALL_CLOCK_FIELDS {
+                    object.remove(field);
+                }
+            }
+            value
+        });
+        value
+            .and_then(|value| serde_json::to_string_pretty(&value))
             .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
     }
 
@@ -109,20 +136,45 @@ impl Report {
 
     /// A human summary.
     pub fn to_text(&self) -> String {
+        self.to_text_with(true)
+    }
+
+    /// A human summary; without `timing`, no wall-clock figures (the same bytes every run).
+    pub fn to_text_with(&self, timing: bool) -> String {
         let mut text = String::new();
+        self.write_header(&mut text, timing);
+        self.write_counters(&mut text);
+        self.write_end(&mut text);
+        self.write_invariants(&mut text);
+        if let Some(repro) = &self.repro {
+            let _ = writeln!(text, "reproduce with: {repro}");
+        }
+        text
+    }
+
+    /// The verdict, the run's size and speed, and what became of the observations.
+    fn write_header(&self, text: &mut String, timing: bool) {
         let verdict = if self.passed { "PASSED" } else { "FAILED" };
         let _ = writeln!(text, "{} seed {}: {verdict}", self.scenario, self.seed);
-        let _ = writeln!(
-            text,
-            "  simulated {:.1} s in {} ms wall ({:.0}x), {} events ({} /s), {} local ops, trace {}",
-            self.sim_time_ms as f64 / 1_000.0,
-            self.wall_ms,
-            self.speedup,
-            self.events,
-            self.events_per_sec,
-            self.local_ops,
-            self.trace_hash
-        );
+        let simulated = human_ms(self.sim_time_ms);
+        if timing {
+            let _ = writeln!(
+                text,
+                "  simulated {simulated} in {} wall ({:.0}x), {} events ({} /s), {} local ops, trace {}",
+                human_ms(self.wall_ms),
+                self.speedup,
+                self.events,
+                self.events_per_sec,
+                self.local_ops,
+                self.trace_hash
+            );
+        } else {
+            let _ = writeln!(
+                text,
+                "  simulated {simulated}, {} events, {} local ops, trace {}",
+                self.events, self.local_ops, self.trace_hash
+            );
+        }
         if self.end.observations_generated > 0 {
             let share = |part: u64| 100.0 * part as f64 / self.end.observations_generated as f64;
             let _ = writeln!(
@@ -135,6 +187,10 @@ impl Report {
                 share(self.counters.lost_to_idle_eviction)
             );
         }
+    }
+
+    /// The non-zero counters and the latency distributions.
+    fn write_counters(&self, text: &mut String) {
         // Alphabetical, non-zero counters only.
         let mut counters: Vec<(&str, u64)> = self
             .counters
@@ -151,14 +207,41 @@ impl Report {
             if latency.count > 0 {
                 let _ = writeln!(
                     text,
-                    "  {name} ms: p50 {} p99 {} max {} (n={})",
-                    latency.p50, latency.p99, latency.max, latency.count
+                    "  {name}: p50 {} p99 {} max {} (n={})",
+                    human_ms(latency.p50),
+                    human_ms(latency.p99),
+                    human_ms(latency.max),
+                    latency.count
                 );
             }
         }
+    }
+
+    /// What was reached and the state at the end.
+    fn write_end(&self, text: &mut String) {
         if !self.reached.is_empty() {
             let _ = writeln!(text, "  reached: {}", self.reached.join(" "));
         }
+        let end = &self.end;
+        let stored: Vec<String> = end
+            .system_facts
+            .iter()
+            .map(|(ledger, facts)| format!("{ledger} {facts}"))
+            .collect();
+        let _ = writeln!(
+            text,
+            "  end: {} observations buffered, {} breakers not closed, {} tenant payloads pending, {} dead letters, {} durability violations; SDK facts stored: {}",
+            end.buffered_observations,
+            end.breakers_not_closed,
+            end.tenant_payloads_pending,
+            end.dead_letters,
+            end.durability_violations,
+            if stored.is_empty() { "none".to_owned() } else { stored.join(", ") }
+        );
+    }
+
+    /// One line per check, a violation's explanation under it.
+    fn write_invariants(&self, text: &mut String) {
         for invariant in &self.invariants {
             let mark = match (invariant.passed, invariant.expected, invariant.skipped) {
                 (true, _, true) => "skip",
@@ -171,10 +254,12 @@ impl Report {
                 let _ = write!(text, ": {}", invariant.detail);
             }
             text.push('\n');
+            if !invariant.before.is_empty() {
+                let _ = writeln!(text, "       before it:");
+            }
+            for line in &invariant.before {
+                let _ = writeln!(text, "         {line}");
+            }
         }
-        if let Some(repro) = &self.repro {
-            let _ = writeln!(text, "reproduce with: {repro}");
-        }
-        text
     }
 }

@@ -153,8 +153,43 @@ pub struct FileSummary {
     pub failed: u64,
     /// Per counter of the report: the number of seeds where it ended above 0.
     pub reached: BTreeMap<String, u64>,
+    /// Per distribution of the report (`latency_ms`), its p99 across the seeds that have
+    /// samples of it: their median, 99th percentile and maximum.
+    pub distributions: BTreeMap<String, AcrossSeeds>,
     /// Every seed, in ascending order.
     pub results: Vec<SeedResult>,
+}
+
+/// One value of each seed (a distribution's p99), spread across the seeds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AcrossSeeds {
+    /// The median seed's value, ms.
+    pub p50: u64,
+    /// The 99th percentile across seeds (nearest rank), ms.
+    pub p99: u64,
+    /// The largest, ms.
+    pub max: u64,
+    /// Seeds with a value.
+    pub seeds: u64,
+}
+
+impl AcrossSeeds {
+    /// The spread of `values` (one per seed); `None` when there are none.
+    pub fn of(mut values: Vec<u64>) -> Option<Self> {
+        values.sort_unstable();
+        let last = values.len().checked_sub(1)?;
+        // Nearest rank: the smallest value with at least q of the values at or below it.
+        let rank = |quantile: f64| {
+            let rank = (quantile * values.len() as f64).ceil() as usize;
+            values[rank.saturating_sub(1).min(last)]
+        };
+        Some(Self {
+            p50: rank(0.5),
+            p99: rank(0.99),
+            max: values[last],
+            seeds: values.len() as u64,
+        })
+    }
 }
 
 impl FileSummary {
@@ -316,8 +351,19 @@ fn summarise(file: &SweepFile, results: Vec<SeedResult>) -> FileSummary {
             }
         }
     }
+    let mut p99s: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for report in results.iter().filter_map(|result| result.report.as_ref()) {
+        for (name, latency) in report.latency_ms.iter().filter(|(_, l)| l.count > 0) {
+            p99s.entry(name.clone()).or_default().push(latency.p99);
+        }
+    }
+    let distributions = p99s
+        .into_iter()
+        .filter_map(|(name, values)| Some((name, AcrossSeeds::of(values)?)))
+        .collect();
     let passed = results.iter().filter(|result| result.passed).count() as u64;
     FileSummary {
+        distributions,
         path: file.path.clone(),
         scenario: file.scenario.name.clone(),
         seeds: file.seeds,
@@ -392,7 +438,13 @@ mod tests {
             .failures()
             .map(|r| r.repro.as_str())
             .collect();
-        assert_eq!(failing[0], "cargo run --release -- run fails.toml --seed 1");
+        assert_eq!(
+            failing[0],
+            format!(
+                "{} run fails.toml --seed 1",
+                crate::sim::run::invocation(false)
+            )
+        );
         assert!(parallel.files[1].results[0].failures[0].starts_with("expect.breaker_opened"));
         let seen = seen.into_inner().expect("not poisoned");
         assert_eq!(seen.len(), 7, "one call before the runs and one per run");
@@ -400,6 +452,19 @@ mod tests {
         assert!(seen.iter().all(|progress| progress.total == 6));
         assert_eq!(seen.iter().map(|progress| progress.done).max(), Some(6));
         assert_eq!(seen.iter().map(|progress| progress.failed).max(), Some(3));
+    }
+
+    #[test]
+    fn spreads_across_seeds_use_the_nearest_rank() {
+        use super::AcrossSeeds;
+        assert_eq!(AcrossSeeds::of(Vec::new()), None);
+        let spread = AcrossSeeds::of((1..=200).rev().collect()).expect("values");
+        assert_eq!(
+            (spread.p50, spread.p99, spread.max, spread.seeds),
+            (100, 198, 200, 200)
+        );
+        let one = AcrossSeeds::of(vec![7]).expect("a value");
+        assert_eq!((one.p50, one.p99, one.max), (7, 7, 7));
     }
 
     #[test]

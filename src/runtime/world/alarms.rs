@@ -133,6 +133,7 @@ impl World {
         match after {
             AfterFailure::Deleted => {
                 counters.alarms_deleted += 1;
+                tracing::debug!(target: "z0sim::trace", now_ms, actor = %self.actors[idx].id, "alarm deleted after its last retry");
                 self.observer.note(|| Observation::AlarmDeleted {
                     at_ms: now_ms,
                     actor: idx,

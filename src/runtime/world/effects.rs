@@ -253,6 +253,7 @@ impl World {
 
     /// `setAlarm`: replaces the actor's alarm, which moves its timer.
     fn set_alarm(&mut self, idx: ActorIdx, at_ms: u64) {
+        tracing::debug!(target: "z0sim::trace", actor = %self.actors[idx].id, at_ms, "alarm set");
         self.actors[idx].alarm.set(at_ms);
         self.timer_moved = true;
     }

@@ -27,6 +27,7 @@ impl World {
         let mut calls = Vec::with_capacity(deliveries.len());
         for delivery in deliveries {
             self.recorder.counters.queue_redeliveries += delivery.redelivered;
+            tracing::debug!(target: "z0sim::trace", now_ms, actor = %consumer, batch = delivery.call_id, messages = delivery.messages.len(), redelivered = delivery.redelivered, "queue batch delivered");
             calls.push(Call {
                 caller: idx,
                 incarnation,
@@ -68,6 +69,10 @@ impl World {
         let settlement =
             queue.on_result(now_ms, call_id, answer, duplicate_rate, &mut self.queue_rng);
         if !settlement.ignored {
+            tracing::debug!(target: "z0sim::trace", now_ms, batch = call_id, acked = settlement.acked, retried = settlement.retried, dead_lettered = settlement.dead_lettered, deleted = settlement.deleted, replayed = settlement.replayed, "queue batch settled");
+            if settlement.dead_lettered + settlement.deleted > 0 {
+                tracing::debug!(target: "z0sim::trace", now_ms, dead_lettered = settlement.dead_lettered, deleted = settlement.deleted, "queue messages out of retries");
+            }
             count_settlement(&mut self.recorder.counters, &settlement);
             self.timer_moved = true;
         }

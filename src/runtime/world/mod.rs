@@ -171,6 +171,11 @@ impl World {
         &mut self.faults
     }
 
+    /// Records which actors fault `fault` took (an eviction's or a misroute's pick).
+    pub fn record_pick(&mut self, fault: usize, picked: &[ActorIdx]) {
+        self.recorder.fault_picks.push((fault, picked.to_vec()));
+    }
+
     /// Records the start or end of a fault in the trace.
     pub fn record_fault(&mut self, now_ms: u64, label: &str) {
         self.recorder.trace.mix_str(label);
@@ -180,6 +185,7 @@ impl World {
 
     /// Runs the actor's constructor on its storage (start or restart).
     pub fn start_actor(&mut self, idx: ActorIdx, now_ms: u64) -> Step {
+        crate::runtime::log::set_sim_now_ms(now_ms);
         let actor = &mut self.actors[idx];
         debug_assert!(!actor.is_live(), "{actor} started twice");
         if actor.incarnation > 0 {
@@ -495,6 +501,7 @@ impl World {
     /// Ends the run at `now_ms`: applies outstanding local operations and hands over what is
     /// left, as data (the oracle judges it).
     pub fn finish(&mut self, now_ms: u64) -> EndOfRun {
+        crate::runtime::log::set_sim_now_ms(now_ms);
         for idx in 0..self.actors.len() {
             drop(self.advance_entity(idx, now_ms));
             if let Some((mut context, history)) = self.op_context(idx) {

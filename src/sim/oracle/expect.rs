@@ -1,36 +1,130 @@
-//! The `[expect]` checks: one `expect.<counter>` per key, the counter above 0 (`true`) or at
-//! 0 (`false`) at the end of the run.
+//! The `[expect]` checks: one `expect.<name>` per key: a counter above 0 (`true`), at 0
+//! (`false`) or within `{ min, max }` at the end of the run; a distribution's p50, p99 and max
+//! at most `{ p50_max, p99_max, max_max }`.
 
-use crate::runtime::Counters;
+use crate::runtime::{Counters, LatencySummary};
 use crate::sim::report::InvariantResult;
-use crate::sim::scenario::Scenario;
+use crate::sim::scenario::{Requirement, Scenario};
+use std::collections::BTreeMap;
 
-/// One check per `[expect]` key, in key order.
-pub(super) fn checks(scenario: &Scenario, counters: &Counters) -> Vec<InvariantResult> {
+/// One check per `[expect]` key, in key order: counters against `counters`, distributions
+/// against `distributions` (the report's `latency_ms`); `unrecovered`: clients whose breaker
+/// never closed after the faults (they make any `recovery` bound fail).
+pub(super) fn checks(
+    scenario: &Scenario,
+    counters: &Counters,
+    distributions: &BTreeMap<String, LatencySummary>,
+    unrecovered: u64,
+) -> Vec<InvariantResult> {
     scenario
         .expect
         .checks
         .iter()
-        .map(|(name, expected_positive)| {
-            // Validation admits only counters of the report.
-            let value = counters
-                .get(name)
-                .unwrap_or_else(|| unreachable!("[expect] names the unknown counter {name:?}"));
-            let passed = (value > 0) == *expected_positive;
-            let wanted = if *expected_positive { "> 0" } else { "== 0" };
+        .map(|(name, requirement)| {
+            let judged = match *requirement {
+                Requirement::Distribution { .. } => {
+                    let unrecovered = if name == "recovery" { unrecovered } else { 0 };
+                    distribution(name, requirement, distributions.get(name), unrecovered)
+                }
+                _ => {
+                    // Validation admits only counters of the report here.
+                    let value = counters.get(name).unwrap_or_else(|| {
+                        unreachable!("[expect] names the unknown counter {name:?}")
+                    });
+                    Judged::from(counter_problem(name, requirement, value))
+                }
+            };
             InvariantResult {
                 name: format!("expect.{name}"),
-                passed,
-                detail: if passed {
-                    String::new()
-                } else {
-                    format!("{name} = {value}, expected {wanted}")
-                },
+                passed: judged.problem.is_none(),
+                detail: judged
+                    .problem
+                    .or(judged.skipped.clone())
+                    .unwrap_or_default(),
                 expected: false,
-                skipped: false,
+                skipped: judged.skipped.is_some(),
+                before: Vec::new(),
             }
         })
         .collect()
+}
+
+/// A check's outcome: a problem, or not judged (and why), or neither.
+#[derive(Default)]
+struct Judged {
+    problem: Option<String>,
+    skipped: Option<String>,
+}
+
+impl From<Option<String>> for Judged {
+    fn from(problem: Option<String>) -> Self {
+        Self {
+            problem,
+            skipped: None,
+        }
+    }
+}
+
+/// What is wrong with `counter = value` against `requirement`, if anything.
+fn counter_problem(name: &str, requirement: &Requirement, value: u64) -> Option<String> {
+    match *requirement {
+        Requirement::Positive(positive) => ((value > 0) != positive).then(|| {
+            let wanted = if positive { "> 0" } else { "== 0" };
+            format!("{name} = {value}, expected {wanted}")
+        }),
+        Requirement::Range { min, max } => match (min, max) {
+            (Some(min), _) if value < min => {
+                Some(format!("{name} = {value}, expected at least {min}"))
+            }
+            (_, Some(max)) if value > max => {
+                Some(format!("{name} = {value}, expected at most {max}"))
+            }
+            _ => None,
+        },
+        Requirement::Distribution { .. } => unreachable!("validation: {name} is a counter"),
+    }
+}
+
+/// Judges a distribution's bounds; one with no samples is not judged, unless clients never
+/// recovered (then every `recovery` bound fails).
+fn distribution(
+    name: &str,
+    requirement: &Requirement,
+    summary: Option<&LatencySummary>,
+    unrecovered: u64,
+) -> Judged {
+    let Requirement::Distribution {
+        p50_max_ms,
+        p99_max_ms,
+        max_max_ms,
+    } = *requirement
+    else {
+        unreachable!("validation: {name} is a distribution");
+    };
+    if unrecovered > 0 {
+        return Judged::from(Some(format!(
+            "{unrecovered} clients never closed their breaker after the last fault ended, expected every one within the bounds"
+        )));
+    }
+    let Some(summary) = summary.filter(|summary| summary.count > 0) else {
+        return Judged {
+            problem: None,
+            skipped: Some(format!("no {name} samples in this run")),
+        };
+    };
+    let bounds = [
+        ("p50", summary.p50, p50_max_ms),
+        ("p99", summary.p99, p99_max_ms),
+        ("max", summary.max, max_max_ms),
+    ];
+    Judged::from(bounds.iter().find_map(|(label, value, bound)| {
+        bound.filter(|bound| value > bound).map(|bound| {
+            format!(
+                "{name} {label} = {value} ms over {} samples, expected at most {bound} ms",
+                summary.count
+            )
+        })
+    }))
 }
 
 /// `[expect] violations`: marks the listed invariants' failures as expected, and checks that
@@ -69,5 +163,6 @@ pub(super) fn violations(
         },
         expected: false,
         skipped: false,
+        before: Vec::new(),
     })
 }

@@ -170,7 +170,7 @@ impl LivenessChecker {
             (state != crate::ledgers::BreakerState::Closed).then(|| {
                 let target = key.1.map_or("a missing actor".to_owned(), |target| format!("#{target}"));
                 format!(
-                    "actor #{}'s breaker towards {target} was {state:?} at the deadline {deadline_ms} ms, though it emitted between {recovery_start_ms} and {} ms, early enough for a probe to settle",
+                    "actor #{}'s breaker towards {target} was {state:?} at the deadline {deadline_ms} ms, though it emitted between {recovery_start_ms} ms and {} ms, early enough for a probe to settle",
                     key.0, self.last_judged_emission_ms
                 )
             })
@@ -186,7 +186,7 @@ impl LivenessChecker {
             return not_applicable(
                 NAME,
                 &format!(
-                    "the workload exceeds its receivers' capacity after the faults ended (overloaded answers from their own request queues between {} and {deadline_ms} ms: {}), so a breaker may stay OPEN; lower the load or raise the [runtime] limits to judge recovery",
+                    "the workload exceeds its receivers' capacity after the faults ended (overloaded answers from their own request queues between {} ms and {deadline_ms} ms: {}), so a breaker may stay OPEN; lower the load or raise the [runtime] limits to judge recovery",
                     self.faults_end_ms,
                     load.join(", ")
                 ),

@@ -31,16 +31,18 @@ mod hostile;
 mod liveness;
 mod reached;
 mod reads;
+mod recovery;
 mod stats;
 mod tenant;
 mod threshold;
+pub mod words;
 
 pub use liveness::liveness_window_ms;
 
 use crate::ledgers::BreakerState;
 use crate::runtime::observe::{Observation, Observer};
 use crate::runtime::world::EndOfRun;
-use crate::runtime::{ActorIdx, Counters, Roles};
+use crate::runtime::{ActorIdx, Counters, LatencySummary, Roles};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use std::collections::BTreeMap;
@@ -53,6 +55,8 @@ pub struct RunEnd<'a> {
     pub counters: &'a Counters,
     /// Fallback warnings actually logged through `tracing`.
     pub warnings_logged: u64,
+    /// The run's latency distributions by name (the report's `latency_ms`, `recovery` aside).
+    pub latencies: &'a BTreeMap<String, LatencySummary>,
 }
 
 /// The verdicts of one run, and what the report shows besides them.
@@ -63,6 +67,11 @@ pub struct Judgement {
     pub durability_violations: u64,
     /// The interesting things that happened (see [`reached`](self::reached)).
     pub reached: Vec<String>,
+    /// What each invariant's detail is about (actors, latest time), in the same order.
+    pub focus: Vec<words::Focus>,
+    /// Recovery times after the last fault and the clients that did not recover (`None`
+    /// without faults).
+    pub recovery: Option<(LatencySummary, u64)>,
 }
 
 /// Every checker of a run.
@@ -79,6 +88,9 @@ pub struct Oracle {
     reads: reads::ReadsChecker,
     hostile: hostile::HostileChecker,
     reached: reached::ReachedChecker,
+    recovery: recovery::RecoveryTimes,
+    /// Actor names by index, for the violations' words.
+    names: Vec<String>,
 }
 
 impl Oracle {
@@ -97,7 +109,15 @@ impl Oracle {
             reads: reads::ReadsChecker::new(roles),
             hostile: hostile::HostileChecker::default(),
             reached: reached::ReachedChecker::default(),
+            recovery: recovery::RecoveryTimes::new(scenario),
+            names: Vec::new(),
         }
+    }
+
+    /// The actors' names by index: violations name actors by them.
+    pub fn with_names(mut self, names: Vec<String>) -> Self {
+        self.names = names;
+        self
     }
 
     /// Judges the run, in a fixed order: the invariants, `receiver_storage_durable`, the
@@ -121,11 +141,30 @@ impl Oracle {
         invariants.push(durability::receiver_storage_durable(durability_violations));
         let violations = expect::violations(&self.scenario, &mut invariants);
         invariants.extend(violations);
-        invariants.extend(expect::checks(&self.scenario, run.counters));
+        let recovery = self.recovery.summary();
+        let mut distributions = run.latencies.clone();
+        if let Some((summary, _)) = recovery {
+            distributions.insert("recovery".to_owned(), summary);
+        }
+        let unrecovered = recovery.map_or(0, |(_, unrecovered)| unrecovered);
+        invariants.extend(expect::checks(
+            &self.scenario,
+            run.counters,
+            &distributions,
+            unrecovered,
+        ));
+        let mut focus = Vec::with_capacity(invariants.len());
+        for invariant in &mut invariants {
+            focus.push(words::focus(&invariant.detail, &self.names));
+            let named = words::name_actors(&invariant.detail, &self.names);
+            invariant.detail = words::humanize_times(&named);
+        }
         Judgement {
             invariants,
             durability_violations,
             reached: self.reached.reached(run.counters),
+            focus,
+            recovery,
         }
     }
 }
@@ -143,6 +182,7 @@ impl Observer for Oracle {
         self.reads.observe(observation);
         self.hostile.observe(observation);
         self.reached.observe(observation);
+        self.recovery.observe(observation);
     }
 }
 
@@ -154,6 +194,7 @@ fn verdict(name: &str, violation: Option<String>) -> InvariantResult {
         detail: violation.unwrap_or_default(),
         expected: false,
         skipped: false,
+        before: Vec::new(),
     }
 }
 
@@ -165,6 +206,7 @@ fn not_applicable(name: &str, why: &str) -> InvariantResult {
         detail: why.to_owned(),
         expected: false,
         skipped: true,
+        before: Vec::new(),
     }
 }
 

@@ -96,7 +96,7 @@ impl StatsChecker {
             .expected_start_ms
             .insert((entity, stats.subtype), Some(end_ms))
             .flatten();
-        let described = format!("{kind} of entity #{entity}: period [{start_ms}, {end_ms})");
+        let described = format!("{kind} of entity #{entity}: period [{start_ms} ms, {end_ms} ms)");
         let Some(expected_ms) = expected else {
             return Some(format!(
                 "{described} emitted at {at_ms} ms while tracking was off"

@@ -226,7 +226,7 @@ impl TenantChecker {
             let cause = self.loss_cause(end, tenant, *start_ms)?;
             let end_ms = start_ms + self.interval_ms;
             Some(format!(
-                "tenant {tenant} period [{start_ms}, {end_ms}) ({} hits, {} misses, {} facts, {} appended) was lost: {cause}",
+                "tenant {tenant} period [{start_ms} ms, {end_ms} ms) ({} hits, {} misses, {} facts, {} appended) was lost: {cause}",
                 truth.cache_hits, truth.cache_misses, truth.facts_count, truth.facts_appended
             ))
         });
@@ -341,7 +341,7 @@ impl Cadence {
         let (start_ms, end_ms) = (payload.period_start_ms, payload.period_end_ms);
         if start_ms % interval_ms != 0 || end_ms.checked_sub(start_ms) != Some(interval_ms) {
             self.violation.note(Some(format!(
-                "flush {}: period [{start_ms}, {end_ms}) is not one aligned interval of {interval_ms} ms",
+                "flush {}: period [{start_ms} ms, {end_ms} ms) is not one aligned interval of {interval_ms} ms",
                 payload.flush_id
             )));
             return;

@@ -13,6 +13,8 @@ pub enum ParamKind {
     Duration,
     /// Two different groups `[A, B]`.
     Groups,
+    /// Entity ledgers by actor name, `["entity:t0/account-3", ...]`: at least one, no repeats.
+    Entities,
 }
 
 /// A key of some fault kinds besides `kind`, `at`, `duration` and `target`.
@@ -27,7 +29,7 @@ pub struct Param {
 }
 
 /// A fault key's value.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum ParamValue {
     /// [`ParamKind::Ratio`].
     Ratio(f64),
@@ -35,6 +37,8 @@ pub enum ParamValue {
     Duration(u64),
     /// [`ParamKind::Groups`].
     Groups([Group; 2]),
+    /// [`ParamKind::Entities`].
+    Entities(Vec<String>),
 }
 
 /// What a fault kind needs of the topology.
@@ -83,6 +87,12 @@ const BETWEEN: Param = Param {
     key: "between",
     kind: ParamKind::Groups,
     example: "[\"entities\", \"system\"]",
+};
+
+const ENTITIES: Param = Param {
+    key: "entities",
+    kind: ParamKind::Entities,
+    example: "[\"entity:t0/account-3\"]",
 };
 
 /// Every fault kind, in the order they are listed.
@@ -186,6 +196,26 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         },
     },
     FaultKindSpec {
+        name: "evict_entities",
+        doc: "extension: the listed entity ledgers restart at `at` (the duration does not matter); what `z0sim run --export` writes for an `evict`",
+        params: &[ENTITIES],
+        takes_target: false,
+        needs: Needs::Nothing,
+        build: |values| FaultKind::EvictEntities {
+            entities: entities(values, 0),
+        },
+    },
+    FaultKindSpec {
+        name: "misroute_entities",
+        doc: "extension: the listed entities of tenant 0 send their SDK facts to tenant 1's ledger; what `z0sim run --export` writes for a `misroute`",
+        params: &[ENTITIES],
+        takes_target: false,
+        needs: Needs::TwoTenants,
+        build: |values| FaultKind::MisrouteEntities {
+            entities: entities(values, 0),
+        },
+    },
+    FaultKindSpec {
         name: "hostile_facts",
         doc: "extension: each SDK fact an entity sends is followed, with probability `rate`, by a forged one",
         params: &[RATE],
@@ -253,6 +283,8 @@ impl FaultKind {
             FaultKind::QueueConsumerFailure { .. } => "queue_consumer_failure",
             FaultKind::Misroute { .. } => "misroute",
             FaultKind::HostileFacts { .. } => "hostile_facts",
+            FaultKind::EvictEntities { .. } => "evict_entities",
+            FaultKind::MisrouteEntities { .. } => "misroute_entities",
         };
         fault_kind(name).unwrap_or_else(|| unreachable!("{name} is in FAULT_KINDS"))
     }
@@ -284,6 +316,9 @@ impl FaultKind {
                 vec![ParamValue::Duration(*extra_latency_ms)]
             }
             FaultKind::Partition { between } => vec![ParamValue::Groups(*between)],
+            FaultKind::EvictEntities { entities } | FaultKind::MisrouteEntities { entities } => {
+                vec![ParamValue::Entities(entities.clone())]
+            }
         }
     }
 }
@@ -309,6 +344,13 @@ fn groups(values: &[ParamValue], index: usize) -> [Group; 2] {
     }
 }
 
+fn entities(values: &[ParamValue], index: usize) -> Vec<String> {
+    match values.get(index) {
+        Some(ParamValue::Entities(names)) => names.clone(),
+        other => unreachable!("param {index} is not a list of entities: {other:?}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +365,7 @@ mod tests {
                     ParamKind::Ratio => ParamValue::Ratio(0.25),
                     ParamKind::Duration => ParamValue::Duration(7),
                     ParamKind::Groups => ParamValue::Groups([Group::Entities, Group::Platform]),
+                    ParamKind::Entities => ParamValue::Entities(vec!["entity:t0/account-1".into()]),
                 })
                 .collect();
             let kind = spec.build(&values);

@@ -43,15 +43,17 @@ pub mod faults;
 mod parse;
 pub mod schema;
 mod suggest;
+pub mod tree;
 mod types;
 mod validate;
 mod write;
 
 pub use duration::DURATION_EXAMPLES;
 pub use error::ScenarioError;
+pub use tree::{entity_actor_name, tree_levels, TREE_FAN_OUT};
 pub use types::{
     Expect, Fault, FaultKind, Group, Mode, Network, PlatformSink, QueueSettings, ReaderSettings,
-    Runtime, Scenario, Sdk, Target, Topology, Workload,
+    Requirement, Runtime, Scenario, Sdk, Target, Topology, Workload,
 };
 pub use write::fuzz_dictionary;
 
@@ -94,6 +96,21 @@ pub const MAX_CONTROL_OPS_PER_MIN: f64 = 600.0;
 /// The counters of the JSON report contract and the report's extension counters: the only
 /// keys allowed in `[expect]`.
 pub const EXPECT_COUNTERS: &[&str] = Counters::NAMES;
+
+/// The distributions of the report (`latency_ms`) that `[expect]` can bound with
+/// `{ p50_max, p99_max, max_max }`.
+pub const EXPECT_DISTRIBUTIONS: &[&str] = &[
+    "breaker_open",
+    "delivery",
+    "primary_op",
+    "recovery",
+    "tenant_flush_lag",
+];
+
+/// The keys of a counter's `[expect]` bounds.
+pub const RANGE_KEYS: &[&str] = &["min", "max"];
+/// The keys of a distribution's `[expect]` bounds.
+pub const DISTRIBUTION_KEYS: &[&str] = &["p50_max", "p99_max", "max_max"];
 
 /// Parses and validates the text of a scenario file; `origin` (the file name) prefixes messages.
 pub fn parse_scenario(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {

@@ -12,7 +12,8 @@ use super::error::{line_col_of, ScenarioError};
 use super::faults::{fault_kind, kind_names, param_keys, FaultKindSpec, ParamKind, ParamValue};
 use super::schema::{keys_of, setting, Kind, Setting, Value, SETTINGS};
 use super::suggest::{closest, one_of};
-use super::types::{Fault, Group, Scenario, Target};
+use super::types::{Fault, Group, Requirement, Scenario, Target};
+use super::{DISTRIBUTION_KEYS, EXPECT_COUNTERS, EXPECT_DISTRIBUTIONS, RANGE_KEYS};
 use std::collections::BTreeMap;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
@@ -44,7 +45,7 @@ struct RawFault {
 struct RawDocument {
     settings: BTreeMap<String, Raw>,
     faults: Vec<RawFault>,
-    expect: BTreeMap<String, bool>,
+    expect: BTreeMap<String, Requirement>,
     /// `[expect] violations`.
     violations: Vec<String>,
 }
@@ -182,7 +183,7 @@ impl Reader {
                     Some(ParamKind::Ratio) => number(item.get_ref()).map(Raw::Number),
                     Some(ParamKind::Duration) => duration(item),
                     // Problems with the elements are noted where they are.
-                    Some(ParamKind::Groups) => match texts(self, item) {
+                    Some(ParamKind::Groups | ParamKind::Entities) => match texts(self, item) {
                         Some(groups) => Ok(groups),
                         None => continue,
                     },
@@ -229,11 +230,81 @@ impl Reader {
                     }
                 }
                 (name, DeValue::Boolean(flag)) => {
-                    raw.expect.insert(name.to_owned(), *flag);
+                    raw.expect
+                        .insert(name.to_owned(), Requirement::Positive(*flag));
                 }
-                (_, other) => self.problem(value.span().start, invalid_type(other, "a boolean")),
+                (name, DeValue::Table(bounds)) => {
+                    if let Some(requirement) = self.bounds(name, value, bounds) {
+                        raw.expect.insert(name.to_owned(), requirement);
+                    }
+                }
+                (_, other) => self.problem(
+                    value.span().start,
+                    invalid_type(other, "a boolean or a table of bounds"),
+                ),
             }
         }
+    }
+
+    /// `{ min = 1, max = 40 }` for a counter, `{ p99_max = "90s" }` for a distribution.
+    fn bounds(&mut self, name: &str, item: &Item<'_>, bounds: &Table<'_>) -> Option<Requirement> {
+        let distribution = EXPECT_DISTRIBUTIONS.contains(&name);
+        if !distribution && !EXPECT_COUNTERS.contains(&name) {
+            // Validation names the unknown counter or distribution, with a suggestion.
+            return Some(Requirement::Range {
+                min: None,
+                max: None,
+            });
+        }
+        let allowed = if distribution {
+            DISTRIBUTION_KEYS
+        } else {
+            RANGE_KEYS
+        };
+        let mut values: BTreeMap<&str, u64> = BTreeMap::new();
+        for (key, value) in bounds.iter() {
+            let key_name = key.get_ref().as_ref();
+            let Some(known) = allowed.iter().find(|allowed| **allowed == key_name) else {
+                self.problem(key.span().start, unknown_field(key_name, allowed));
+                continue;
+            };
+            let read = if distribution {
+                match duration(value) {
+                    Ok(Raw::DurationText(text)) => parse_duration_ms(&text),
+                    Ok(Raw::BareNumber(number)) => Err(bare_number_error(&number)),
+                    Ok(other) => unreachable!("a duration was read as {other:?}"),
+                    Err(message) => Err(message),
+                }
+            } else {
+                integer(value.get_ref()).and_then(|integer| {
+                    u64::try_from(integer)
+                        .map_err(|_| format!("expected a count of 0 or more, got {integer}"))
+                })
+            };
+            match read {
+                Ok(bound) => {
+                    values.insert(known, bound);
+                }
+                Err(message) => self.problem(value.span().start, message),
+            }
+        }
+        if bounds.is_empty() {
+            let message = format!("expected at least one bound: {}", allowed.join(", "));
+            self.problem(item.span().start, message);
+            return None;
+        }
+        Some(if distribution {
+            Requirement::Distribution {
+                p50_max_ms: values.get("p50_max").copied(),
+                p99_max_ms: values.get("p99_max").copied(),
+                max_max_ms: values.get("max_max").copied(),
+            }
+        } else {
+            Requirement::Range {
+                min: values.get("min").copied(),
+                max: values.get("max").copied(),
+            }
+        })
     }
 }
 
@@ -539,6 +610,7 @@ impl Convert<'_> {
                     |text: &str| Group::parse(text).map_err(|message| self.err(key, message));
                 Ok(ParamValue::Groups([parse(&a)?, parse(&b)?]))
             }
+            (ParamKind::Entities, Raw::Texts(names)) => Ok(ParamValue::Entities(names)),
             (kind, raw) => unreachable!("{key}: {kind:?} was read as {raw:?}"),
         }
     }

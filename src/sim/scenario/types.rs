@@ -302,6 +302,18 @@ pub enum FaultKind {
         /// `fraction`, in [0, 1].
         fraction: f64,
     },
+    /// `"evict_entities"` (extension): these entity ledgers (actor names) restart at `at`; an
+    /// `evict` with its random pick made explicit (`z0sim run --export`).
+    EvictEntities {
+        /// `entities`: actor names, e.g. `entity:t0/account-3`.
+        entities: Vec<String>,
+    },
+    /// `"misroute_entities"` (extension): these entities of tenant 0 send their SDK facts to
+    /// tenant 1's TenantSystemLedger; a `misroute` with its random pick made explicit.
+    MisrouteEntities {
+        /// `entities`: actor names of tenant 0's entities.
+        entities: Vec<String>,
+    },
     /// `"queue_consumer_failure"`: `rate` of consumer batch runs fail.
     QueueConsumerFailure {
         /// `rate`, in [0, 1].
@@ -344,12 +356,38 @@ pub enum Target {
 /// `[expect]`: what a passing run must also show.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Expect {
-    /// Counter name (one of [`EXPECT_COUNTERS`]) -> true: "> 0 at the end of the run",
-    /// false: "== 0 at the end of the run". Counters not listed have no requirement.
-    pub checks: BTreeMap<String, bool>,
+    /// Counter name (one of [`EXPECT_COUNTERS`](super::EXPECT_COUNTERS)) or distribution name
+    /// (one of [`EXPECT_DISTRIBUTIONS`](super::EXPECT_DISTRIBUTIONS)) -> what it must be at the
+    /// end of the run. Names not listed have no requirement.
+    pub checks: BTreeMap<String, Requirement>,
     /// `violations`: the invariants that must fail (a known weakness the scenario shows); the
     /// run passes only if exactly these fail. Empty: every invariant must hold.
     pub violations: BTreeSet<String>,
+}
+
+/// One `[expect]` requirement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Requirement {
+    /// `counter = true`: above 0 at the end of the run; `false`: 0.
+    Positive(bool),
+    /// `counter = { min = 1, max = 40 }`: within these bounds, both included (either may be
+    /// left out, not both).
+    Range {
+        /// `min`.
+        min: Option<u64>,
+        /// `max`.
+        max: Option<u64>,
+    },
+    /// `distribution = { p50_max = "1s", p99_max = "90s", max_max = "2m" }`: its percentiles
+    /// at most these (any of the three, at least one).
+    Distribution {
+        /// `p50_max`, ms.
+        p50_max_ms: Option<u64>,
+        /// `p99_max`, ms.
+        p99_max_ms: Option<u64>,
+        /// `max_max`, ms.
+        max_max_ms: Option<u64>,
+    },
 }
 
 impl Default for Topology {
@@ -575,9 +613,13 @@ impl Target {
 }
 
 impl Expect {
-    /// The requirement on `counter`, if any: Some(true) "> 0", Some(false) "== 0".
+    /// The boolean requirement on `counter`, if it has one: Some(true) "> 0", Some(false)
+    /// "== 0".
     pub fn get(&self, counter: &str) -> Option<bool> {
-        self.checks.get(counter).copied()
+        match self.checks.get(counter) {
+            Some(Requirement::Positive(positive)) => Some(*positive),
+            _ => None,
+        }
     }
 }
 

@@ -6,7 +6,10 @@ use super::duration::{duration_problem, duration_range_problem};
 use super::error::ScenarioError;
 use super::faults::{Needs, ParamKind, ParamValue};
 use super::schema::{Kind, Value, SETTINGS};
-use super::types::{Fault, Group, Mode, PlatformSink, Scenario, Target};
+use super::suggest::closest;
+use super::tree::entity_name_problem;
+use super::types::{Fault, FaultKind, Group, Mode, PlatformSink, Requirement, Scenario, Target};
+use super::EXPECT_DISTRIBUTIONS;
 use super::{EXPECT_COUNTERS, MAX_FAULTS, MAX_HIERARCHY_DEPTH, MAX_TOTAL_ENTITIES};
 use crate::sim::invariants::{is_invariant, INVARIANTS};
 
@@ -90,8 +93,10 @@ impl Scenario {
         if let Some(message) = self.needs_problem(spec.name, spec.needs) {
             return Some((key("kind"), message));
         }
+        // A misroute's entities are tenant 0's.
+        let only_tenant = matches!(fault.kind, FaultKind::MisrouteEntities { .. }).then_some(0);
         for (param, value) in spec.params.iter().zip(fault.kind.params()) {
-            if let Some(message) = self.param_problem(param.kind, value) {
+            if let Some(message) = self.param_problem(param.kind, value, only_tenant) {
                 return Some((key(param.key), message));
             }
         }
@@ -124,15 +129,39 @@ impl Scenario {
         }
     }
 
-    fn param_problem(&self, kind: ParamKind, value: ParamValue) -> Option<String> {
+    fn param_problem(
+        &self,
+        kind: ParamKind,
+        value: ParamValue,
+        only_tenant: Option<u32>,
+    ) -> Option<String> {
         match (kind, value) {
             (ParamKind::Ratio, ParamValue::Ratio(ratio)) => {
                 number_problem(ratio, 0.0, 1.0, "a number", "")
             }
             (ParamKind::Duration, ParamValue::Duration(ms)) => duration_problem(ms, 1),
             (ParamKind::Groups, ParamValue::Groups(between)) => self.groups_problem(between),
+            (ParamKind::Entities, ParamValue::Entities(names)) => {
+                self.entities_problem(&names, only_tenant)
+            }
             (kind, value) => unreachable!("a {kind:?} param holds {value:?}"),
         }
+    }
+
+    fn entities_problem(&self, names: &[String], only_tenant: Option<u32>) -> Option<String> {
+        if names.is_empty() {
+            return Some(
+                "expected at least one entity, e.g. entities = [\"entity:t0/account-3\"]"
+                    .to_owned(),
+            );
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        if let Some(name) = names.iter().find(|name| !seen.insert(name.as_str())) {
+            return Some(format!("{name:?} is listed twice"));
+        }
+        names
+            .iter()
+            .find_map(|name| entity_name_problem(self, name, only_tenant))
     }
 
     fn groups_problem(&self, between: [Group; 2]) -> Option<String> {
@@ -205,18 +234,11 @@ impl Scenario {
                 ),
             ));
         }
-        let unknown = self
-            .expect
+        self.expect
             .checks
-            .keys()
-            .find(|counter| !EXPECT_COUNTERS.contains(&counter.as_str()))?;
-        Some((
-            format!("expect.{unknown}"),
-            format!(
-                "unknown counter; expected one of: {}",
-                EXPECT_COUNTERS.join(", ")
-            ),
-        ))
+            .iter()
+            .find_map(|(name, requirement)| requirement_problem(name, requirement))
+            .map(|message| (format!("expect.{}", message.0), message.1))
     }
 }
 
@@ -290,4 +312,37 @@ fn latency_problem(path: &str, min_ms: u64, max_ms: u64) -> Option<Problem> {
             )
         })
     })
+}
+
+/// What is wrong with `[expect] name = requirement`, if anything: `(key under expect, why)`.
+fn requirement_problem(name: &str, requirement: &Requirement) -> Option<(String, String)> {
+    let counter = EXPECT_COUNTERS.contains(&name);
+    let distribution = EXPECT_DISTRIBUTIONS.contains(&name);
+    if !counter && !distribution {
+        let known: Vec<&str> = EXPECT_COUNTERS
+            .iter()
+            .chain(EXPECT_DISTRIBUTIONS)
+            .copied()
+            .collect();
+        return Some((
+            name.to_owned(),
+            format!(
+                "unknown counter or distribution{}; expected a counter ({}) or a distribution ({})",
+                closest(name, &known),
+                EXPECT_COUNTERS.join(", "),
+                EXPECT_DISTRIBUTIONS.join(", ")
+            ),
+        ));
+    }
+    match *requirement {
+        Requirement::Positive(_) if distribution => Some((
+            name.to_owned(),
+            format!("{name} is a distribution: expected bounds such as {name} = {{ p99_max = \"90s\" }}"),
+        )),
+        Requirement::Range { min: Some(min), max: Some(max) } if min > max => Some((
+            format!("{name}.min"),
+            format!("is {min}, more than max ({max}): expected min <= max"),
+        )),
+        _ => None,
+    }
 }

@@ -4,8 +4,8 @@
 use super::duration::format_duration_ms;
 use super::faults::{kind_names, param_keys, ParamValue, FAULT_KINDS};
 use super::schema::{Value, SECTIONS, SETTINGS};
-use super::types::Scenario;
-use super::EXPECT_COUNTERS;
+use super::types::{Requirement, Scenario};
+use super::{DISTRIBUTION_KEYS, EXPECT_COUNTERS, EXPECT_DISTRIBUTIONS, RANGE_KEYS};
 
 impl Scenario {
     /// The scenario in the format's TOML: every key written out, durations as `"<n>ms"`.
@@ -42,8 +42,8 @@ impl Scenario {
                     .collect();
                 push_line(&mut out, "violations", format!("[{}]", names.join(", ")));
             }
-            for (counter, wanted) in &self.expect.checks {
-                push_line(&mut out, &toml_key(counter), wanted.to_string());
+            for (name, requirement) in &self.expect.checks {
+                push_line(&mut out, &toml_key(name), toml_requirement(requirement));
             }
         }
         out
@@ -86,28 +86,15 @@ pub fn fuzz_dictionary() -> String {
     for group in ["entities", "system", "platform", "tenant:0", "tenant:1"] {
         add(format!("{:?}", format!("\"{group}\"")));
     }
-    for counter in EXPECT_COUNTERS {
-        add(format!("{counter:?}"));
+    for name in EXPECT_COUNTERS
+        .iter()
+        .chain(EXPECT_DISTRIBUTIONS)
+        .chain(RANGE_KEYS)
+        .chain(DISTRIBUTION_KEYS)
+    {
+        add(format!("{name:?}"));
     }
-    let edges = [
-        "[[faults]]",
-        " = ",
-        "\"3m\"",
-        "\"250ms\"",
-        "\"1h\"",
-        "\"30d\"",
-        "\"1m 30s\"",
-        "true",
-        "false",
-        "0.5",
-        "nan",
-        "inf",
-        "-0.0",
-        "1e3",
-        "\"\"\"",
-        "'",
-    ];
-    for edge in edges {
+    for edge in EDGES {
         add(format!("{edge:?}"));
     }
     add("\"\\x0A\"".to_owned());
@@ -121,6 +108,26 @@ pub fn fuzz_dictionary() -> String {
     }
     dictionary
 }
+
+/// Values at the edges of the format, for the fuzz dictionary.
+const EDGES: [&str; 16] = [
+    "[[faults]]",
+    " = ",
+    "\"3m\"",
+    "\"250ms\"",
+    "\"1h\"",
+    "\"30d\"",
+    "\"1m 30s\"",
+    "true",
+    "false",
+    "0.5",
+    "nan",
+    "inf",
+    "-0.0",
+    "1e3",
+    "\"\"\"",
+    "'",
+];
 
 fn toml_value(value: &Value) -> String {
     match value {
@@ -150,6 +157,36 @@ fn toml_param(value: ParamValue) -> String {
             toml_string(&a.to_string()),
             toml_string(&b.to_string())
         ),
+        ParamValue::Entities(names) => {
+            let names: Vec<String> = names.iter().map(|name| toml_string(name)).collect();
+            format!("[{}]", names.join(", "))
+        }
+    }
+}
+
+fn toml_requirement(requirement: &Requirement) -> String {
+    let bounds = |pairs: &[(&str, Option<String>)]| {
+        let written: Vec<String> = pairs
+            .iter()
+            .filter_map(|(key, value)| value.as_ref().map(|value| format!("{key} = {value}")))
+            .collect();
+        format!("{{ {} }}", written.join(", "))
+    };
+    match *requirement {
+        Requirement::Positive(positive) => positive.to_string(),
+        Requirement::Range { min, max } => bounds(&[
+            ("min", min.map(|min| min.to_string())),
+            ("max", max.map(|max| max.to_string())),
+        ]),
+        Requirement::Distribution {
+            p50_max_ms,
+            p99_max_ms,
+            max_max_ms,
+        } => bounds(&[
+            ("p50_max", p50_max_ms.map(format_duration_ms)),
+            ("p99_max", p99_max_ms.map(format_duration_ms)),
+            ("max_max", max_max_ms.map(format_duration_ms)),
+        ]),
     }
 }
 

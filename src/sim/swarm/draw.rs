@@ -14,7 +14,9 @@
 use crate::model::{AlarmOnFailure, AlarmRearm};
 use crate::runtime::seed::{derive_seed, purpose};
 use crate::runtime::Transport;
-use crate::sim::scenario::{Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target};
+use crate::sim::scenario::{
+    entity_actor_name, tree_levels, Fault, FaultKind, Group, Mode, PlatformSink, Scenario, Target,
+};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
@@ -227,7 +229,7 @@ fn draw_fault(scenario: &Scenario, rng: &mut SmallRng) -> Fault {
             rng.gen_range(0.0..=1.0)
         }
     };
-    let kind = match rng.gen_range(0..11) {
+    let kind = match rng.gen_range(0..13) {
         0 => FaultKind::SystemLedgerDown,
         1 => FaultKind::SystemLedgerOverloaded { rate: rate(rng) },
         2 => FaultKind::SystemLedgerSlow {
@@ -248,6 +250,12 @@ fn draw_fault(scenario: &Scenario, rng: &mut SmallRng) -> Fault {
             fraction: rate(rng),
         },
         9 => FaultKind::QueueConsumerFailure { rate: rate(rng) },
+        11 => FaultKind::EvictEntities {
+            entities: draw_entities(scenario, None, rng),
+        },
+        12 => FaultKind::MisrouteEntities {
+            entities: draw_entities(scenario, Some(0), rng),
+        },
         _ => FaultKind::HostileFacts {
             rate: rng.gen_range(0.0..=0.5),
         },
@@ -266,6 +274,25 @@ fn draw_fault(scenario: &Scenario, rng: &mut SmallRng) -> Fault {
         duration_ms: length_ms,
         target,
     }
+}
+
+/// One to eight distinct entities of the topology (of `tenant` only, when given), by actor
+/// name: what an explicit `evict_entities` or `misroute_entities` fault lists.
+fn draw_entities(scenario: &Scenario, tenant: Option<u32>, rng: &mut SmallRng) -> Vec<String> {
+    let levels = tree_levels(scenario);
+    let mut names = Vec::new();
+    for _ in 0..rng.gen_range(1..=8) {
+        let tenant = tenant.unwrap_or_else(|| rng.gen_range(0..scenario.topology.tenants));
+        let (level, count) = &levels[rng.gen_range(0..levels.len())];
+        if *count == 0 {
+            continue;
+        }
+        let name = entity_actor_name(tenant, &format!("{level}-{}", rng.gen_range(0..*count)));
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names
 }
 
 fn draw_target(scenario: &Scenario, rng: &mut SmallRng) -> Target {

@@ -3,24 +3,16 @@
 
 use super::{SwarmSummary, Verdict};
 use crate::planted::Plant;
+use crate::sim::run::{invocation, shell_word};
 use std::fmt::Write as _;
 
 /// How to replay a swarm seed: the written scenario file, if there is one, or the swarm itself.
 pub fn replay_command(seed: u64, file: Option<&str>, plant: Option<Plant>) -> String {
-    let (features, plant_flag) = match plant {
-        Some(plant) => (
-            " --features planted-bugs",
-            format!(" --plant {}", plant.name()),
-        ),
-        None => ("", String::new()),
-    };
+    let plant_flag = plant.map_or(String::new(), |plant| format!(" --plant {}", plant.name()));
+    let start = invocation(plant.is_some());
     match file {
-        Some(file) => {
-            format!("cargo run --release{features} -- run {file} --seed {seed}{plant_flag}")
-        }
-        None => {
-            format!("cargo run --release{features} -- swarm --seeds {seed}..{seed}{plant_flag}")
-        }
+        Some(file) => format!("{start} run {} --seed {seed}{plant_flag}", shell_word(file)),
+        None => format!("{start} swarm --seeds {seed}..{seed}{plant_flag}"),
     }
 }
 
