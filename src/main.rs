@@ -14,9 +14,12 @@ use z0sim::planted::Plant;
 use z0sim::sim::export::export;
 use z0sim::sim::oracle::words::human_ms;
 use z0sim::sim::run::{run_witnessed, Witnessed};
+use z0sim::sim::scenario::diagnose::diagnose;
+use z0sim::sim::shard::Shard;
 use z0sim::sim::shrink::{shrink, ShrinkError, ShrinkOptions, Size, Step};
 use z0sim::sim::swarm::{swarm, Verdict};
 use z0sim::sim::sweep::{sweep, SeedRange, SweepFile, SweepProgress, SweepSummary};
+use z0sim::sim::sweep_output;
 use z0sim::sim::{load_scenario, RunOptions};
 
 /// mimalloc instead of the system allocator: a run allocates and frees millions of small
@@ -97,6 +100,16 @@ enum Command {
         /// Parallel workers, at least 1. Default: the available parallelism.
         #[arg(long, value_name = "N", value_parser = parse_jobs)]
         jobs: Option<NonZeroUsize>,
+        /// Run only shard K of N: the (file, seed) runs are numbered in order and shard K takes
+        /// those whose number is K-1 modulo N, so N machines cover the sweep exactly once.
+        #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+        shard: Option<Shard>,
+        /// Print one JSON document on standard output instead of the text summary.
+        #[arg(long)]
+        json: bool,
+        /// Also write the results as JUnit XML to FILE (a test case per file and seed).
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Swarm testing: each seed draws a whole scenario (topology, SDK settings, network,
     /// runtime limits, workload, and zero to six faults of every kind) and runs it with that
@@ -120,6 +133,9 @@ enum Command {
         /// `z0sim run` on that file with `--seed <seed>` replays the run exactly.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Run only shard K of N of the seeds (the seeds at positions K-1 modulo N).
+        #[arg(long, value_name = "K/N", value_parser = Shard::parse)]
+        shard: Option<Shard>,
     },
     /// Shrinks a failing run: smaller scenarios (fewer faults, shorter windows and run, fewer
     /// tenants, entities and hierarchy levels, a simpler network) while the same invariant
@@ -146,6 +162,10 @@ enum Command {
         /// The scenario files.
         #[arg(required = true)]
         files: Vec<PathBuf>,
+        /// Print each file's scenario with every default filled in (valid TOML that `run`
+        /// accepts) instead of `FILE: ok (NAME)`.
+        #[arg(long)]
+        resolved: bool,
     },
 }
 
@@ -176,14 +196,25 @@ fn main() -> ExitCode {
             }
         },
         Command::Plants => plants_command(),
-        Command::Sweep { files, seeds, jobs } => sweep_command(&files, seeds, jobs),
+        Command::Sweep {
+            files,
+            seeds,
+            jobs,
+            shard,
+            json,
+            junit,
+        } => {
+            let output = SweepOutput { shard, json, junit };
+            sweep_command(&files, seeds, jobs, &output)
+        }
         Command::Swarm {
             seeds,
             jobs,
             plant,
             out,
+            shard,
         } => match parse_plant(plant.as_deref()) {
-            Ok(plant) => swarm_command(seeds, jobs, plant, out.as_deref()),
+            Ok(plant) => swarm_command(seeds, jobs, plant, shard, out.as_deref()),
             Err(message) => {
                 eprintln!("z0sim: {message}");
                 ExitCode::from(EXIT_BAD_INPUT)
@@ -210,7 +241,7 @@ fn main() -> ExitCode {
                 ExitCode::from(EXIT_BAD_INPUT)
             }
         },
-        Command::Check { files } => check_command(&files),
+        Command::Check { files, resolved } => check_command(&files, resolved),
     }
 }
 
@@ -221,13 +252,13 @@ fn shrink_command(
     options: &ShrinkOptions,
     out: &std::path::Path,
 ) -> ExitCode {
-    let scenario = match load_scenario(file) {
-        Ok(scenario) => scenario,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let Some(scenario) = load(file) else {
+        return ExitCode::from(EXIT_BAD_INPUT);
     };
+    if let Err(message) = z0sim::sim::shrink::writable(out) {
+        eprintln!("z0sim: {message}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     println!(
         "shrinking {} seed {}: {}",
         file.display(),
@@ -372,6 +403,29 @@ struct Output {
     timing: bool,
 }
 
+/// Loads a scenario file for a command: every error and warning goes to standard error with
+/// its source line and a caret (colours only on a terminal, without NO_COLOR); `None` when the
+/// file is unusable.
+fn load(file: &std::path::Path) -> Option<z0sim::sim::Scenario> {
+    let origin = file.display().to_string();
+    let Ok(text) = std::fs::read_to_string(file) else {
+        // Unreadable or not UTF-8: the loader says which, with the position of a bad byte.
+        if let Err(error) = load_scenario(file) {
+            eprintln!("error: {error}");
+        }
+        return None;
+    };
+    let diagnosis = diagnose(&text, &origin);
+    let colour = std::io::stderr().is_terminal() && no_color_unset();
+    eprint!("{}", diagnosis.render(&origin, &text, colour));
+    diagnosis.scenario
+}
+
+/// NO_COLOR is unset or empty (no-color.org: only a non-empty value turns colours off).
+fn no_color_unset() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
 /// `path` made absolute (against the current directory), so that printed repros run from
 /// anywhere; as given if that fails.
 fn absolute(path: &std::path::Path) -> String {
@@ -383,7 +437,7 @@ fn absolute(path: &std::path::Path) -> String {
 
 /// `text` with its verdict marks coloured, when standard output is a terminal.
 fn coloured(text: String) -> String {
-    if !std::io::stdout().is_terminal() || std::env::var_os("NO_COLOR").is_some() {
+    if !std::io::stdout().is_terminal() || !no_color_unset() {
         return text;
     }
     text.lines()
@@ -406,12 +460,8 @@ fn coloured(text: String) -> String {
 }
 
 fn run_command(args: &RunArgs, plant: Option<Plant>) -> ExitCode {
-    let scenario = match load_scenario(&args.file) {
-        Ok(scenario) => scenario,
-        Err(error) => {
-            eprintln!("{error}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
+    let Some(scenario) = load(&args.file) else {
+        return ExitCode::from(EXIT_BAD_INPUT);
     };
     let output = Output {
         json: args.json,
@@ -438,12 +488,6 @@ fn run_command(args: &RunArgs, plant: Option<Plant>) -> ExitCode {
             return ExitCode::from(EXIT_VIOLATED);
         }
     };
-    if let Some(witnessed) = &witnessed {
-        if let Err(message) = write_outputs(args, &scenario, &report, witnessed) {
-            eprintln!("z0sim: {message}");
-            return ExitCode::from(EXIT_BAD_INPUT);
-        }
-    }
     if output.json {
         println!("{}", report.to_json_with(output.timing));
         if let Some(repro) = &report.repro {
@@ -452,6 +496,13 @@ fn run_command(args: &RunArgs, plant: Option<Plant>) -> ExitCode {
     } else {
         print!("{}", coloured(report.to_text_with(output.timing)));
     }
+    // After the report, so that a file that cannot be written never hides the verdict.
+    if let Some(witnessed) = &witnessed {
+        if let Err(message) = write_outputs(args, &scenario, &report, witnessed) {
+            eprintln!("z0sim: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     if report.passed {
         ExitCode::SUCCESS
     } else {
@@ -459,15 +510,19 @@ fn run_command(args: &RunArgs, plant: Option<Plant>) -> ExitCode {
     }
 }
 
-fn check_command(files: &[PathBuf]) -> ExitCode {
+/// `z0sim check`: every file diagnosed; with `resolved`, each valid file printed with every
+/// default filled in (TOML that `run` accepts) instead of `FILE: ok (NAME)`.
+fn check_command(files: &[PathBuf], resolved: bool) -> ExitCode {
     let mut failed = false;
     for file in files {
-        match load_scenario(file) {
-            Ok(scenario) => println!("{}: ok ({})", file.display(), scenario.name),
-            Err(error) => {
-                eprintln!("{error}");
-                failed = true;
+        match load(file) {
+            Some(scenario) if resolved => {
+                // A comment line between files: one file's output stays valid TOML.
+                println!("# {}", file.display());
+                print!("{}", scenario.to_toml());
             }
+            Some(scenario) => println!("{}: ok ({})", file.display(), scenario.name),
+            None => failed = true,
         }
     }
     if failed {
@@ -477,32 +532,56 @@ fn check_command(files: &[PathBuf]) -> ExitCode {
     }
 }
 
+/// What `sweep` prints and writes besides running.
+struct SweepOutput {
+    shard: Option<Shard>,
+    json: bool,
+    junit: Option<PathBuf>,
+}
+
 fn sweep_command(
     files: &[PathBuf],
     seeds: Option<SeedRange>,
     jobs: Option<NonZeroUsize>,
+    output: &SweepOutput,
 ) -> ExitCode {
     let mut loaded = Vec::new();
     let mut unusable = false;
     for file in files {
-        match load_scenario(file) {
-            Ok(scenario) => loaded.push(SweepFile::new(absolute(file), scenario, seeds)),
-            Err(error) => {
-                eprintln!("{error}");
-                unusable = true;
-            }
+        match load(file) {
+            Some(scenario) => loaded.push(SweepFile::new(absolute(file), scenario, seeds)),
+            None => unusable = true,
         }
     }
     if unusable {
         eprintln!("z0sim sweep: nothing was run");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    if let Some(path) = &output.junit {
+        if let Err(message) = z0sim::sim::shrink::writable(path) {
+            eprintln!("z0sim: cannot write the JUnit file: {message}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     let jobs = default_jobs(jobs);
     let bar = progress_bar();
     let progress = |progress: SweepProgress| show_progress(&bar, progress);
-    let summary = sweep(&loaded, jobs, &progress);
+    let summary = sweep(&loaded, jobs, output.shard, &progress);
     bar.finish_and_clear();
-    print!("{}", sweep_text(&summary));
+    if output.json {
+        println!("{}", sweep_output::to_json(&summary));
+    } else {
+        print!("{}", sweep_text(&summary));
+    }
+    if let Some(path) = &output.junit {
+        if let Err(error) = std::fs::write(path, sweep_output::to_junit(&summary)) {
+            eprintln!(
+                "z0sim: cannot write the JUnit file {}: {error}",
+                path.display()
+            );
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
     if summary.passed() {
         ExitCode::SUCCESS
     } else {
@@ -547,6 +626,7 @@ fn swarm_command(
     seeds: SeedRange,
     jobs: Option<NonZeroUsize>,
     plant: Option<Plant>,
+    shard: Option<Shard>,
     out: Option<&std::path::Path>,
 ) -> ExitCode {
     if let Some(dir) = out {
@@ -557,7 +637,7 @@ fn swarm_command(
     }
     let bar = progress_bar();
     let progress = |progress: SweepProgress| show_progress(&bar, progress);
-    let summary = swarm(seeds, default_jobs(jobs), plant, &progress);
+    let summary = swarm(seeds, default_jobs(jobs), plant, shard, &progress);
     bar.finish_and_clear();
     let mut written = BTreeMap::new();
     if let Some(dir) = out {
@@ -604,9 +684,12 @@ fn sweep_text(summary: &SweepSummary) -> String {
     for file in &summary.files {
         let runs = file.passed + file.failed;
         let verdict = if file.failed == 0 { "ok" } else { "FAILED" };
+        let shard = summary.shard.map_or(String::new(), |shard| {
+            format!(" (shard {shard}: {runs} of them)")
+        });
         let _ = writeln!(
             text,
-            "{verdict:<6} {} ({}): seeds {}: {} passed, {} failed",
+            "{verdict:<6} {} ({}): seeds {}{shard}: {} passed, {} failed",
             file.path, file.scenario, file.seeds, file.passed, file.failed
         );
         // Counters grouped by the number of seeds in which they ended above 0, most first.
@@ -647,23 +730,34 @@ fn sweep_text(summary: &SweepSummary) -> String {
         runs - failed,
     );
     if failed > 0 {
-        let _ = writeln!(text, "failing seeds:");
-        for file in &summary.files {
-            for result in file.failures() {
-                let _ = writeln!(
-                    text,
-                    "  {} seed {}: {}",
-                    file.path,
-                    result.seed,
-                    result.failures.join("; ")
-                );
+        text.push_str(&failures_text(summary));
+    }
+    text
+}
+
+/// The failed checks grouped (one line per file and check, with its seeds and the first seed's
+/// detail), then one repro command per failed seed.
+fn failures_text(summary: &SweepSummary) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from("failed checks:\n");
+    for (path, check, seeds, detail) in sweep_output::grouped_failures(summary) {
+        let seeds: Vec<String> = seeds.iter().map(u64::to_string).collect();
+        let _ = writeln!(
+            text,
+            "  {path}: {check} in seed{} {}{}",
+            plural(seeds.len() as u64),
+            seeds.join(", "),
+            if detail.is_empty() {
+                String::new()
+            } else {
+                format!(" (seed {}: {detail})", seeds[0])
             }
-        }
-        let _ = writeln!(text, "reproduce with:");
-        for file in &summary.files {
-            for result in file.failures() {
-                let _ = writeln!(text, "{}", result.repro);
-            }
+        );
+    }
+    let _ = writeln!(text, "reproduce with:");
+    for file in &summary.files {
+        for result in file.failures() {
+            let _ = writeln!(text, "{}", result.repro);
         }
     }
     text

@@ -355,8 +355,9 @@ fn a_fault_that_starts_at_the_runs_end_is_rejected() {
         At::Key("faults[0].at"),
         &[
             "starts at or after the run's end",
-            "expected a time before the run's duration (300000 ms)",
-            "got 300000 ms",
+            // In the units written, not milliseconds.
+            "expected a time before the run's duration (5m)",
+            "got 5m",
         ],
     );
 }
@@ -371,8 +372,8 @@ fn a_fault_that_starts_after_the_runs_end_is_rejected() {
         At::Key("faults[0].at"),
         &[
             "starts at or after the run's end",
-            "expected a time before the run's duration (300000 ms)",
-            "got 360000 ms",
+            "expected a time before the run's duration (5m)",
+            "got 6m",
         ],
     );
 }

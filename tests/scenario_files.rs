@@ -1239,10 +1239,18 @@ fn kind_at_and_duration_are_required_in_a_fault() {
         &["is required for evict faults"],
     );
     assert_key_error(
-        &with("[[faults]]\nkind = \"evict\"\nfraction = 0.1\nat = \"1m\"\n"),
+        &with("[[faults]]\nkind = \"packet_loss\"\nrate = 0.1\nat = \"1m\"\n"),
         "faults[0].duration",
-        &["is required for evict faults"],
+        &["is required for packet_loss faults"],
     );
+    // An instantaneous fault has no length: its duration may be left out.
+    let evict = parse_scenario(
+        &with("[[faults]]\nkind = \"evict\"\nfraction = 0.1\nat = \"1m\"\n"),
+        "evict.toml",
+    )
+    .expect("an evict without duration parses");
+    assert_eq!(evict.faults[0].duration_ms, 1);
+    assert!(!evict.to_toml().contains("duration = \"1ms\""));
 }
 
 #[test]

@@ -68,7 +68,11 @@ fn env_u64(name: &str) -> Option<u64> {
 
 fn run_seed(file: &ScenarioFile, seed: u64) -> Report {
     let options = RunOptions {
-        file: Some(file.relative_path.clone()),
+        file: Some(format!(
+            "{}/{}",
+            env!("CARGO_MANIFEST_DIR"),
+            file.relative_path
+        )),
         ..RunOptions::default()
     };
     run(&file.scenario, seed, &options).unwrap_or_else(|error| {
@@ -101,7 +105,7 @@ fn every_scenario_passes_its_seeds() {
         })
         .collect();
     let jobs = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let summary = sweep(&files, jobs, &|_| {});
+    let summary = sweep(&files, jobs, None, &|_| {});
     let mut failures = Vec::new();
     for file in &summary.files {
         for result in file.failures() {
@@ -144,7 +148,7 @@ fn every_scenario_passes_on_the_direct_transport_too() {
         .collect();
     assert!(!files.is_empty());
     let jobs = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let summary = sweep(&files, jobs, &|_| {});
+    let summary = sweep(&files, jobs, None, &|_| {});
     let failures: Vec<String> = summary
         .files
         .iter()

@@ -272,15 +272,25 @@ fn shrinking_a_run_where_nothing_fails_says_so() {
     };
     let error = shrink(&scenario, &options, &mut |_| {}).expect_err("nothing fails");
     assert!(error.to_string().contains("nothing to shrink"), "{error}");
-    let named = ShrinkOptions {
-        invariant: Some("breaker_recovers".to_owned()),
-        ..options
-    };
-    let error = shrink(&scenario, &named, &mut |_| {}).expect_err("it holds");
-    assert!(
-        error.to_string().contains("breaker_recovers holds"),
-        "{error}"
-    );
+    for (invariant, wanted) in [
+        ("stats_interval_respected", "stats_interval_respected holds"),
+        // No faults: not judged, which is not a failure to shrink.
+        (
+            "breaker_recovers",
+            "breaker_recovers was skipped (no faults)",
+        ),
+        (
+            "breaker_recovres",
+            "unknown check \"breaker_recovres\": expected one of",
+        ),
+    ] {
+        let named = ShrinkOptions {
+            invariant: Some(invariant.to_owned()),
+            ..options.clone()
+        };
+        let error = shrink(&scenario, &named, &mut |_| {}).expect_err("nothing to shrink");
+        assert!(error.to_string().contains(wanted), "{error}");
+    }
 }
 
 #[test]

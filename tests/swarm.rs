@@ -76,7 +76,7 @@ fn without_planted_bugs_no_swarm_seed_fails() {
     let last = if cfg!(debug_assertions) { 40 } else { 300 };
     let seeds = SeedRange::new(1, last).expect("a range");
     let jobs = std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN);
-    let summary = swarm(seeds, jobs, None, &|_| {});
+    let summary = swarm(seeds, jobs, None, None, &|_| {});
     let failed: Vec<String> = summary
         .seeds
         .iter()

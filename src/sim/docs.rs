@@ -52,7 +52,9 @@ pub fn scenario_keys() -> String {
 fn fault_kinds() -> String {
     let mut page = format!(
         "\n## `[[faults]]`\n\nZero or more (at most {MAX_FAULTS}), each with `kind`, `at` (when it starts, before the run's \
-         end) and `duration` (more than 0; a fault may run past the end of the run), plus its kind's keys. \
+         end) and `duration` (more than 0; a fault may run past the end of the run; the instantaneous kinds, \
+         `evict` and `evict_entities`, happen at `at`: their `duration` may be left out and is ignored), \
+         plus its kind's keys. \
          Overlapping faults are allowed.\n\n| kind | its keys | `target` | needs | what it does |\n|---|---|---|---|---|\n"
     );
     for kind in FAULT_KINDS {

@@ -8,9 +8,11 @@ pub mod oracle;
 pub mod report;
 pub mod run;
 pub mod scenario;
+pub mod shard;
 pub mod shrink;
 pub mod swarm;
 pub mod sweep;
+pub mod sweep_output;
 pub mod witness;
 pub mod workers;
 

@@ -115,7 +115,8 @@ impl Report {
         let value = serde_json::to_value(self).map(|mut value| {
             if let (false, Some(object)) = (timing, value.as_object_mut()) {
                 for field in WALL_CLOCK_FIELDS {
-                    object.remove(field);
+                    // shift_remove keeps the other fields in their documented order.
+                    object.shift_remove(field);
                 }
             }
             value

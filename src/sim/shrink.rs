@@ -64,13 +64,19 @@ impl Size {
 
 impl fmt::Display for Size {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count =
+            |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         write!(
             f,
-            "{} faults, {} tenants, {} entity ledgers, {} hierarchy levels, {}",
-            self.faults,
-            self.tenants,
-            self.entities,
-            self.hierarchy_levels,
+            "{}, {}, {}, {}, {}",
+            count(self.faults as u64, "fault", "faults"),
+            count(u64::from(self.tenants), "tenant", "tenants"),
+            count(self.entities, "entity ledger", "entity ledgers"),
+            count(
+                self.hierarchy_levels as u64,
+                "hierarchy level",
+                "hierarchy levels"
+            ),
             human_ms(self.duration_ms)
         )
     }
@@ -112,9 +118,25 @@ pub enum ShrinkError {
     /// The run itself broke.
     #[error(transparent)]
     Run(#[from] RunError),
-    /// Nothing fails.
-    #[error("nothing to shrink: every check of seed {0} holds")]
+    /// Nothing fails unexpectedly.
+    #[error("nothing to shrink: every check of seed {0} holds, or fails as [expect] violations says (name one with --invariant)")]
     NothingFails(u64),
+    /// The named check is not one of the run's.
+    #[error("unknown check {name:?}: expected one of {known}")]
+    Unknown {
+        /// The name given.
+        name: String,
+        /// The run's checks.
+        known: String,
+    },
+    /// The named check was not judged.
+    #[error("nothing to shrink: {name} was skipped ({why})")]
+    Skipped {
+        /// The name given.
+        name: String,
+        /// Why it was skipped.
+        why: String,
+    },
     /// The named invariant holds.
     #[error("nothing to shrink: {name} holds with seed {seed} (failing: {failing})")]
     Holds {
@@ -231,16 +253,26 @@ fn target(report: &Report, options: &ShrinkOptions) -> Result<String, ShrinkErro
         .filter(|check| !check.passed && !check.expected)
         .map(|check| check.name.as_str())
         .collect();
-    match &options.invariant {
-        Some(name)
-            if report
-                .invariants
-                .iter()
-                .any(|c| &c.name == name && !c.passed) =>
-        {
-            Ok(name.clone())
+    let named = options.invariant.as_ref().map(|name| {
+        (
+            name,
+            report.invariants.iter().find(|check| &check.name == name),
+        )
+    });
+    match named {
+        Some((name, None)) => {
+            let known: Vec<&str> = report.invariants.iter().map(|c| c.name.as_str()).collect();
+            Err(ShrinkError::Unknown {
+                name: name.clone(),
+                known: known.join(", "),
+            })
         }
-        Some(name) => Err(ShrinkError::Holds {
+        Some((name, Some(check))) if check.skipped => Err(ShrinkError::Skipped {
+            name: name.clone(),
+            why: check.detail.clone(),
+        }),
+        Some((name, Some(check))) if !check.passed => Ok(name.clone()),
+        Some((name, Some(_))) => Err(ShrinkError::Holds {
             name: name.clone(),
             seed: options.seed,
             failing: if failing.is_empty() {
@@ -254,6 +286,21 @@ fn target(report: &Report, options: &ShrinkOptions) -> Result<String, ShrinkErro
             .map(|name| (*name).to_owned())
             .ok_or(ShrinkError::NothingFails(options.seed)),
     }
+}
+
+/// Checks that `path` can be written before a long command spends its runs, leaving what is
+/// there as it is (a file it had to create for the check is removed again).
+pub fn writable(path: &std::path::Path) -> Result<(), String> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
 }
 
 /// `scenario` with no `[expect]` requirement but `invariant` (when it is one), and one seed.

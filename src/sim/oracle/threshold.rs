@@ -175,8 +175,17 @@ fn compare_opens(key: ClientKey, client: &ReferenceClient) -> Option<String> {
         .collect();
     (reference != client.opened_ms).then(|| {
         format!(
-            "actor #{} -> #{:?}: opened at {:?} ms, the reference breaker at {:?} ms",
-            key.0, key.1, client.opened_ms, reference
+            "actor #{} -> #{:?}: opened at {}, the reference breaker at {}",
+            key.0,
+            key.1,
+            times(&client.opened_ms),
+            times(&reference)
         )
     })
+}
+
+/// Times as `[1000 ms, 2500 ms]` (the oracle's words turn each into a duration).
+fn times(times_ms: &[u64]) -> String {
+    let times: Vec<String> = times_ms.iter().map(|ms| format!("{ms} ms")).collect();
+    format!("[{}]", times.join(", "))
 }

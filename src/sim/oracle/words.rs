@@ -3,6 +3,8 @@
 //! (`at 336815 ms` reads `at 5m36.815s`). The checkers write indices and milliseconds; the
 //! oracle rewrites each detail once, when it judges.
 
+pub use crate::sim::scenario::duration::{human_ms, humanize_times};
+
 /// `text` with every actor reference (`#N`, `#Some(N)`, `#None`, where `#` starts a word)
 /// replaced by that actor's name. A `#` inside a word (a fact id, `entity:t0/a#12`) stays.
 pub fn name_actors(text: &str, names: &[String]) -> String {
@@ -119,66 +121,6 @@ fn times_ms(text: &str) -> Vec<u64> {
         rest = &rest[position + 3..];
     }
     times
-}
-
-/// `ms` as a duration: `250ms`, `5s`, `5m36.815s`, `1h2m3s`.
-pub fn human_ms(ms: u64) -> String {
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let (hours, minutes) = (ms / 3_600_000, ms / 60_000 % 60);
-    let (seconds, millis) = (ms / 1_000 % 60, ms % 1_000);
-    let mut out = String::new();
-    if hours > 0 {
-        out.push_str(&format!("{hours}h"));
-    }
-    if minutes > 0 {
-        out.push_str(&format!("{minutes}m"));
-    }
-    match (seconds, millis) {
-        (0, 0) => {}
-        (seconds, 0) => out.push_str(&format!("{seconds}s")),
-        (seconds, millis) => {
-            let fraction = format!("{millis:03}");
-            out.push_str(&format!("{seconds}.{}s", fraction.trim_end_matches('0')));
-        }
-    }
-    out
-}
-
-/// `text` with every `N ms` written as a duration (`336815 ms` reads `5m36.815s`).
-pub fn humanize_times(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(position) = rest.find(" ms") {
-        let (before, after) = rest.split_at(position);
-        let digits = before
-            .chars()
-            .rev()
-            .take_while(char::is_ascii_digit)
-            .count();
-        let starts_number = before[..before.len() - digits]
-            .chars()
-            .last()
-            .is_none_or(|previous| !previous.is_alphanumeric() && previous != '.');
-        let ends_word = after[3..]
-            .chars()
-            .next()
-            .is_none_or(|next| !next.is_alphanumeric() && next != '_');
-        match before[before.len() - digits..].parse::<u64>() {
-            Ok(ms) if digits > 0 && starts_number && ends_word => {
-                out.push_str(&before[..before.len() - digits]);
-                out.push_str(&human_ms(ms));
-            }
-            _ => {
-                out.push_str(before);
-                out.push_str(" ms");
-            }
-        }
-        rest = &after[3..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]

@@ -4,6 +4,9 @@
 
 use super::types::{FaultKind, Group};
 
+/// The `duration` of an instantaneous fault (`evict`) that leaves it out, ms.
+pub const INSTANT_DURATION_MS: u64 = 1;
+
 /// What a fault key holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ParamKind {
@@ -62,6 +65,9 @@ pub struct FaultKindSpec {
     pub params: &'static [Param],
     /// Whether it takes `target` (the faults that hit one ledger).
     pub takes_target: bool,
+    /// Whether it happens at `at` and has no length: `duration` may be left out (it is then
+    /// [`INSTANT_DURATION_MS`]) and is ignored.
+    pub instantaneous: bool,
     /// What it needs of the topology.
     pub needs: Needs,
     /// The fault from its keys' values, in the order of `params`.
@@ -102,6 +108,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "the target ledger is killed at `at` and restarted at the end",
         params: &[],
         takes_target: true,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |_| FaultKind::SystemLedgerDown,
     },
@@ -110,6 +117,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "the target ledger answers `rate` of its requests `overloaded`",
         params: &[RATE],
         takes_target: true,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::SystemLedgerOverloaded {
             rate: ratio(values, 0),
@@ -120,6 +128,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "every answer of the target ledger takes `extra_latency` longer",
         params: &[EXTRA_LATENCY],
         takes_target: true,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::SystemLedgerSlow {
             extra_latency_ms: duration_ms(values, 0),
@@ -130,6 +139,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "no message passes between the two groups `between` (\"entities\", \"system\", \"tenant:<n>\", \"platform\")",
         params: &[BETWEEN],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::Partition {
             between: groups(values, 0),
@@ -140,6 +150,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "`rate` of all messages are lost",
         params: &[RATE],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::PacketLoss {
             rate: ratio(values, 0),
@@ -150,6 +161,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "`fraction` of the entity ledgers, picked at random, restart at `at` (the duration does not matter)",
         params: &[FRACTION],
         takes_target: false,
+        instantaneous: true,
         needs: Needs::Nothing,
         build: |values| FaultKind::Evict {
             fraction: ratio(values, 0),
@@ -160,6 +172,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "`rate` of the alarm handler runs of the tenant ledgers (or the target) fail",
         params: &[RATE],
         takes_target: true,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::AlarmFailure {
             rate: ratio(values, 0),
@@ -170,6 +183,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "each message the queue delivered is delivered again with probability `rate`",
         params: &[RATE],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::Queue,
         build: |values| FaultKind::QueueDuplicate {
             rate: ratio(values, 0),
@@ -180,6 +194,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "the queue's consumer fails `rate` of its batches",
         params: &[RATE],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::Queue,
         build: |values| FaultKind::QueueConsumerFailure {
             rate: ratio(values, 0),
@@ -190,6 +205,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "extension: `fraction` of tenant 0's entities send their SDK facts to tenant 1's ledger",
         params: &[FRACTION],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::TwoTenants,
         build: |values| FaultKind::Misroute {
             fraction: ratio(values, 0),
@@ -200,6 +216,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "extension: the listed entity ledgers restart at `at` (the duration does not matter); what `z0sim run --export` writes for an `evict`",
         params: &[ENTITIES],
         takes_target: false,
+        instantaneous: true,
         needs: Needs::Nothing,
         build: |values| FaultKind::EvictEntities {
             entities: entities(values, 0),
@@ -210,6 +227,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "extension: the listed entities of tenant 0 send their SDK facts to tenant 1's ledger; what `z0sim run --export` writes for a `misroute`",
         params: &[ENTITIES],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::TwoTenants,
         build: |values| FaultKind::MisrouteEntities {
             entities: entities(values, 0),
@@ -220,6 +238,7 @@ pub static FAULT_KINDS: &[FaultKindSpec] = &[
         doc: "extension: each SDK fact an entity sends is followed, with probability `rate`, by a forged one",
         params: &[RATE],
         takes_target: false,
+        instantaneous: false,
         needs: Needs::Nothing,
         build: |values| FaultKind::HostileFacts {
             rate: ratio(values, 0),

@@ -37,7 +37,8 @@
 //!   [`MAX_CACHE_OPS_PER_SEC`] per entity (Cloudflare's soft limit per object) and
 //!   `fact_appends_per_min` at most [`MAX_FACT_APPENDS_PER_MIN`] per entity.
 
-mod duration;
+pub mod diagnose;
+pub mod duration;
 mod error;
 pub mod faults;
 mod parse;

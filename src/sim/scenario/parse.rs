@@ -9,7 +9,9 @@
 
 use super::duration::{bare_number_error, parse_duration_ms};
 use super::error::{line_col_of, ScenarioError};
-use super::faults::{fault_kind, kind_names, param_keys, FaultKindSpec, ParamKind, ParamValue};
+use super::faults::{
+    fault_kind, kind_names, param_keys, FaultKindSpec, ParamKind, ParamValue, INSTANT_DURATION_MS,
+};
 use super::schema::{keys_of, setting, Kind, Setting, Value, SETTINGS};
 use super::suggest::{closest, one_of};
 use super::types::{Fault, Group, Requirement, Scenario, Target};
@@ -68,6 +70,39 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError>
     Convert { origin }.scenario(raw)
 }
 
+/// What makes a text unreadable before its values are converted: its TOML syntax (one error,
+/// where the parser stopped), or every problem the reader noted (byte offset, message), in
+/// the order of the text.
+pub(super) enum Unreadable {
+    /// A TOML syntax error.
+    Syntax {
+        /// Where, in bytes.
+        span: Option<std::ops::Range<usize>>,
+        /// What.
+        message: String,
+    },
+    /// Unknown keys, wrong types, bad elements.
+    Problems(Vec<(usize, String)>),
+}
+
+/// Why `text` cannot be read, if it cannot (`parse` reports only the first of these).
+pub(super) fn unreadable(text: &str) -> Option<Unreadable> {
+    let document = match DeTable::parse(text) {
+        Ok(document) => document,
+        Err(error) => {
+            return Some(Unreadable::Syntax {
+                span: error.span(),
+                message: clean_message(error.message()),
+            })
+        }
+    };
+    let mut reader = Reader::default();
+    reader.document(document.get_ref());
+    let mut problems = reader.problems;
+    problems.sort_by_key(|(offset, _)| *offset);
+    (!problems.is_empty()).then_some(Unreadable::Problems(problems))
+}
+
 /// A toml error message on one line.
 fn clean_message(message: &str) -> String {
     let joined: Vec<&str> = message
@@ -120,7 +155,16 @@ impl Reader {
                 self.expect(item, raw);
             } else {
                 let allowed = keys_of(section);
-                self.problem(key.span().start, unknown_field(name, &allowed));
+                let hint = elsewhere(name, section);
+                let message = if hint.is_empty() {
+                    unknown_field(name, &allowed)
+                } else {
+                    format!(
+                        "unknown field `{name}`{hint}; expected {}",
+                        one_of(&allowed)
+                    )
+                };
+                self.problem(key.span().start, message);
             }
         }
     }
@@ -306,6 +350,24 @@ impl Reader {
             }
         })
     }
+}
+
+/// Where an unknown `name` in `section` belongs instead, if it is a section or a setting of
+/// another section (`[breaker]` is `[sdk.breaker]`; `failure_threshold` goes in it).
+fn elsewhere(name: &str, section: &str) -> String {
+    let sections = super::schema::SECTIONS;
+    if let Some(full) = sections
+        .iter()
+        .find(|full| full.rsplit('.').next() == Some(name) && **full != join(section, name))
+    {
+        return format!(": did you mean `[{full}]`?");
+    }
+    SETTINGS
+        .iter()
+        .find(|other| other.key == name && other.section != section)
+        .map_or_else(String::new, |other| {
+            format!(": it belongs in `[{}]`", other.section)
+        })
 }
 
 /// The kind of the fault param called `key`, if any kind has one.
@@ -564,11 +626,12 @@ impl Convert<'_> {
             .remove("at")
             .ok_or_else(|| required("at", "\"3m\" (when it starts)"))?;
         let at_ms = self.duration(&key("at"), at)?;
-        let duration = raw
-            .keys
-            .remove("duration")
-            .ok_or_else(|| required("duration", "\"3m\" (how long it lasts)"))?;
-        let duration_ms = self.duration(&key("duration"), duration)?;
+        let duration_ms = match raw.keys.remove("duration") {
+            Some(duration) => self.duration(&key("duration"), duration)?,
+            // An instantaneous fault has no length: `duration` may be left out.
+            None if spec.instantaneous => INSTANT_DURATION_MS,
+            None => return Err(required("duration", "\"3m\" (how long it lasts)")),
+        };
         let mut values = Vec::new();
         for param in spec.params {
             let value = raw

@@ -64,11 +64,11 @@ pub fn entity_name_problem(
         ));
     }
     if tenant >= scenario.topology.tenants {
-        return Some(format!(
-            "{name:?} names tenant t{tenant}, but there are {} tenants (t0 to t{})",
-            scenario.topology.tenants,
-            scenario.topology.tenants.saturating_sub(1)
-        ));
+        let tenants = match scenario.topology.tenants {
+            1 => "there is 1 tenant (t0)".to_owned(),
+            n => format!("there are {n} tenants (t0 to t{})", n - 1),
+        };
+        return Some(format!("{name:?} names tenant t{tenant}, but {tenants}"));
     }
     let levels = tree_levels(scenario);
     let Some((_, count)) = levels.iter().find(|(level, _)| level == entity_type) else {

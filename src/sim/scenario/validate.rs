@@ -14,7 +14,7 @@ use super::{EXPECT_COUNTERS, MAX_FAULTS, MAX_HIERARCHY_DEPTH, MAX_TOTAL_ENTITIES
 use crate::sim::invariants::{is_invariant, INVARIANTS};
 
 /// A problem at a key path.
-type Problem = (String, String);
+pub(super) type Problem = (String, String);
 
 impl Scenario {
     /// Checks every rule of the format on an already built scenario (`parse_scenario` does
@@ -26,27 +26,33 @@ impl Scenario {
     }
 
     fn first_problem(&self) -> Option<Problem> {
+        self.problems().into_iter().next()
+    }
+
+    /// Every problem of the scenario, in the order of the format: settings, faults, `[expect]`.
+    pub(super) fn problems(&self) -> Vec<Problem> {
+        let mut problems = Vec::new();
         for setting in SETTINGS {
             let path = setting.path();
-            if let Some(problem) = value_problem(&path, setting.kind, &(setting.get)(self)) {
-                return Some(problem);
-            }
-            if let Some(problem) = self.cross_key_problem(&path) {
-                return Some(problem);
-            }
+            problems.extend(value_problem(&path, setting.kind, &(setting.get)(self)));
+            problems.extend(self.cross_key_problem(&path));
         }
         if self.faults.len() > MAX_FAULTS {
             let message = format!(
                 "has {} entries; at most {MAX_FAULTS} are supported",
                 self.faults.len()
             );
-            return Some(("faults".to_owned(), message));
+            problems.push(("faults".to_owned(), message));
+        } else {
+            problems.extend(
+                self.faults
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, fault)| self.fault_problem(index, fault)),
+            );
         }
-        self.faults
-            .iter()
-            .enumerate()
-            .find_map(|(index, fault)| self.fault_problem(index, fault))
-            .or_else(|| self.expect_problem())
+        problems.extend(self.expect_problem());
+        problems
     }
 
     /// The rules between `path` and keys before it.

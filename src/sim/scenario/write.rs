@@ -2,7 +2,7 @@
 //! `parse_scenario(&s.to_toml(), _) == Ok(s)`. Also the fuzz dictionary of the format.
 
 use super::duration::format_duration_ms;
-use super::faults::{kind_names, param_keys, ParamValue, FAULT_KINDS};
+use super::faults::{kind_names, param_keys, ParamValue, FAULT_KINDS, INSTANT_DURATION_MS};
 use super::schema::{Value, SECTIONS, SETTINGS};
 use super::types::{Requirement, Scenario};
 use super::{DISTRIBUTION_KEYS, EXPECT_COUNTERS, EXPECT_DISTRIBUTIONS, RANGE_KEYS};
@@ -23,7 +23,10 @@ impl Scenario {
             out.push_str("\n[[faults]]\n");
             push_line(&mut out, "kind", toml_string(fault.kind.name()));
             push_line(&mut out, "at", format_duration_ms(fault.at_ms));
-            push_line(&mut out, "duration", format_duration_ms(fault.duration_ms));
+            // An instantaneous fault's duration is ignored: written only if not the default.
+            if !fault.kind.spec().instantaneous || fault.duration_ms != INSTANT_DURATION_MS {
+                push_line(&mut out, "duration", format_duration_ms(fault.duration_ms));
+            }
             for (param, value) in fault.kind.spec().params.iter().zip(fault.kind.params()) {
                 push_line(&mut out, param.key, toml_param(value));
             }

@@ -16,6 +16,7 @@ use crate::planted::Plant;
 use crate::sim::report::Report;
 use crate::sim::run::RunOptions;
 use crate::sim::scenario::Scenario;
+use crate::sim::shard::Shard;
 use crate::sim::sweep::{run_seed, SeedRange};
 use crate::sim::workers::{run_jobs, SweepProgress};
 use std::num::NonZeroUsize;
@@ -61,6 +62,8 @@ pub struct SwarmSeed {
 /// A swarm's outcome, seeds in ascending order.
 #[derive(Clone, Debug)]
 pub struct SwarmSummary {
+    /// The shard run, if only one was.
+    pub shard: Option<Shard>,
     /// Every seed.
     pub seeds: Vec<SwarmSeed>,
     /// Workers used.
@@ -110,16 +113,22 @@ pub fn swarm(
     seeds: SeedRange,
     jobs: NonZeroUsize,
     plant: Option<Plant>,
+    shard: Option<Shard>,
     progress: &(dyn Fn(SweepProgress) + Sync),
 ) -> SwarmSummary {
     let started = Instant::now();
-    let total = usize::try_from(seeds.len()).unwrap_or(usize::MAX);
-    let work = |job: usize| run_swarm_seed(seeds.first + job as u64, plant);
+    let chosen: Vec<u64> = seeds
+        .seeds()
+        .enumerate()
+        .filter(|(position, _)| shard.is_none_or(|shard| shard.contains(*position as u64)))
+        .map(|(_, seed)| seed)
+        .collect();
+    let work = |job: usize| run_swarm_seed(chosen[job], plant);
     let failed = |seed: &SwarmSeed| seed.verdict == Verdict::Failed;
-    let (results, workers) = run_jobs(total, jobs, &work, &failed, progress);
+    let (results, workers) = run_jobs(chosen.len(), jobs, &work, &failed, progress);
     let seeds = results
         .into_iter()
-        .zip(seeds.seeds())
+        .zip(chosen.iter().copied())
         .map(|(result, seed)| {
             result.unwrap_or_else(|| SwarmSeed {
                 seed,
@@ -130,6 +139,7 @@ pub fn swarm(
         })
         .collect();
     SwarmSummary {
+        shard,
         seeds,
         jobs: workers,
         wall_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),

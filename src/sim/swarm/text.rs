@@ -25,7 +25,8 @@ impl SwarmSummary {
         let per_core = runs as f64 / seconds / self.jobs.max(1) as f64;
         let _ = writeln!(
             text,
-            "swarm: {runs} seeds on {} worker{} in {seconds:.1} s wall ({per_core:.0} scenarios/s per worker): {} passed, {} showed documented weaknesses, {} failed",
+            "swarm: {runs} seeds{} on {} worker{} in {seconds:.1} s wall ({per_core:.0} scenarios/s per worker): {} passed, {} showed documented weaknesses, {} failed",
+            self.shard.map_or(String::new(), |shard| format!(" (shard {shard})")),
             self.jobs,
             if self.jobs == 1 { "" } else { "s" },
             self.count(&Verdict::Passed),
