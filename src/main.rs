@@ -273,7 +273,7 @@ fn shrink_command(
     let Some(scenario) = load(file) else {
         return ExitCode::from(EXIT_BAD_INPUT);
     };
-    if let Err(message) = z0sim::sim::shrink::writable(out) {
+    if let Err(message) = writable(out) {
         eprintln!("z0sim: {message}");
         return ExitCode::from(EXIT_BAD_INPUT);
     }
@@ -439,6 +439,21 @@ fn load(file: &std::path::Path) -> Option<z0sim::sim::Scenario> {
     diagnosis.scenario
 }
 
+/// Checks that `path` can be written before a long command spends its runs, leaving what is
+/// there as it is (a file it had to create for the check is removed again).
+fn writable(path: &std::path::Path) -> Result<(), String> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 /// NO_COLOR is unset or empty (no-color.org: only a non-empty value turns colours off).
 fn no_color_unset() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
@@ -572,7 +587,7 @@ fn sweep_command(
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(path) = &output.junit {
-        if let Err(message) = z0sim::sim::shrink::writable(path) {
+        if let Err(message) = writable(path) {
             eprintln!("z0sim: cannot write the JUnit file: {message}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }

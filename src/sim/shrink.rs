@@ -288,21 +288,6 @@ fn target(report: &Report, options: &ShrinkOptions) -> Result<String, ShrinkErro
     }
 }
 
-/// Checks that `path` can be written before a long command spends its runs, leaving what is
-/// there as it is (a file it had to create for the check is removed again).
-pub fn writable(path: &std::path::Path) -> Result<(), String> {
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(path)
-        .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
-    if !existed {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
-}
-
 /// `scenario` with no `[expect]` requirement but `invariant` (when it is one), and one seed.
 fn keep_only_expect(scenario: &Scenario, invariant: &str) -> Scenario {
     let mut kept = scenario.clone();

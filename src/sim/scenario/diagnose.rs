@@ -63,15 +63,19 @@ pub fn diagnose(text: &str, origin: &str) -> Diagnosis {
         None => Vec::new(),
     };
     let mut scenario = None;
-    if errors.is_empty() {
+    let mut warnings = Vec::new();
+    // The text reads: its tree, parsed once, locates every key the errors and warnings name.
+    if let (true, Ok(document)) = (errors.is_empty(), DeTable::parse(text)) {
+        let document = document.get_ref();
         match super::parse::parse(text, origin) {
-            Err(error) => errors.push(keyed(text, &error)),
+            Err(error) => errors.push(keyed(document, &error)),
             Ok(parsed) => {
                 for (key, message) in parsed.problems() {
                     let error = ScenarioError::at_key(origin, key, humanize_times(&message));
-                    errors.push(keyed(text, &error));
+                    errors.push(keyed(document, &error));
                 }
                 if errors.is_empty() {
+                    warnings = warnings_of(document, origin, &parsed);
                     scenario = Some(parsed);
                 }
             }
@@ -79,9 +83,6 @@ pub fn diagnose(text: &str, origin: &str) -> Diagnosis {
     }
     let more_errors = errors.len().saturating_sub(MAX_ERRORS);
     errors.truncate(MAX_ERRORS);
-    let warnings = scenario
-        .as_ref()
-        .map_or_else(Vec::new, |scenario| warnings(text, origin, scenario));
     Diagnosis {
         scenario,
         errors,
@@ -145,9 +146,9 @@ fn located(error: &ScenarioError, span: Option<Range<usize>>) -> Diagnostic {
     }
 }
 
-/// An error at a key: its span found in the text (the value, or the key's table).
-fn keyed(text: &str, error: &ScenarioError) -> Diagnostic {
-    let span = error.key().and_then(|key| key_span(text, key));
+/// An error at a key: its span found in the text's tree (the value, or the key's table).
+fn keyed(document: &DeTable<'_>, error: &ScenarioError) -> Diagnostic {
+    let span = error.key().and_then(|key| span_of(document, key, false));
     located(error, span)
 }
 
@@ -194,22 +195,16 @@ fn syntax_hint(text: &str, span: Option<Range<usize>>, message: String) -> Strin
     message
 }
 
-/// The span of a key path (`faults[1].at`, `sdk.breaker.reset_timeout`, `expect.violations[0]`,
-/// `topology.hierarchy[1]`) in `text`: its value, else the nearest table that holds it.
-pub fn key_span(text: &str, key: &str) -> Option<Range<usize>> {
-    span_of(text, key, false)
-}
-
 /// Whether the text writes the key path `key` itself (not a default).
-fn writes(text: &str, key: &str) -> bool {
-    span_of(text, key, true).is_some()
+fn writes(document: &DeTable<'_>, key: &str) -> bool {
+    span_of(document, key, true).is_some()
 }
 
-/// The span of `key`'s value; if the text lacks it, `None` when `exact`, else the nearest
-/// table that holds it.
-fn span_of(text: &str, key: &str, exact: bool) -> Option<Range<usize>> {
-    let document = DeTable::parse(text).ok()?;
-    let mut table: &DeTable<'_> = document.get_ref();
+/// The span of a key path (`faults[1].at`, `sdk.breaker.reset_timeout`, `expect.violations[0]`,
+/// `topology.hierarchy[1]`) in the text's tree: its value; if the text lacks it, `None` when
+/// `exact`, else the nearest table that holds it.
+fn span_of(document: &DeTable<'_>, key: &str, exact: bool) -> Option<Range<usize>> {
+    let mut table: &DeTable<'_> = document;
     let mut found: Option<Range<usize>> = None;
     for segment in key.split('.') {
         let (name, index) = match segment.split_once('[') {
@@ -235,14 +230,14 @@ fn span_of(text: &str, key: &str, exact: bool) -> Option<Range<usize>> {
     found
 }
 
-/// Warnings for a valid scenario: what it writes that cannot take effect.
-fn warnings(text: &str, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
+/// Warnings for a valid scenario: what its text writes that cannot take effect.
+fn warnings_of(document: &DeTable<'_>, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
     let mut found: Vec<(String, String)> = Vec::new();
     let queue_sink = scenario.topology.mode == Mode::MultiTenant
         && scenario.topology.platform_sink == PlatformSink::Queue;
     // Only values that differ from the defaults: `check --resolved` writes every key.
     let queue_changed = scenario.queue != super::types::QueueSettings::default();
-    if !queue_sink && queue_changed && writes(text, "queue") {
+    if !queue_sink && queue_changed && writes(document, "queue") {
         found.push((
             "queue".to_owned(),
             "[queue] is ignored: the queue exists only with topology.mode = \"multi_tenant\" and platform_sink = \"queue\"".to_owned(),
@@ -250,7 +245,7 @@ fn warnings(text: &str, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
     }
     if scenario.topology.mode == Mode::Single
         && scenario.topology.platform_sink != PlatformSink::Queue
-        && writes(text, "topology.platform_sink")
+        && writes(document, "topology.platform_sink")
     {
         found.push((
             "topology.platform_sink".to_owned(),
@@ -259,7 +254,7 @@ fn warnings(text: &str, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
     }
     for (index, fault) in scenario.faults.iter().enumerate() {
         let spec = fault.kind.spec();
-        if spec.instantaneous && writes(text, &format!("faults[{index}].duration")) {
+        if spec.instantaneous && writes(document, &format!("faults[{index}].duration")) {
             found.push((
                 format!("faults[{index}].duration"),
                 format!(
@@ -292,7 +287,7 @@ fn warnings(text: &str, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
     found
         .into_iter()
         .map(|(key, message)| {
-            let span = key_span(text, &key);
+            let span = span_of(document, &key, false);
             Diagnostic {
                 line: format!("{origin}: key `{key}`: {message}"),
                 span,

@@ -74,7 +74,7 @@ fn fault_lines(scenario: &Scenario, until_ms: u64) -> Vec<String> {
 
 /// One event as a line: time, actor (and target), what.
 pub fn event_line(event: &Event, names: &[String]) -> String {
-    let name = |idx: usize| names.get(idx).map_or("?", String::as_str);
+    let name = |idx: usize| actor_name(names, idx);
     let who = match event.other {
         Some(other) => format!("{} -> {}", name(event.actor), name(other)),
         None => name(event.actor).to_owned(),
@@ -84,6 +84,11 @@ pub fn event_line(event: &Event, names: &[String]) -> String {
         human_ms(event.at_ms),
         what_words(&event.what)
     )
+}
+
+/// The name of actor `idx` (`?` for an index the run does not have).
+pub fn actor_name(names: &[String], idx: usize) -> &str {
+    names.get(idx).map_or("?", String::as_str)
 }
 
 /// What happened, in words.

@@ -15,7 +15,7 @@
 //! Every mark carries a `<title>`: hovering it tells what it is.
 
 use super::events::{Event, What};
-use super::explain::state_name;
+use super::explain::{actor_name, state_name};
 use crate::ledgers::{BreakerState, DropReason, MessageKey};
 use crate::runtime::spec::ActorIdx;
 use crate::sim::oracle::words::human_ms;
@@ -508,7 +508,7 @@ fn breaker_segments(witnessed: &Witnessed) -> BTreeMap<Client, Vec<(u64, u64, Br
 }
 
 fn name(witnessed: &Witnessed, idx: ActorIdx) -> &str {
-    witnessed.names.get(idx).map_or("?", String::as_str)
+    actor_name(&witnessed.names, idx)
 }
 
 /// `text` safe inside HTML and SVG.
