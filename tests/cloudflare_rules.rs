@@ -159,6 +159,9 @@ entities_per_tenant = 6
 platform_sink = "ledger"
 [sdk]
 tenant_alarm_on_failure = "retry"
+[workload]
+# Every entity at t = 0: each tenant ledger's first period closes at 60 s, during the outage.
+start_spread = "0s"
 [[faults]]
 kind = "system_ledger_down"
 target = "platform"
@@ -297,8 +300,8 @@ fn hibernatable_objects_go_after_ten_seconds_and_busy_ones_never() {
     assert_eq!(busy.counters.idle_evictions, 0, "{:?}", busy.counters);
 }
 
-/// A busy SystemLedger: 300 entities, each about a cache get per second and a stats fact a
-/// minute, served 20 ms each.
+/// A busy SystemLedger: 300 entities started together, each about a cache get per second and
+/// a stats fact a minute, served 20 ms each.
 const BUSY_LEDGER: &str = r#"
 name = "busy-ledger"
 duration = "5m"
@@ -307,6 +310,8 @@ entities_per_tenant = 300
 [workload]
 cache_ops_per_sec = 1.0
 fact_appends_per_min = 6.0
+# The herd: every entity at t = 0, their start facts and stats periods in step.
+start_spread = "0s"
 [runtime]
 service_time = "20ms"
 "#;

@@ -102,6 +102,17 @@ fn warnings_are_shown_and_do_not_fail() {
         assert!(stderr.contains(wanted), "{wanted}: {stderr}");
     }
     assert_eq!(stderr.matches("warning: ").count(), 5, "{stderr}");
+    // Entities that arrive after the end (the default spread is one stats interval, 1m).
+    let (code, _, stderr) = check("name = \"x\"\nduration = \"40s\"\n");
+    assert_eq!(code, Some(0));
+    assert!(
+        stderr.contains("about 33% of the entities arrive after it ends")
+            && stderr.contains("by default one stats_min_interval"),
+        "{stderr}"
+    );
+    let (_, _, stderr) =
+        check("name = \"x\"\nduration = \"40s\"\n[workload]\nstart_spread = \"0s\"\n");
+    assert!(!stderr.contains("warning"), "{stderr}");
     // A [queue] that only repeats the defaults (what `check --resolved` writes) is no warning.
     let resolved = "name = \"x\"\nduration = \"1m\"\n[queue]\nmax_retries = 3\n";
     let (code, _, stderr) = check(resolved);

@@ -178,3 +178,82 @@ fn bad_bounds_say_what_was_expected() {
         assert!(error.starts_with("bounds.toml"), "{expect}: {error}");
     }
 }
+
+fn bundled(name: &str) -> Scenario {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(name);
+    load_scenario(&path).expect("the bundled scenario loads")
+}
+
+/// `scenario` with one more `[expect]` distribution bound, `max_max_ms`.
+fn with_max_bound(mut scenario: Scenario, name: &str, max_max_ms: u64) -> Scenario {
+    scenario.expect.checks.insert(
+        name.to_owned(),
+        Requirement::Distribution {
+            p50_max_ms: None,
+            p99_max_ms: None,
+            max_max_ms: Some(max_max_ms),
+        },
+    );
+    scenario
+}
+
+#[test]
+fn awaited_backlogs_drain_after_the_last_fault_and_the_time_can_be_bounded() {
+    // fallback_on_failure = false: callers wait, messages wait in their client's backlog.
+    let scenario = bundled("fallback-off-outage.toml");
+    let faults_end_ms = scenario
+        .faults
+        .iter()
+        .map(|f| f.end_ms())
+        .max()
+        .expect("a fault");
+    let report = run_seed_1(&with_max_bound(scenario.clone(), "recovery_backlog", 1));
+    let drained = report.latency_ms["recovery_backlog"];
+    assert!(drained.count > 0, "backlogs held at the outage's end drain");
+    assert_eq!(report.end.backlogs_undrained, 0);
+    assert!(
+        drained.max <= report.sim_time_ms - faults_end_ms,
+        "{drained:?}"
+    );
+    let bounded = check(&report, "expect.recovery_backlog");
+    assert!(
+        !bounded.passed && bounded.detail.contains("expected at most 1ms"),
+        "{bounded:?}"
+    );
+    let loose = with_max_bound(scenario, "recovery_backlog", drained.max);
+    assert!(check(&run_seed_1(&loose), "expect.recovery_backlog").passed);
+}
+
+#[test]
+fn pending_tenant_periods_reach_the_platform_after_the_last_fault() {
+    let report = run_seed_1(&bundled("multi-tenant-queue.toml"));
+    let arrived = report.latency_ms["recovery_payloads"];
+    assert!(
+        arrived.count > 0,
+        "periods pending at the fault's end arrive"
+    );
+    assert_eq!(report.end.payloads_undelivered, 0);
+    assert!(report.passed);
+}
+
+#[test]
+fn tenant_periods_lost_after_the_last_fault_fail_a_payload_recovery_bound() {
+    // The queue deletes payloads after its retries (no dead-letter queue): they never arrive.
+    let scenario = with_max_bound(
+        bundled("queue-outage-defaults.toml"),
+        "recovery_payloads",
+        3_600_000,
+    );
+    let report = run_seed_1(&scenario);
+    assert!(report.end.payloads_undelivered > 0, "{:?}", report.end);
+    let bounded = check(&report, "expect.recovery_payloads");
+    assert!(
+        !bounded.passed && bounded.detail.contains("never reached the platform"),
+        "{bounded:?}"
+    );
+    assert!(report
+        .to_text()
+        .contains("tenant periods never at the platform"));
+}

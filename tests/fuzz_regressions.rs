@@ -151,6 +151,10 @@ fn local_operations_from_before_an_entity_started_never_run_its_clock_backwards(
 
             [sdk]
             stats_min_interval = "52s"
+
+            [workload]
+            # As when it was found: every entity at t = 0.
+            start_spread = "0s"
         "#,
         "time-went-backwards.toml",
     )

@@ -344,6 +344,7 @@ fn a_minimal_file_gets_every_default() {
             fact_appends_per_min: 6.0,
             flush_stats_per_min: 0.0,
             stats_toggles_per_min: 0.0,
+            start_spread_ms: 60_000,
         },
         network: Network {
             latency_min_ms: 1,
@@ -432,6 +433,8 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             fact_appends_per_min: 12.0,
             flush_stats_per_min: 0.5,
             stats_toggles_per_min: 0.25,
+            // Not written: one stats interval.
+            start_spread_ms: 30_000,
         }
     );
     assert_eq!(
@@ -1842,6 +1845,7 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
                     fact_appends_per_min: appends,
                     flush_stats_per_min: hit * 600.0,
                     stats_toggles_per_min: loss * 600.0,
+                    start_spread_ms: (ops * 1_000.0) as u64,
                 },
                 network: Network {
                     latency_min_ms: lat_a.min(lat_b),

@@ -13,7 +13,7 @@ use z0sim::sim::sweep_output::{grouped_failures, to_json, to_junit};
 
 fn tiny(name: &str, expect: &str) -> SweepFile {
     let text = format!(
-        "name = \"{name}\"\nduration = \"20s\"\n[topology]\nentities_per_tenant = 2\n[expect]\n{expect}\n"
+        "name = \"{name}\"\nduration = \"2m\"\n[topology]\nentities_per_tenant = 2\n[expect]\n{expect}\n"
     );
     let scenario = parse_scenario(&text, "tiny.toml").expect("the scenario parses");
     SweepFile::new(format!("{name}.toml"), scenario, SeedRange::new(1, 10))

@@ -74,6 +74,7 @@ impl Reader {
             derive_seed(run_seed, purpose::READER, 0),
             spec.reads_per_min / 60_000.0,
             0.0,
+            0,
         )
         .filter(|_| !spec.targets.is_empty());
         Self {

@@ -48,6 +48,8 @@ pub mod purpose {
     pub const IDLE: u64 = 12;
     /// Swarm testing's scenario draws (`sim::swarm`).
     pub const SWARM: u64 = 13;
+    /// An entity's arrival within `[workload] start_spread`.
+    pub const ARRIVAL: u64 = 14;
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub struct WorkloadSpec {
     pub flush_stats_per_min: f64,
     /// Stats tracking toggles per minute (each turns tracking off if it is on, on if off).
     pub stats_toggles_per_min: f64,
+    /// Entities arrive (are first asked for, hence first constructed) at a time drawn
+    /// uniformly from `[0, start_spread_ms)`; 0: every entity at t = 0.
+    pub start_spread_ms: u64,
 }
 
 /// One local operation.
@@ -63,14 +66,15 @@ pub(crate) struct Arrivals {
 }
 
 impl Arrivals {
-    pub(crate) fn new(seed: u64, per_ms: f64, mark_probability: f64) -> Option<Self> {
+    /// A process of `per_ms` events per ms from `from_ms` on.
+    pub(crate) fn new(seed: u64, per_ms: f64, mark_probability: f64, from_ms: u64) -> Option<Self> {
         if !(per_ms > 0.0 && per_ms.is_finite()) {
             return None;
         }
         let mut arrivals = Self {
             rng: SmallRng::seed_from_u64(seed),
             mean_gap_ms: 1.0 / per_ms,
-            drawn_at_ms: 0.0,
+            drawn_at_ms: from_ms as f64,
             mark_probability,
             ahead: VecDeque::new(),
         };
@@ -124,19 +128,24 @@ pub struct WorkloadStream {
     /// Boxed: most scenarios have none, and every entity holds a stream.
     flushes: Option<Box<Arrivals>>,
     toggles: Option<Box<Arrivals>>,
+    /// When the entity arrives: no operation comes before.
+    arrival_ms: u64,
 }
 
 impl WorkloadStream {
     /// The stream of entity number `entity_index` in a run seeded with `run_seed`.
     pub fn new(spec: &WorkloadSpec, run_seed: u64, entity_index: u64) -> Self {
+        let arrival_ms = arrival_ms(spec.start_spread_ms, run_seed, entity_index);
         let stream = |purpose, per_ms, mark_probability| {
             Arrivals::new(
                 derive_seed(run_seed, purpose, entity_index),
                 per_ms,
                 mark_probability,
+                arrival_ms,
             )
         };
         Self {
+            arrival_ms,
             cache: stream(
                 purpose::CACHE_OPS,
                 spec.cache_ops_per_sec / 1_000.0,
@@ -148,6 +157,11 @@ impl WorkloadStream {
             toggles: stream(purpose::TOGGLES, spec.stats_toggles_per_min / 60_000.0, 0.0)
                 .map(Box::new),
         }
+    }
+
+    /// When the entity arrives (is first asked for), ms: no operation of it comes before.
+    pub fn arrival_ms(&self) -> u64 {
+        self.arrival_ms
     }
 
     /// Takes the next operation if it happens at or before `now_ms` (on a tie: cache gets,
@@ -253,6 +267,16 @@ impl WorkloadStream {
     }
 }
 
+/// Entity `entity_index`'s arrival, uniform in `[0, start_spread_ms)` from a stream of its own
+/// (changing the spread does not reshuffle any other draw).
+fn arrival_ms(start_spread_ms: u64, run_seed: u64, entity_index: u64) -> u64 {
+    if start_spread_ms == 0 {
+        return 0;
+    }
+    let mut rng = SmallRng::seed_from_u64(derive_seed(run_seed, purpose::ARRIVAL, entity_index));
+    rng.gen_range(0..start_spread_ms)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,6 +287,7 @@ mod tests {
         fact_appends_per_min: 6.0,
         flush_stats_per_min: 0.0,
         stats_toggles_per_min: 0.0,
+        start_spread_ms: 0,
     };
 
     fn drain(stream: &mut WorkloadStream, until_ms: u64) -> Vec<(u64, LocalOp)> {
@@ -336,6 +361,34 @@ mod tests {
     }
 
     #[test]
+    fn entities_arrive_within_the_spread_and_do_nothing_before() {
+        let spread = WorkloadSpec {
+            start_spread_ms: 60_000,
+            ..SPEC
+        };
+        let arrivals: Vec<u64> = (0..200)
+            .map(|entity| {
+                let mut stream = WorkloadStream::new(&spread, 9, entity);
+                let arrival_ms = stream.arrival_ms();
+                assert!(arrival_ms < 60_000);
+                let ops = drain(&mut stream, 120_000);
+                assert!(ops.iter().all(|(at_ms, _)| *at_ms >= arrival_ms));
+                assert_eq!(stream.arrival_ms(), arrival_ms, "drawn once");
+                arrival_ms
+            })
+            .collect();
+        // Uniform over the minute: every 10-second slice has some of 200 entities.
+        for slice in 0..6 {
+            let range = slice * 10_000..(slice + 1) * 10_000;
+            assert!(
+                arrivals.iter().any(|at_ms| range.contains(at_ms)),
+                "{slice}"
+            );
+        }
+        assert_eq!(WorkloadStream::new(&SPEC, 9, 3).arrival_ms(), 0);
+    }
+
+    #[test]
     fn a_zero_rate_produces_no_operations() {
         let spec = WorkloadSpec {
             cache_ops_per_sec: 0.0,
@@ -343,6 +396,7 @@ mod tests {
             fact_appends_per_min: 0.0,
             flush_stats_per_min: 0.0,
             stats_toggles_per_min: 0.0,
+            start_spread_ms: 0,
         };
         let mut stream = WorkloadStream::new(&spec, 1, 0);
         assert_eq!(stream.next_due(3_600_000), None);

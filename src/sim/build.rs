@@ -173,6 +173,7 @@ fn add_entities(
         fact_appends_per_min: scenario.workload.fact_appends_per_min,
         flush_stats_per_min: scenario.workload.flush_stats_per_min,
         stats_toggles_per_min: scenario.workload.stats_toggles_per_min,
+        start_spread_ms: scenario.workload.start_spread_ms,
     };
     let mut entity_index = 0u64;
     for tenant in 0..scenario.topology.tenants {

@@ -101,6 +101,14 @@ pub struct EndState {
     /// (`latency_ms.recovery` has the times of those that did).
     #[serde(default)]
     pub breakers_unrecovered: u64,
+    /// Awaited clients that held messages when the last fault ended and still held some of
+    /// them at the end (`latency_ms.recovery_backlog` has the times of those that emptied).
+    #[serde(default)]
+    pub backlogs_undrained: u64,
+    /// Tenant periods closed and not at the platform when the last fault ended, and still
+    /// not at the end (`latency_ms.recovery_payloads` has the times of those that arrived).
+    #[serde(default)]
+    pub payloads_undelivered: u64,
 }
 
 impl Report {
@@ -239,6 +247,21 @@ impl Report {
             end.durability_violations,
             if stored.is_empty() { "none".to_owned() } else { stored.join(", ") }
         );
+        let unrecovered = [
+            (end.breakers_unrecovered, "breakers never closed"),
+            (end.backlogs_undrained, "backlogs never drained"),
+            (
+                end.payloads_undelivered,
+                "tenant periods never at the platform",
+            ),
+        ];
+        if unrecovered.iter().any(|(count, _)| *count > 0) {
+            let words: Vec<String> = unrecovered
+                .iter()
+                .map(|(count, what)| format!("{count} {what}"))
+                .collect();
+            let _ = writeln!(text, "  after the last fault: {}", words.join(", "));
+        }
     }
 
     /// One line per check, a violation's explanation under it.

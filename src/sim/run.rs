@@ -145,9 +145,16 @@ fn report(
         .all(|invariant| invariant.passed || invariant.expected);
     let wall_ms = output.wall_ms.max(1);
     let mut latency_ms = latencies(output);
-    if let Some((recovery, _)) = judgement.recovery {
-        latency_ms.insert("recovery".to_owned(), recovery);
+    for measure in &judgement.recovery {
+        latency_ms.insert(measure.name.to_owned(), measure.summary);
     }
+    let unrecovered = |name: &str| {
+        judgement
+            .recovery
+            .iter()
+            .find(|measure| measure.name == name)
+            .map_or(0, |measure| measure.unrecovered)
+    };
     let end = &output.end;
     Report {
         schema_version: REPORT_SCHEMA_VERSION,
@@ -174,7 +181,9 @@ fn report(
             system_facts: end.system_facts.clone(),
             observations_generated: end.generated.values().sum(),
             observations_stored: end.observations_stored,
-            breakers_unrecovered: judgement.recovery.map_or(0, |(_, unrecovered)| unrecovered),
+            breakers_unrecovered: unrecovered("recovery"),
+            backlogs_undrained: unrecovered("recovery_backlog"),
+            payloads_undelivered: unrecovered("recovery_payloads"),
         },
         repro: (!passed).then(|| repro_command(options, seed)),
     }

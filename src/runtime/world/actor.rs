@@ -91,6 +91,9 @@ pub(super) struct EntityActor {
     pub workload: WorkloadStream,
     /// What its current incarnation did: the ground truth of its operations.
     pub history: OpHistory,
+    /// It has been constructed at least once (`[workload] start_spread` keeps an entity
+    /// dormant, never constructed, until it arrives).
+    pub arrived: bool,
 }
 
 /// An entity incarnation's last operations and the operations whose callers still wait.
@@ -161,6 +164,7 @@ impl Actor {
                 ledger: None,
                 workload: WorkloadStream::new(workload, run_seed, *entity_index),
                 history: OpHistory::default(),
+                arrived: false,
             }),
             ActorInit::System { limits } => ActorKind::System(SystemActor {
                 limits: *limits,
@@ -266,6 +270,7 @@ impl Actor {
                 ledger: Some(ledger),
                 workload,
                 history,
+                ..
             }) => Some(RunningEntity {
                 config,
                 storage,

@@ -1,6 +1,8 @@
 //! Idle eviction in the world ([`crate::runtime::idle`] decides when): an idle Durable Object's
 //! in-memory state goes (what its entity ledger held is counted as lost, by name), it stays
 //! reachable, and its next request or alarm constructs it again, which emits its start facts.
+//! An entity that has not arrived yet (`[workload] start_spread`) is dormant the same way,
+//! never constructed until then.
 
 use super::actor::{Actor, ActorKind};
 use super::World;
@@ -9,11 +11,14 @@ use crate::runtime::idle::IdleVerdict;
 use crate::runtime::recorder::EventKind;
 use crate::runtime::spec::ActorIdx;
 
-/// When a dormant object must be woken, ms: an entity's next operation (each is a request to
-/// it), a tenant ledger's alarm; `None` for objects only a request wakes.
+/// When a dormant object must be woken, ms: an entity's arrival (`start_spread`) or next
+/// operation (each is a request to it), a tenant ledger's alarm; `None` for objects only a
+/// request wakes.
 pub(super) fn dormant_wake_ms(actor: &mut Actor) -> Option<u64> {
     debug_assert!(actor.dormant);
     match &mut actor.kind {
+        // Its arrival constructs an entity that never ran, operations or not.
+        ActorKind::Entity(entity) if !entity.arrived => Some(entity.workload.arrival_ms()),
         ActorKind::Entity(entity) => entity.workload.next_op_ms(),
         ActorKind::Tenant(_) => actor.alarm.wake_ms(),
         _ => None,
@@ -26,8 +31,12 @@ impl World {
         let actor = &mut self.actors[idx];
         debug_assert!(actor.dormant, "{actor} is not dormant");
         actor.dormant = false;
-        self.recorder.counters.idle_wakes += 1;
-        tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, "woken after an idle eviction");
+        if matches!(&actor.kind, ActorKind::Entity(entity) if !entity.arrived) {
+            tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, "arrives (start_spread)");
+        } else {
+            self.recorder.counters.idle_wakes += 1;
+            tracing::debug!(target: "z0sim::trace", now_ms, actor = %actor.id, "woken after an idle eviction");
+        }
         self.construct(idx, now_ms, false)
     }
 

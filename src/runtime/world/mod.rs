@@ -192,6 +192,15 @@ impl World {
             self.recorder.counters.restarts += 1;
         }
         actor.requests.clear();
+        if let ActorKind::Entity(entity) = &actor.kind {
+            if now_ms < entity.workload.arrival_ms() {
+                // Not asked for yet (`[workload] start_spread`): reachable, and constructed by
+                // its first operation or request, like an object evicted for being idle.
+                actor.dormant = true;
+                self.timer_moved = true;
+                return self.step(Vec::new());
+            }
+        }
         let calls = self.construct(idx, now_ms, true);
         self.step(calls)
     }
@@ -217,12 +226,9 @@ impl World {
                     &mut effects,
                 );
                 entity.ledger = Some(Box::new(ledger));
-                let acknowledged = self
-                    .truth
-                    .acknowledged_appends
-                    .get(&idx)
-                    .copied()
-                    .unwrap_or(0);
+                entity.arrived = true;
+                let acknowledged = self.truth.acknowledged_appends.get(&idx);
+                let acknowledged = acknowledged.copied().unwrap_or(0);
                 self.observer.note(|| Observation::Hydrated {
                     at_ms: now_ms,
                     actor: idx,

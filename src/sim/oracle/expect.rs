@@ -2,19 +2,20 @@
 //! (`false`) or within `{ min, max }` at the end of the run; a distribution's p50, p99 and max
 //! at most `{ p50_max, p99_max, max_max }`.
 
+use super::RecoveryMeasure;
 use crate::runtime::{Counters, LatencySummary};
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::{Requirement, Scenario};
 use std::collections::BTreeMap;
 
 /// One check per `[expect]` key, in key order: counters against `counters`, distributions
-/// against `distributions` (the report's `latency_ms`); `unrecovered`: clients whose breaker
-/// never closed after the faults (they make any `recovery` bound fail).
+/// against `distributions` (the report's `latency_ms`); `recovery`: what never recovered
+/// after the faults makes any bound on its distribution fail.
 pub(super) fn checks(
     scenario: &Scenario,
     counters: &Counters,
     distributions: &BTreeMap<String, LatencySummary>,
-    unrecovered: u64,
+    recovery: &[RecoveryMeasure],
 ) -> Vec<InvariantResult> {
     scenario
         .expect
@@ -23,7 +24,9 @@ pub(super) fn checks(
         .map(|(name, requirement)| {
             let judged = match *requirement {
                 Requirement::Distribution { .. } => {
-                    let unrecovered = if name == "recovery" { unrecovered } else { 0 };
+                    let unrecovered = recovery
+                        .iter()
+                        .find(|measure| measure.name == name && measure.unrecovered > 0);
                     distribution(name, requirement, distributions.get(name), unrecovered)
                 }
                 _ => {
@@ -85,13 +88,13 @@ fn counter_problem(name: &str, requirement: &Requirement, value: u64) -> Option<
     }
 }
 
-/// Judges a distribution's bounds; one with no samples is not judged, unless clients never
-/// recovered (then every `recovery` bound fails).
+/// Judges a distribution's bounds; one with no samples is not judged, unless something never
+/// recovered (then every bound of that recovery distribution fails).
 fn distribution(
     name: &str,
     requirement: &Requirement,
     summary: Option<&LatencySummary>,
-    unrecovered: u64,
+    unrecovered: Option<&RecoveryMeasure>,
 ) -> Judged {
     let Requirement::Distribution {
         p50_max_ms,
@@ -101,9 +104,10 @@ fn distribution(
     else {
         unreachable!("validation: {name} is a distribution");
     };
-    if unrecovered > 0 {
+    if let Some(measure) = unrecovered {
         return Judged::from(Some(format!(
-            "{unrecovered} clients never closed their breaker after the last fault ended, expected every one within the bounds"
+            "{} {}, expected every one within the bounds",
+            measure.unrecovered, measure.unrecovered_words
         )));
     }
     let Some(summary) = summary.filter(|summary| summary.count > 0) else {

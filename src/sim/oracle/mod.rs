@@ -32,6 +32,7 @@ mod liveness;
 mod reached;
 mod reads;
 mod recovery;
+pub use recovery::RecoveryMeasure;
 mod stats;
 mod tenant;
 mod threshold;
@@ -69,9 +70,9 @@ pub struct Judgement {
     pub reached: Vec<String>,
     /// What each invariant's detail is about (actors, latest time), in the same order.
     pub focus: Vec<words::Focus>,
-    /// Recovery times after the last fault and the clients that did not recover (`None`
-    /// without faults).
-    pub recovery: Option<(LatencySummary, u64)>,
+    /// Recovery times after the last fault and what did not recover (empty without faults,
+    /// or when the run ended before them).
+    pub recovery: Vec<RecoveryMeasure>,
 }
 
 /// Every checker of a run.
@@ -109,7 +110,7 @@ impl Oracle {
             reads: reads::ReadsChecker::new(roles),
             hostile: hostile::HostileChecker::default(),
             reached: reached::ReachedChecker::default(),
-            recovery: recovery::RecoveryTimes::new(scenario),
+            recovery: recovery::RecoveryTimes::new(scenario, roles),
             names: Vec::new(),
         }
     }
@@ -141,17 +142,16 @@ impl Oracle {
         invariants.push(durability::receiver_storage_durable(durability_violations));
         let violations = expect::violations(&self.scenario, &mut invariants);
         invariants.extend(violations);
-        let recovery = self.recovery.summary();
+        let recovery = self.recovery.measures();
         let mut distributions = run.latencies.clone();
-        if let Some((summary, _)) = recovery {
-            distributions.insert("recovery".to_owned(), summary);
+        for measure in &recovery {
+            distributions.insert(measure.name.to_owned(), measure.summary);
         }
-        let unrecovered = recovery.map_or(0, |(_, unrecovered)| unrecovered);
         invariants.extend(expect::checks(
             &self.scenario,
             run.counters,
             &distributions,
-            unrecovered,
+            &recovery,
         ));
         let mut focus = Vec::with_capacity(invariants.len());
         for invariant in &mut invariants {

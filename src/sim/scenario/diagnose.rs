@@ -230,6 +230,28 @@ fn span_of(document: &DeTable<'_>, key: &str, exact: bool) -> Option<Range<usize
     found
 }
 
+/// Entities that arrive after the run ends (`start_spread` longer than the run).
+fn late_arrivals(document: &DeTable<'_>, scenario: &Scenario) -> Option<(String, String)> {
+    let spread_ms = scenario.workload.start_spread_ms;
+    if spread_ms <= scenario.duration_ms {
+        return None;
+    }
+    let never_pct = (spread_ms - scenario.duration_ms) * 100 / spread_ms;
+    let written = if writes(document, "workload.start_spread") {
+        ""
+    } else {
+        " (by default one stats_min_interval; write `start_spread = \"0s\"` to start every entity at once)"
+    };
+    Some((
+        "workload.start_spread".to_owned(),
+        format!(
+            "is {}, longer than the run ({}){written}: about {never_pct}% of the entities arrive after it ends and never run",
+            human_ms(spread_ms),
+            human_ms(scenario.duration_ms)
+        ),
+    ))
+}
+
 /// Warnings for a valid scenario: what its text writes that cannot take effect.
 fn warnings_of(document: &DeTable<'_>, origin: &str, scenario: &Scenario) -> Vec<Diagnostic> {
     let mut found: Vec<(String, String)> = Vec::new();
@@ -272,6 +294,7 @@ fn warnings_of(document: &DeTable<'_>, origin: &str, scenario: &Scenario) -> Vec
             ));
         }
     }
+    found.extend(late_arrivals(document, scenario));
     if let Some((_, deadline_ms)) = crate::sim::oracle::liveness_window_ms(scenario) {
         if deadline_ms > scenario.duration_ms && scenario.network.packet_loss == 0.0 {
             found.push((

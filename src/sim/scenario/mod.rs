@@ -105,6 +105,8 @@ pub const EXPECT_DISTRIBUTIONS: &[&str] = &[
     "delivery",
     "primary_op",
     "recovery",
+    "recovery_backlog",
+    "recovery_payloads",
     "tenant_flush_lag",
 ];
 

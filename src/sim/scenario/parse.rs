@@ -525,6 +525,10 @@ impl Convert<'_> {
                     }
                 }
             }
+            if path == "sdk.stats_min_interval" {
+                // start_spread defaults to one stats interval (it comes later in the table).
+                scenario.workload.start_spread_ms = scenario.sdk.stats_min_interval_ms;
+            }
             if path == "sdk.breaker.reset_timeout" {
                 // reset_timeout_max defaults to the larger of its default and reset_timeout.
                 let breaker = &mut scenario.sdk.breaker;

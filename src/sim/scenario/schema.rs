@@ -453,6 +453,18 @@ pub static SETTINGS: &[Setting] = &[
         set: |s, v| s.workload.stats_toggles_per_min = v.number(),
     },
     Setting {
+        section: "workload",
+        key: "start_spread",
+        kind: Kind::Duration {
+            min_ms: 0,
+            max_ms: MAX_DURATION_MS,
+        },
+        doc: "extension: each entity arrives (is first asked for, so first constructed, which starts its stats periods) at a time drawn uniformly within this window, so periods have their own phase; \"0s\" starts every entity at t = 0, the thundering herd (default: sdk.stats_min_interval)",
+        required: None,
+        get: |s| Value::Duration(s.workload.start_spread_ms),
+        set: |s, v| s.workload.start_spread_ms = v.ms(),
+    },
+    Setting {
         section: "network",
         key: "latency",
         kind: Kind::LatencyRange,

@@ -117,6 +117,9 @@ pub struct Workload {
     /// `stats_toggles_per_min` per entity: stats tracking turned off, or on again (default
     /// 0.0).
     pub stats_toggles_per_min: f64,
+    /// `start_spread`: each entity arrives (is first asked for, so first constructed) at a
+    /// time drawn uniformly within it, ms (default: `sdk.stats_min_interval`; 0: all at t = 0).
+    pub start_spread_ms: u64,
 }
 
 /// `[network]`: the simulated network.
@@ -454,6 +457,8 @@ impl Default for Workload {
             fact_appends_per_min: 6.0,
             flush_stats_per_min: 0.0,
             stats_toggles_per_min: 0.0,
+            // The default `sdk.stats_min_interval` (parsing follows a written one).
+            start_spread_ms: 60_000,
         }
     }
 }

@@ -30,6 +30,7 @@ mod part {
     pub const LOAD: u64 = 3;
     pub const RUNTIME: u64 = 4;
     pub const FAULTS: u64 = 5;
+    pub const ARRIVALS: u64 = 6;
 }
 
 fn rng(seed: u64, part: u64) -> SmallRng {
@@ -51,6 +52,7 @@ pub fn draw_scenario(seed: u64) -> Scenario {
     draw_load(&mut scenario, &mut rng(seed, part::LOAD));
     draw_runtime(&mut scenario, &mut rng(seed, part::RUNTIME));
     draw_faults(&mut scenario, &mut rng(seed, part::FAULTS));
+    draw_arrivals(&mut scenario, &mut rng(seed, part::ARRIVALS));
     debug_assert!(
         scenario.validate("swarm").is_ok(),
         "{:?}",
@@ -119,6 +121,19 @@ fn draw_sdk(scenario: &mut Scenario, rng: &mut SmallRng) {
         rng.gen_range(1.0..=4.0)
     };
     breaker.reset_timeout_max_ms = breaker.reset_timeout_ms * rng.gen_range(1..=4);
+}
+
+/// `start_spread`: the herd (0), about a stats interval (the default), or long, past the end of
+/// the run (entities that never arrive).
+fn draw_arrivals(scenario: &mut Scenario, rng: &mut SmallRng) {
+    let roll: f64 = rng.gen();
+    scenario.workload.start_spread_ms = if roll < 0.25 {
+        0
+    } else if roll < 0.75 {
+        rng.gen_range(0..=2 * scenario.sdk.stats_min_interval_ms)
+    } else {
+        rng.gen_range(0..=scenario.duration_ms + scenario.duration_ms / 5)
+    };
 }
 
 fn draw_load(scenario: &mut Scenario, rng: &mut SmallRng) {
