@@ -339,7 +339,7 @@ fn an_unknown_partition_group_is_reported_with_the_groups_expected() {
         ),
         At::Key("faults[0].between"),
         &[
-            "expected \"entities\", \"system\", \"tenant:<n>\" or \"platform\"",
+            "expected \"entities\", \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\"",
             "got \"moon\"",
         ],
     );

@@ -195,3 +195,36 @@ fn breakers_that_never_recover_fail_a_recovery_bound() {
         "{recovery:?}"
     );
 }
+
+#[test]
+fn every_planted_bug_of_a_single_mode_scenario_is_caught_with_a_sharded_system_ledger() {
+    use z0sim::sim::scenario::Mode;
+    let mut judged = 0;
+    for plant in Plant::ALL {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("scenarios")
+            .join(plant.scenario());
+        let mut scenario = load_scenario(&path).expect("the scenario loads");
+        if scenario.topology.mode != Mode::Single {
+            continue;
+        }
+        // Four tenants over four shards, the same number of entities.
+        scenario.topology.entities_per_tenant = scenario.topology.entities_per_tenant.div_ceil(4);
+        scenario.topology.tenants = 4;
+        scenario.topology.system_shards = 4;
+        let options = RunOptions {
+            plant: Some(plant),
+            ..RunOptions::default()
+        };
+        let caught = (1..=u64::from(scenario.seeds) * 2).any(|seed| {
+            let report = run(&scenario, seed, &options).expect("the run finishes");
+            report
+                .invariants
+                .iter()
+                .any(|invariant| invariant.name == plant.invariant() && !invariant.passed)
+        });
+        assert!(caught, "{plant} escaped {} on 4 shards", plant.invariant());
+        judged += 1;
+    }
+    assert!(judged >= 10, "{judged} single-mode plants");
+}

@@ -88,6 +88,7 @@ tenants = 4
 entities_per_tenant = 5
 hierarchy = ["project", "asset"]
 platform_sink = "queue"
+system_shards = 2
 
 [sdk]
 observability = false
@@ -114,6 +115,7 @@ hit_ratio = 0.5
 fact_appends_per_min = 12
 flush_stats_per_min = 0.5
 stats_toggles_per_min = 0.25
+start_spread = "45s"
 
 [network]
 latency = ["2ms", "20ms"]
@@ -325,6 +327,7 @@ fn a_minimal_file_gets_every_default() {
             entities_per_tenant: 20,
             hierarchy: Vec::new(),
             platform_sink: PlatformSink::Queue,
+            system_shards: 1,
         },
         sdk: Sdk {
             observability: true,
@@ -400,6 +403,7 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             entities_per_tenant: 5,
             hierarchy: vec!["project".to_owned(), "asset".to_owned()],
             platform_sink: PlatformSink::Queue,
+            system_shards: 2,
         }
     );
     assert_eq!(
@@ -433,8 +437,7 @@ fn a_file_that_sets_every_key_parses_to_those_values() {
             fact_appends_per_min: 12.0,
             flush_stats_per_min: 0.5,
             stats_toggles_per_min: 0.25,
-            // Not written: one stats interval.
-            start_spread_ms: 30_000,
+            start_spread_ms: 45_000,
         }
     );
     assert_eq!(
@@ -1337,7 +1340,7 @@ fn partition_groups_must_be_two_valid_distinct_groups() {
         &with(&partition("[\"entities\", \"database\"]")),
         "faults[0].between",
         &[
-            "expected \"entities\", \"system\", \"tenant:<n>\" or \"platform\"",
+            "expected \"entities\", \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\"",
             "\"database\"",
         ],
     );
@@ -1402,7 +1405,7 @@ fn targets_must_name_an_existing_system_ledger() {
         &with(&fault("system_ledger_down", "target = \"entities\"\n")),
         "faults[0].target",
         &[
-            "expected \"system\", \"tenant:<n>\" or \"platform\"",
+            "expected \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\"",
             "\"entities\"",
         ],
     );
@@ -1754,8 +1757,9 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
             0..=6,
         ),
         any::<bool>(),
+        1u32..=8,
     )
-        .prop_map(|(multi, tenants, entities, hierarchy, queue)| Topology {
+        .prop_map(|(multi, tenants, entities, hierarchy, queue, shards)| Topology {
             mode: if multi {
                 Mode::MultiTenant
             } else {
@@ -1769,6 +1773,7 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
             } else {
                 PlatformSink::Ledger
             },
+            system_shards: shards,
         });
     let breaker = (
         1u32..=u32::MAX,
@@ -1990,4 +1995,21 @@ fn the_fuzz_dictionary_is_generated_from_the_format() {
             kind.name
         );
     }
+}
+
+#[test]
+fn the_start_spread_defaults_to_the_stats_interval_as_written() {
+    let scenario = parse_scenario(
+        "name = \"x\"\nduration = \"5m\"\n[sdk]\nstats_min_interval = \"30s\"\n",
+        FILE,
+    )
+    .expect("valid");
+    assert_eq!(scenario.workload.start_spread_ms, 30_000);
+    assert_eq!(
+        parse_scenario(MINIMAL, FILE)
+            .expect("valid")
+            .workload
+            .start_spread_ms,
+        60_000
+    );
 }

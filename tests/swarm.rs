@@ -3,6 +3,7 @@
 //! its written file, and without planted bugs no seed fails (documented weaknesses aside).
 
 use std::num::NonZeroUsize;
+use z0sim::sim::scenario::Target;
 use z0sim::sim::swarm::{draw_scenario, run_swarm_seed, swarm, Verdict};
 use z0sim::sim::sweep::SeedRange;
 use z0sim::sim::{parse_scenario, run, RunOptions};
@@ -31,8 +32,17 @@ fn draws_cover_every_fault_kind_both_modes_both_transports_and_every_alarm_polic
     let mut transports = std::collections::BTreeSet::new();
     let mut policies = std::collections::BTreeSet::new();
     let mut most_faults = 0;
+    let (mut sharded, mut shard_targets, mut herds, mut spread) = (0, 0, 0, 0);
     for seed in 0..500 {
         let drawn = draw_scenario(seed);
+        sharded += usize::from(drawn.topology.system_shards > 1);
+        shard_targets += drawn
+            .faults
+            .iter()
+            .filter(|fault| matches!(fault.target, Some(Target::SystemShard(_))))
+            .count();
+        herds += usize::from(drawn.workload.start_spread_ms == 0);
+        spread += usize::from(drawn.workload.start_spread_ms > drawn.duration_ms);
         kinds.extend(drawn.faults.iter().map(|fault| fault.kind.name()));
         modes.insert(format!("{:?}", drawn.topology.mode));
         transports.insert(format!("{:?}", drawn.network.transport));
@@ -46,6 +56,12 @@ fn draws_cover_every_fault_kind_both_modes_both_transports_and_every_alarm_polic
     );
     assert_eq!((modes.len(), transports.len(), policies.len()), (2, 2, 3));
     assert_eq!(most_faults, z0sim::sim::swarm::draw::MAX_DRAWN_FAULTS);
+    // Sharded SystemLedgers with faults on one shard; synchronized starts, and spreads longer
+    // than the run.
+    assert!(
+        sharded > 50 && shard_targets > 10 && herds > 50 && spread > 10,
+        "{sharded} {shard_targets} {herds} {spread}"
+    );
 }
 
 #[test]

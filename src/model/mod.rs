@@ -10,6 +10,7 @@ pub mod name;
 pub mod payload;
 pub mod sampling;
 pub mod sdk;
+pub mod sharding;
 pub mod validate;
 
 pub use config::{

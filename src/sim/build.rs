@@ -15,6 +15,7 @@
 
 use crate::ledgers::{EntityConfig, TenantLedgerConfig};
 use crate::model::sampling::is_sampled;
+use crate::model::sharding::shard_of;
 use crate::model::{ActorId, EntityMeta, Limits, Name};
 use crate::runtime::queue::QueueConfig;
 use crate::runtime::reader::ReaderSpec;
@@ -33,16 +34,7 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
     let mut roles = Roles::default();
     // Each tenant's observability target: the SystemLedger, or its TenantSystemLedger.
     let targets: Vec<ActorIdx> = match scenario.topology.mode {
-        Mode::Single => {
-            actors.push(ActorSpec {
-                id: ActorId::new("system"),
-                group: "system".into(),
-                init: ActorInit::System {
-                    limits: Limits::default(),
-                },
-            });
-            vec![0; scenario.topology.tenants as usize]
-        }
+        Mode::Single => add_system_shards(scenario, &mut actors),
         Mode::MultiTenant => add_platform_and_tenants(scenario, seed, &mut actors, &mut roles),
     };
     add_entities(scenario, seed, &targets, &mut actors, &mut roles);
@@ -69,6 +61,33 @@ pub fn build_world(scenario: &Scenario, seed: u64) -> WorldSpec {
         roles,
         trace_filter: None,
         plant: None,
+    }
+}
+
+/// The SystemLedger, `system`, or its shards `system:<n>` (all in group `system`); returns
+/// each tenant's shard.
+fn add_system_shards(scenario: &Scenario, actors: &mut Vec<ActorSpec>) -> Vec<ActorIdx> {
+    let shards = scenario.topology.system_shards.max(1);
+    for shard in 0..shards {
+        actors.push(ActorSpec {
+            id: ActorId::new(system_actor_name(shard, shards)),
+            group: "system".into(),
+            init: ActorInit::System {
+                limits: Limits::default(),
+            },
+        });
+    }
+    (0..scenario.topology.tenants)
+        .map(|tenant| shard_of(&tenant_id(tenant), shards) as ActorIdx)
+        .collect()
+}
+
+/// SystemLedger shard `shard`'s actor name: `system` when there is one, else `system:<n>`.
+pub fn system_actor_name(shard: u32, shards: u32) -> String {
+    if shards <= 1 {
+        "system".to_owned()
+    } else {
+        format!("system:{shard}")
     }
 }
 
@@ -274,7 +293,8 @@ fn find(actors: &[ActorSpec], name: &str) -> Vec<ActorIdx> {
 
 fn targets(scenario: &Scenario, actors: &[ActorSpec], target: Option<Target>) -> Vec<ActorIdx> {
     match (target, scenario.topology.mode) {
-        (Some(Target::System), Mode::Single) | (None, Mode::Single) => find(actors, "system"),
+        (Some(Target::System), Mode::Single) | (None, Mode::Single) => members(actors, "system"),
+        (Some(Target::SystemShard(shard)), _) => shard_member(actors, shard),
         (Some(Target::Tenant(tenant)), _) => find(actors, &format!("tenant:{tenant}")),
         (Some(Target::Platform), _) => find(actors, "platform"),
         (Some(Target::System), Mode::MultiTenant) | (None, Mode::MultiTenant) => actors
@@ -286,10 +306,17 @@ fn targets(scenario: &Scenario, actors: &[ActorSpec], target: Option<Target>) ->
     }
 }
 
+/// SystemLedger shard `shard` (the shards are the group `system`, in order).
+fn shard_member(actors: &[ActorSpec], shard: u32) -> Vec<ActorIdx> {
+    let shards = members(actors, "system");
+    shards.get(shard as usize).copied().into_iter().collect()
+}
+
 fn group_members(actors: &[ActorSpec], group: Group) -> Vec<ActorIdx> {
     match group {
         Group::Entities => members(actors, "entities"),
         Group::System => members(actors, "system"),
+        Group::SystemShard(shard) => shard_member(actors, shard),
         Group::Tenant(tenant) => members(actors, &format!("tenant:{tenant}")),
         Group::Platform => members(actors, "platform"),
     }

@@ -265,6 +265,12 @@ fn warnings_of(document: &DeTable<'_>, origin: &str, scenario: &Scenario) -> Vec
             "[queue] is ignored: the queue exists only with topology.mode = \"multi_tenant\" and platform_sink = \"queue\"".to_owned(),
         ));
     }
+    if scenario.topology.mode == Mode::MultiTenant && scenario.topology.system_shards > 1 {
+        found.push((
+            "topology.system_shards".to_owned(),
+            "is ignored in multi_tenant mode (each tenant has its own TenantSystemLedger; shards split the single-mode SystemLedger)".to_owned(),
+        ));
+    }
     if scenario.topology.mode == Mode::Single
         && scenario.topology.platform_sink != PlatformSink::Queue
         && writes(document, "topology.platform_sink")

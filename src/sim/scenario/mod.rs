@@ -65,6 +65,9 @@ use std::path::Path;
 pub const MAX_DURATION_MS: u64 = 30 * 24 * 60 * 60 * 1000;
 /// Most tenants a scenario may have.
 pub const MAX_TENANTS: u32 = 10_000;
+
+/// Most `topology.system_shards`.
+pub const MAX_SYSTEM_SHARDS: u32 = 1_024;
 /// Most entity ledgers a scenario may have in total (`tenants * entities_per_tenant`).
 /// Decision: 100,000 entities over 10 simulated minutes take about 4.4 GB here (more with the
 /// oracle's observation log), so 200,000 stays within a 24 GB machine; a million did not.

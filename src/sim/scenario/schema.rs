@@ -7,8 +7,8 @@ use super::types::{Mode, PlatformSink, Scenario};
 use super::{
     MAX_CACHE_OPS_PER_SEC, MAX_CONTROL_OPS_PER_MIN, MAX_DURATION_MS, MAX_FACT_APPENDS_PER_MIN,
     MAX_QUEUE_BATCH_SIZE, MAX_QUEUE_BATCH_TIMEOUT_MS, MAX_QUEUE_RETENTION_MS, MAX_QUEUE_RETRIES,
-    MAX_QUEUE_RETRY_DELAY_MS, MAX_READS_PER_MIN, MAX_TENANTS, MAX_TOTAL_ENTITIES,
-    MIN_QUEUE_RETENTION_MS,
+    MAX_QUEUE_RETRY_DELAY_MS, MAX_READS_PER_MIN, MAX_SYSTEM_SHARDS, MAX_TENANTS,
+    MAX_TOTAL_ENTITIES, MIN_QUEUE_RETENTION_MS,
 };
 use crate::model::{AlarmOnFailure, AlarmRearm};
 use crate::runtime::queue::MAX_CONSUMER_CONCURRENCY;
@@ -241,6 +241,18 @@ pub static SETTINGS: &[Setting] = &[
         set: |s, v| {
             s.topology.platform_sink = choose(&PlatformSink::ALL, PlatformSink::as_str, &v.choice());
         },
+    },
+    Setting {
+        section: "topology",
+        key: "system_shards",
+        kind: Kind::Count {
+            min: 1,
+            max: MAX_SYSTEM_SHARDS as u64,
+        },
+        doc: "extension: the SystemLedger sharded by tenant (single mode only): each tenant's facts go to shard fnv1a64(tenant id) mod N, actors \"system:0\" .. \"system:<N-1>\"; 1 is the one SystemLedger \"system\"",
+        required: None,
+        get: |s| Value::Count(s.topology.system_shards.into()),
+        set: |s, v| s.topology.system_shards = v.count(),
     },
     Setting {
         section: "sdk",

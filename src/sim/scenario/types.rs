@@ -74,6 +74,9 @@ pub struct Topology {
     pub hierarchy: Vec<String>,
     /// `platform_sink` (default queue; used in multi_tenant mode only).
     pub platform_sink: PlatformSink,
+    /// `system_shards` (an extension): the SystemLedger sharded by tenant, each tenant's
+    /// facts to one shard (default 1: one SystemLedger; used in single mode only).
+    pub system_shards: u32,
 }
 
 /// `[sdk]`: the SDK's settings.
@@ -337,8 +340,10 @@ pub enum FaultKind {
 pub enum Group {
     /// `"entities"`: every EntityLedger.
     Entities,
-    /// `"system"`: the SystemLedger (single mode).
+    /// `"system"`: the SystemLedger, every shard of it (single mode).
     System,
+    /// `"system:<n>"`: SystemLedger shard n (single mode, `system_shards` > n).
+    SystemShard(u32),
     /// `"tenant:<n>"`: the TenantSystemLedger of tenant n (multi_tenant mode).
     Tenant(u32),
     /// `"platform"`: the platform SystemLedger (multi_tenant mode).
@@ -348,8 +353,10 @@ pub enum Group {
 /// The system ledger a fault hits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Target {
-    /// `"system"`: the SystemLedger (single mode).
+    /// `"system"`: the SystemLedger, every shard of it (single mode).
     System,
+    /// `"system:<n>"`: SystemLedger shard n (single mode, `system_shards` > n).
+    SystemShard(u32),
     /// `"tenant:<n>"`: the TenantSystemLedger of tenant n (multi_tenant mode).
     Tenant(u32),
     /// `"platform"`: the platform SystemLedger (multi_tenant mode).
@@ -401,6 +408,7 @@ impl Default for Topology {
             entities_per_tenant: 20,
             hierarchy: Vec::new(),
             platform_sink: PlatformSink::Queue,
+            system_shards: 1,
         }
     }
 }
@@ -540,6 +548,7 @@ impl fmt::Display for Group {
         match self {
             Group::Entities => f.write_str("entities"),
             Group::System => f.write_str("system"),
+            Group::SystemShard(n) => write!(f, "system:{n}"),
             Group::Tenant(n) => write!(f, "tenant:{n}"),
             Group::Platform => f.write_str("platform"),
         }
@@ -556,6 +565,7 @@ impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Target::System => f.write_str("system"),
+            Target::SystemShard(n) => write!(f, "system:{n}"),
             Target::Tenant(n) => write!(f, "tenant:{n}"),
             Target::Platform => f.write_str("platform"),
         }
@@ -570,49 +580,67 @@ impl Serialize for Target {
 
 /// `"tenant:<n>"` -> `Ok(Some(n))`; another string -> `Ok(None)`; a bad index -> `Err`.
 fn parse_tenant_ref(text: &str) -> Result<Option<u32>, String> {
-    let Some(digits) = text.strip_prefix("tenant:") else {
+    parse_indexed(text, "tenant")
+}
+
+/// `"<prefix>:<n>"` -> `Ok(Some(n))`; another string -> `Ok(None)`; a bad index -> `Err`.
+fn parse_indexed(text: &str, prefix: &str) -> Result<Option<u32>, String> {
+    let Some(digits) = text
+        .strip_prefix(prefix)
+        .and_then(|rest| rest.strip_prefix(':'))
+    else {
         return Ok(None);
     };
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!(
-            "expected a tenant index after \"tenant:\" (e.g. \"tenant:0\"), got {text:?}"
+            "expected a {prefix} index after \"{prefix}:\" (e.g. \"{prefix}:0\"), got {text:?}"
         ));
     }
     digits
         .parse::<u32>()
         .map(Some)
-        .map_err(|_| format!("tenant index in {text:?} is too large"))
+        .map_err(|_| format!("{prefix} index in {text:?} is too large"))
 }
 
 impl Group {
-    /// Parses `"entities"`, `"system"`, `"tenant:<n>"` or `"platform"`.
+    /// Parses `"entities"`, `"system"`, `"system:<n>"`, `"tenant:<n>"` or `"platform"`.
     pub fn parse(text: &str) -> Result<Group, String> {
         match text {
             "entities" => Ok(Group::Entities),
             "system" => Ok(Group::System),
             "platform" => Ok(Group::Platform),
-            _ => match parse_tenant_ref(text)? {
-                Some(n) => Ok(Group::Tenant(n)),
-                None => Err(format!(
-                    "expected \"entities\", \"system\", \"tenant:<n>\" or \"platform\", got {text:?}"
-                )),
-            },
+            _ => {
+                if let Some(n) = parse_indexed(text, "system")? {
+                    return Ok(Group::SystemShard(n));
+                }
+                match parse_tenant_ref(text)? {
+                    Some(n) => Ok(Group::Tenant(n)),
+                    None => Err(format!(
+                        "expected \"entities\", \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
+                    )),
+                }
+            }
         }
     }
 }
 
 impl Target {
-    /// Parses `"system"`, `"tenant:<n>"` or `"platform"`.
+    /// Parses `"system"`, `"system:<n>"`, `"tenant:<n>"` or `"platform"`.
     pub fn parse(text: &str) -> Result<Target, String> {
         match text {
             "system" => Ok(Target::System),
             "platform" => Ok(Target::Platform),
-            _ => match parse_tenant_ref(text)? {
-                Some(n) => Ok(Target::Tenant(n)),
-                None => Err(format!(
-                    "expected \"system\", \"tenant:<n>\" or \"platform\", got {text:?}"
-                )),
-            },
+            _ => {
+                if let Some(n) = parse_indexed(text, "system")? {
+                    return Ok(Target::SystemShard(n));
+                }
+                match parse_tenant_ref(text)? {
+                    Some(n) => Ok(Target::Tenant(n)),
+                    None => Err(format!(
+                        "expected \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
+                    )),
+                }
+            }
         }
     }
 }

@@ -174,6 +174,7 @@ impl Scenario {
         let problem = between.iter().find_map(|group| match group {
             Group::Entities => None,
             Group::System => self.system_problem(),
+            Group::SystemShard(n) => self.shard_problem(*n),
             Group::Tenant(n) => self.tenant_problem(&group.to_string(), *n),
             Group::Platform => self.platform_problem(&group.to_string()),
         });
@@ -190,6 +191,7 @@ impl Scenario {
     fn target_problem(&self, target: Target) -> Option<String> {
         match target {
             Target::System => self.system_problem(),
+            Target::SystemShard(n) => self.shard_problem(n),
             Target::Tenant(n) => self.tenant_problem(&target.to_string(), n),
             Target::Platform => self.platform_problem(&target.to_string()),
         }
@@ -199,6 +201,19 @@ impl Scenario {
     fn system_problem(&self) -> Option<String> {
         (self.topology.mode == Mode::MultiTenant).then(|| {
             "\"system\" exists only in single mode; in multi_tenant mode use \"tenant:<n>\" or \"platform\"".to_owned()
+        })
+    }
+
+    /// `"system:<n>"` exists only in single mode, for an existing shard.
+    fn shard_problem(&self, n: u32) -> Option<String> {
+        let shards = self.topology.system_shards;
+        self.system_problem().or_else(|| {
+            (n >= shards).then(|| {
+                format!(
+                    "SystemLedger shard {n} does not exist: shards are numbered from 0 to {} (topology.system_shards = {shards})",
+                    shards.saturating_sub(1)
+                )
+            })
         })
     }
 

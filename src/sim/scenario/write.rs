@@ -86,7 +86,9 @@ pub fn fuzz_dictionary() -> String {
     for name in kind_names() {
         add(format!("{:?}", format!("\"{name}\"")));
     }
-    for group in ["entities", "system", "platform", "tenant:0", "tenant:1"] {
+    for group in [
+        "entities", "system", "system:1", "platform", "tenant:0", "tenant:1",
+    ] {
         add(format!("{:?}", format!("\"{group}\"")));
     }
     for name in EXPECT_COUNTERS

@@ -31,6 +31,7 @@ mod part {
     pub const RUNTIME: u64 = 4;
     pub const FAULTS: u64 = 5;
     pub const ARRIVALS: u64 = 6;
+    pub const SHARDS: u64 = 7;
 }
 
 fn rng(seed: u64, part: u64) -> SmallRng {
@@ -53,6 +54,7 @@ pub fn draw_scenario(seed: u64) -> Scenario {
     draw_runtime(&mut scenario, &mut rng(seed, part::RUNTIME));
     draw_faults(&mut scenario, &mut rng(seed, part::FAULTS));
     draw_arrivals(&mut scenario, &mut rng(seed, part::ARRIVALS));
+    draw_shards(&mut scenario, &mut rng(seed, part::SHARDS));
     debug_assert!(
         scenario.validate("swarm").is_ok(),
         "{:?}",
@@ -121,6 +123,23 @@ fn draw_sdk(scenario: &mut Scenario, rng: &mut SmallRng) {
         rng.gen_range(1.0..=4.0)
     };
     breaker.reset_timeout_max_ms = breaker.reset_timeout_ms * rng.gen_range(1..=4);
+}
+
+/// `system_shards` in single mode: one SystemLedger half the time, else 2 to 8 shards (some
+/// without a tenant), and a fault now and then moved onto one shard.
+fn draw_shards(scenario: &mut Scenario, rng: &mut SmallRng) {
+    if scenario.topology.mode != Mode::Single || coin(rng, 0.5) {
+        return;
+    }
+    let shards = rng.gen_range(2..=8);
+    scenario.topology.system_shards = shards;
+    for fault in &mut scenario.faults {
+        let on_the_ledger =
+            fault.target == Some(Target::System) || (fault.target.is_none() && coin(rng, 0.3));
+        if on_the_ledger && fault.kind.name().starts_with("system_ledger") && coin(rng, 0.5) {
+            fault.target = Some(Target::SystemShard(rng.gen_range(0..shards)));
+        }
+    }
 }
 
 /// `start_spread`: the herd (0), about a stats interval (the default), or long, past the end of
