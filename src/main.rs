@@ -11,6 +11,8 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use z0sim::planted::Plant;
+use z0sim::sim::capacity::{capacity, CapacityGrid};
+use z0sim::sim::capacity_output;
 use z0sim::sim::export::export;
 use z0sim::sim::oracle::words::human_ms;
 use z0sim::sim::run::{run_witnessed, Witnessed};
@@ -37,6 +39,34 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `z0sim capacity`'s arguments.
+#[derive(clap::Args)]
+struct CapacityArgs {
+    /// The scenario file (its tenants, mode, workload and faults are kept).
+    file: PathBuf,
+    /// Fleet sizes, entity ledgers in total, comma-separated (spread over the tenants).
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    entities: Vec<u64>,
+    /// Stats intervals (`sdk.stats_min_interval`), comma-separated durations.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = parse_duration_arg)]
+    stats_intervals: Vec<u64>,
+    /// Sample rates (`sdk.sample_rate`), comma-separated, each in [0, 1].
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    sample_rates: Vec<f64>,
+    /// SystemLedger shard counts (`topology.system_shards`), comma-separated.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    shards: Vec<u32>,
+    /// The seed of every run.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Parallel workers, at least 1. Default: the available parallelism.
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    jobs: Option<NonZeroUsize>,
+    /// Also write DIR/capacity.csv and DIR/capacity.svg (DIR created if missing).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 /// `z0sim run`'s arguments.
@@ -175,6 +205,16 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
+    /// Measures the load a fleet puts on its ledgers over a grid: every combination of fleet
+    /// size, stats interval, sample rate and SystemLedger shard count, one run each (seed
+    /// `--seed`) of the file's scenario with those settings (docs/cli.md, "z0sim capacity").
+    ///
+    /// Prints a table (the busiest ledger's requests per second, mean and peak, the deepest
+    /// request queue, overloaded answers, drops, delivery p99, wall time, verdict); with
+    /// `--out DIR` also writes DIR/capacity.csv and DIR/capacity.svg. Each list defaults to
+    /// the file's own value. Exit code 0 once every point ran (a point's verdict is in the
+    /// table), 1 when a run panicked, 2 for unusable input.
+    Capacity(CapacityArgs),
     /// Validates scenario files only.
     Check {
         /// The scenario files.
@@ -225,6 +265,7 @@ fn main() -> ExitCode {
             let output = SweepOutput { shard, json, junit };
             sweep_command(&files, seeds, jobs, &output)
         }
+        Command::Capacity(args) => capacity_command(args),
         Command::Swarm {
             seeds,
             jobs,
@@ -645,6 +686,84 @@ fn show_progress(bar: &ProgressBar, progress: SweepProgress) {
     bar.set_length(progress.total);
     bar.set_position(progress.done);
     bar.set_message(format!("{} failed", progress.failed));
+}
+
+fn parse_duration_arg(text: &str) -> Result<u64, String> {
+    z0sim::sim::scenario::duration::parse_duration_ms(text.trim())
+}
+
+/// The grid `args` ask for; each list defaults to the file's own value.
+fn capacity_grid(args: &CapacityArgs, base: &z0sim::sim::Scenario) -> CapacityGrid {
+    let or_file = |list: &[u64], own: u64| {
+        if list.is_empty() {
+            vec![own]
+        } else {
+            list.to_vec()
+        }
+    };
+    let topology = &base.topology;
+    CapacityGrid {
+        entities: or_file(
+            &args.entities,
+            u64::from(topology.tenants) * u64::from(topology.entities_per_tenant),
+        ),
+        stats_intervals_ms: or_file(&args.stats_intervals, base.sdk.stats_min_interval_ms),
+        sample_rates: if args.sample_rates.is_empty() {
+            vec![base.sdk.sample_rate]
+        } else {
+            args.sample_rates.clone()
+        },
+        shards: if args.shards.is_empty() {
+            vec![topology.system_shards]
+        } else {
+            args.shards.clone()
+        },
+    }
+}
+
+fn capacity_command(args: CapacityArgs) -> ExitCode {
+    let Some(base) = load(&args.file) else {
+        return ExitCode::from(EXIT_BAD_INPUT);
+    };
+    let grid = capacity_grid(&args, &base);
+    let out = args.out.as_deref();
+    if let Some(problem) = grid.problem(&base) {
+        eprintln!("z0sim capacity: {problem}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Some(dir) = out {
+        if let Err(error) = std::fs::create_dir_all(dir) {
+            eprintln!("z0sim: cannot create {}: {error}", dir.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    }
+    let bar = progress_bar();
+    let progress = |progress: SweepProgress| show_progress(&bar, progress);
+    let points = capacity(&base, &grid, args.seed, default_jobs(args.jobs), &progress);
+    bar.finish_and_clear();
+    print!("{}", capacity_output::to_table(&points));
+    if let Some(dir) = out {
+        let title = format!("z0sim capacity: {}", base.name);
+        let files = [
+            ("capacity.csv", capacity_output::to_csv(&points)),
+            ("capacity.svg", capacity_output::to_svg(&points, &title)),
+        ];
+        for (name, text) in files {
+            let path = dir.join(name);
+            if let Err(error) = std::fs::write(&path, text) {
+                eprintln!("z0sim: cannot write {}: {error}", path.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            println!("wrote {}", path.display());
+        }
+    }
+    if points.iter().any(|point| point.report.is_none()) {
+        eprintln!(
+            "z0sim capacity: a run panicked (a bug; run its point with `z0sim run` to see it)"
+        );
+        return ExitCode::from(EXIT_VIOLATED);
+    }
+    ExitCode::SUCCESS
 }
 
 fn default_jobs(jobs: Option<NonZeroUsize>) -> NonZeroUsize {

@@ -1759,22 +1759,24 @@ fn valid_scenario() -> impl Strategy<Value = Scenario> {
         any::<bool>(),
         1u32..=8,
     )
-        .prop_map(|(multi, tenants, entities, hierarchy, queue, shards)| Topology {
-            mode: if multi {
-                Mode::MultiTenant
-            } else {
-                Mode::Single
+        .prop_map(
+            |(multi, tenants, entities, hierarchy, queue, shards)| Topology {
+                mode: if multi {
+                    Mode::MultiTenant
+                } else {
+                    Mode::Single
+                },
+                tenants,
+                entities_per_tenant: entities,
+                hierarchy: hierarchy.into_iter().map(str::to_owned).collect(),
+                platform_sink: if queue {
+                    PlatformSink::Queue
+                } else {
+                    PlatformSink::Ledger
+                },
+                system_shards: shards,
             },
-            tenants,
-            entities_per_tenant: entities,
-            hierarchy: hierarchy.into_iter().map(str::to_owned).collect(),
-            platform_sink: if queue {
-                PlatformSink::Queue
-            } else {
-                PlatformSink::Ledger
-            },
-            system_shards: shards,
-        });
+        );
     let breaker = (
         1u32..=u32::MAX,
         1u64..=MAX_DURATION_MS,

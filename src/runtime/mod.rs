@@ -16,6 +16,7 @@ pub mod call;
 pub mod fault_book;
 pub mod hostile;
 pub mod idle;
+pub mod load;
 pub mod log;
 pub mod observe;
 pub mod overload;

@@ -154,6 +154,11 @@ impl RequestQueue {
         injected.then_some(OverloadCause::Injected)
     }
 
+    /// Requests queued, the one in service included (as of the last arrival).
+    pub fn queued(&self) -> usize {
+        self.queued.len()
+    }
+
     /// Whether a request is in service or waiting at `now_ms`.
     pub fn busy_at(&self, now_ms: u64) -> bool {
         self.queued.back().is_some_and(|last| last.done_ms > now_ms)

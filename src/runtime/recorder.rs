@@ -260,6 +260,8 @@ pub struct Recorder {
     pub alarm_retries: Vec<(u32, u64)>,
     /// `(fault index, actors taken)` of each eviction and misroute, in the order they started.
     pub fault_picks: Vec<(usize, Vec<usize>)>,
+    /// Requests per second at each ledger that receives them.
+    pub load: crate::runtime::load::LoadMeter,
 }
 
 /// Kinds of traced events (stable numbers: they feed the trace hash).

@@ -1,6 +1,8 @@
 //! Simulation layer: scenarios, the world they build, runs and their reports.
 
 pub mod build;
+pub mod capacity;
+pub mod capacity_output;
 pub mod docs;
 pub mod export;
 pub mod invariants;

@@ -1,5 +1,6 @@
 //! The run report: the JSON contract of docs/report.md plus extensions, and its human rendering.
 
+use crate::runtime::load::LoadSummary;
 use crate::runtime::{Counters, LatencySummary};
 use crate::sim::oracle::words::human_ms;
 use serde::Serialize;
@@ -69,6 +70,9 @@ pub struct Report {
     pub counters: Counters,
     /// `delivery`, `breaker_open`, `tenant_flush_lag`.
     pub latency_ms: BTreeMap<String, LatencySummary>,
+    /// The busiest ledger's load: requests arriving per second (refused ones included) and
+    /// the deepest request queue; `None` when no ledger got a request.
+    pub load: Option<LoadSummary>,
     /// End-of-run facts: leftovers and stored totals.
     pub end: EndState,
     /// The command that reproduces this run, when it failed.
@@ -223,6 +227,13 @@ impl Report {
                     latency.count
                 );
             }
+        }
+        if let Some(load) = &self.load {
+            let _ = writeln!(
+                text,
+                "  load: busiest ledger {} (of {}): {} requests/s mean, {} in its busiest second; at most {} queued at a ledger",
+                load.busiest, load.receivers, load.mean_per_sec, load.peak_per_sec, load.peak_queued
+            );
         }
     }
 

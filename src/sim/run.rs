@@ -82,6 +82,10 @@ pub fn run_witnessed(
     });
     let focus = judgement.focus.clone();
     let mut report = report(scenario, seed, judgement, &output, options);
+    report.load = output
+        .recorder
+        .load
+        .summary(output.sim_time_ms, |idx| names[idx].clone());
     let Some(log) = log else {
         return Ok((report, None));
     };
@@ -172,6 +176,7 @@ fn report(
         reached: judgement.reached,
         counters: recorder.counters,
         latency_ms,
+        load: None,
         end: EndState {
             buffered_observations: end.buffered_at_end,
             breakers_not_closed: end.breakers_not_closed,

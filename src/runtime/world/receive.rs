@@ -26,6 +26,14 @@ impl World {
         let admitted = self.actors[idx]
             .requests
             .admit(now_ms, bytes, service_ms, &limits, injected);
+        let actor = &self.actors[idx];
+        if matches!(
+            actor.kind,
+            ActorKind::System(_) | ActorKind::Tenant(_) | ActorKind::Platform(_)
+        ) {
+            let queued = admitted.is_ok().then(|| actor.requests.queued());
+            self.recorder.load.arrived(idx, now_ms, queued);
+        }
         if let Err(cause) = admitted {
             self.observer.note(|| Observation::Refused {
                 at_ms: now_ms,
