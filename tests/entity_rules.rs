@@ -38,13 +38,20 @@ fn a_start_that_creates_tables_emits_schema_init_once() {
 #[test]
 fn a_start_that_finds_stored_facts_replays_them_and_emits_hydration_done() {
     let (mut entity, _) = Entity::start(entity_config("a"), 0);
-    for at_ms in 1..=3 {
+    for at_ms in 1..=25 {
         entity.append(at_ms);
     }
     let (_, effects) = entity.restart(100);
     assert_eq!(sent_subtypes(&effects), vec!["hydration_done"]);
     match &sdk_data(&effects)[0] {
-        SdkData::HydrationDone(done) => assert_eq!(done.facts_replayed, 3),
+        SdkData::HydrationDone(done) => {
+            assert_eq!(done.facts_replayed, 25);
+            // The replay's modelled cost: HYDRATION_FACTS_PER_MS facts a millisecond.
+            assert_eq!(
+                done.duration_ms,
+                25 / z0sim::ledgers::entity::HYDRATION_FACTS_PER_MS
+            );
+        }
         other => panic!("expected hydration_done, got {other:?}"),
     }
 }

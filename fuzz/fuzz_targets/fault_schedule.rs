@@ -1,7 +1,9 @@
-//! Bytes decoded into a small scenario (single, or multi_tenant with 1-3 tenants; 1-6 entities
-//! per tenant; 2-8 simulated minutes; stats interval 10-60 s; fallback on or off; either
-//! transport; 0-4 faults of the kinds valid for the topology, with times, durations and rates
-//! from the bytes) and a seed, run through `z0sim::sim::run`: every invariant of the report must
+//! Bytes decoded into a small scenario (single, or multi_tenant with 1-3 tenants; 1-3 entities
+//! per tenant; 10 to 60 simulated seconds; stats interval 2-20 s, tenant periods twice that and a
+//! breaker reset timeout of 1-10 s, so that periods close, breakers open and probe within the
+//! run; fallback on or off;
+//! either transport; 0-4 faults of the kinds valid for the topology, with times, durations and
+//! rates from the bytes) and a seed, run through `z0sim::sim::run`: every invariant of the report must
 //! hold, or fail only for a documented weakness of the z0 design (`z0sim::sim::swarm::WEAKNESSES`,
 //! docs/model.md "Findings").
 //!
@@ -23,7 +25,7 @@ struct Input {
     multi_tenant: bool,
     tenants: u8,
     entities_per_tenant: u8,
-    /// Simulated time beyond the 2 minutes every run lasts.
+    /// Simulated time beyond the 10 seconds every run lasts.
     extra_duration_ms: u32,
     stats_interval_s: u8,
     fallback_on_failure: bool,
@@ -51,7 +53,9 @@ fn pick<T: Copy>(choices: &[T], index: u8) -> T {
 }
 
 fn scenario(input: &Input) -> Scenario {
-    let duration_ms = 120_000 + u64::from(input.extra_duration_ms) % 360_001;
+    // Small worlds and short runs: about a millisecond per input (issue 16: 1,000 executions
+    // per second), every fault kind still reachable.
+    let duration_ms = 10_000 + u64::from(input.extra_duration_ms) % 50_001;
     let mut scenario = Scenario::new("fuzz-fault-schedule", duration_ms);
     let topology = &mut scenario.topology;
     if input.multi_tenant {
@@ -63,8 +67,14 @@ fn scenario(input: &Input) -> Scenario {
             PlatformSink::Queue
         };
     }
-    topology.entities_per_tenant = u32::from(input.entities_per_tenant % 6) + 1;
-    scenario.sdk.stats_min_interval_ms = (u64::from(input.stats_interval_s % 51) + 10) * 1_000;
+    topology.entities_per_tenant = u32::from(input.entities_per_tenant % 3) + 1;
+    scenario.sdk.stats_min_interval_ms = (u64::from(input.stats_interval_s % 19) + 2) * 1_000;
+    scenario.workload.start_spread_ms = scenario.sdk.stats_min_interval_ms;
+    scenario.sdk.tenant_aggregation_interval_ms = 2 * scenario.sdk.stats_min_interval_ms;
+    // The high bits of `stats_interval_s` (unused by its `% 19` below 256/19) pick the reset.
+    let breaker = &mut scenario.sdk.breaker;
+    breaker.reset_timeout_ms = (u64::from(input.stats_interval_s / 19) % 10 + 1) * 1_000;
+    breaker.reset_timeout_max_ms = breaker.reset_timeout_ms.max(breaker.reset_timeout_max_ms);
     scenario.sdk.fallback_on_failure = input.fallback_on_failure;
     // The high bit of `tenants` (unused by its `% 3`) picks the transport.
     if input.tenants & 0x80 != 0 {

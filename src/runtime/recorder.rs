@@ -172,33 +172,39 @@ pub struct LatencySummary {
     pub count: u64,
 }
 
-/// A histogram of milliseconds.
-#[derive(Clone, Debug)]
-pub struct Latency(Histogram<u64>);
+/// A histogram of milliseconds: three significant digits up to ~50 simulated days (2^42 ms),
+/// enough for any scenario. It is allocated on the first value and grows with the largest:
+/// a run records into a dozen of them, and one sized for 2^42 from the start costs half a
+/// megabyte to zero and to scan (most of a small run's time, and of a fuzz input's).
+#[derive(Clone, Debug, Default)]
+pub struct Latency(Option<Histogram<u64>>);
 
-impl Default for Latency {
-    fn default() -> Self {
-        // Three significant digits up to ~30 simulated days: enough for any scenario.
-        Self(
-            Histogram::new_with_max(1 << 42, 3)
-                .expect("3 significant digits up to 2^42 is a valid histogram"),
-        )
-    }
-}
+/// The largest value kept; larger ones are recorded as it.
+const LATENCY_MAX_MS: u64 = 1 << 42;
 
 impl Latency {
     /// Records one value, saturating at the histogram's top.
     pub fn record(&mut self, value_ms: u64) {
-        self.0.saturating_record(value_ms);
+        let histogram = self.0.get_or_insert_with(|| {
+            let mut histogram =
+                Histogram::new(3).expect("3 significant digits is a valid histogram");
+            histogram.auto(true);
+            histogram
+        });
+        // Auto-resizing: any value up to the cap fits.
+        let _ = histogram.record(value_ms.min(LATENCY_MAX_MS));
     }
 
     /// Its summary.
     pub fn summary(&self) -> LatencySummary {
+        let Some(histogram) = &self.0 else {
+            return LatencySummary::default();
+        };
         LatencySummary {
-            p50: self.0.value_at_quantile(0.5),
-            p99: self.0.value_at_quantile(0.99),
-            max: self.0.max(),
-            count: self.0.len(),
+            p50: histogram.value_at_quantile(0.5),
+            p99: histogram.value_at_quantile(0.99),
+            max: histogram.max(),
+            count: histogram.len(),
         }
     }
 }
