@@ -119,6 +119,15 @@ fn appends_are_aggregated_into_one_fact_appended_per_period() {
         }
         other => panic!("expected one fact_appended, got {other:?}"),
     }
+    // What the runtime and the oracle learn of it: the period it closes and what it carries.
+    let stats = effects.iter().find_map(|effect| match effect {
+        z0sim::ledgers::Effect::Emitted { stats, .. } => *stats,
+        _ => None,
+    });
+    let stats = stats.expect("the emission carries its stats summary");
+    assert_eq!(stats.subtype, z0sim::model::SdkSubtype::FactAppended);
+    assert_eq!((stats.period_start_ms, stats.period_end_ms), (0, 60_000));
+    assert_eq!(stats.observations, 60);
 }
 
 #[test]

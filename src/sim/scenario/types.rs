@@ -605,21 +605,17 @@ fn parse_indexed(text: &str, prefix: &str) -> Result<Option<u32>, String> {
 impl Group {
     /// Parses `"entities"`, `"system"`, `"system:<n>"`, `"tenant:<n>"` or `"platform"`.
     pub fn parse(text: &str) -> Result<Group, String> {
-        match text {
-            "entities" => Ok(Group::Entities),
-            "system" => Ok(Group::System),
-            "platform" => Ok(Group::Platform),
-            _ => {
-                if let Some(n) = parse_indexed(text, "system")? {
-                    return Ok(Group::SystemShard(n));
-                }
-                match parse_tenant_ref(text)? {
-                    Some(n) => Ok(Group::Tenant(n)),
-                    None => Err(format!(
-                        "expected \"entities\", \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
-                    )),
-                }
-            }
+        if text == "entities" {
+            return Ok(Group::Entities);
+        }
+        match parse_ledger(text)? {
+            Some(Target::System) => Ok(Group::System),
+            Some(Target::SystemShard(n)) => Ok(Group::SystemShard(n)),
+            Some(Target::Tenant(n)) => Ok(Group::Tenant(n)),
+            Some(Target::Platform) => Ok(Group::Platform),
+            None => Err(format!(
+                "expected \"entities\", \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
+            )),
         }
     }
 }
@@ -627,22 +623,24 @@ impl Group {
 impl Target {
     /// Parses `"system"`, `"system:<n>"`, `"tenant:<n>"` or `"platform"`.
     pub fn parse(text: &str) -> Result<Target, String> {
-        match text {
-            "system" => Ok(Target::System),
-            "platform" => Ok(Target::Platform),
-            _ => {
-                if let Some(n) = parse_indexed(text, "system")? {
-                    return Ok(Target::SystemShard(n));
-                }
-                match parse_tenant_ref(text)? {
-                    Some(n) => Ok(Target::Tenant(n)),
-                    None => Err(format!(
-                        "expected \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
-                    )),
-                }
-            }
-        }
+        parse_ledger(text)?.ok_or_else(|| {
+            format!(
+                "expected \"system\", \"system:<n>\", \"tenant:<n>\" or \"platform\", got {text:?}"
+            )
+        })
     }
+}
+
+/// A system ledger's name (`Ok(None)`: not one; `Err`: a bad index).
+fn parse_ledger(text: &str) -> Result<Option<Target>, String> {
+    Ok(match text {
+        "system" => Some(Target::System),
+        "platform" => Some(Target::Platform),
+        _ => match parse_indexed(text, "system")? {
+            Some(n) => Some(Target::SystemShard(n)),
+            None => parse_tenant_ref(text)?.map(Target::Tenant),
+        },
+    })
 }
 
 impl Expect {
