@@ -315,3 +315,62 @@ impl Propagation {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The checks no bundled scenario or planted bug reaches alone (mutation testing found
+    //! them unguarded): fed the observations directly.
+
+    use super::*;
+    use crate::runtime::world::EndOfRun;
+    use crate::runtime::Counters;
+
+    fn verdicts(checker: &FallbackChecker, counters: &Counters) -> [InvariantResult; 3] {
+        checker.verdicts(&RunEnd {
+            end: &EndOfRun::default(),
+            counters,
+            warnings_logged: 0,
+            latencies: &BTreeMap::new(),
+        })
+    }
+
+    #[test]
+    fn fallback_off_an_operation_that_returns_before_its_fact_is_stored_fails_propagation() {
+        let mut scenario = Scenario::new("t", 60_000);
+        scenario.sdk.fallback_on_failure = false;
+        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        let keys = [MessageKey::Fact(FactId::new("entity:t0/a", 3))];
+        checker.observe(&Observation::PrimaryOp {
+            entity: 1,
+            kind: OpKind::Append,
+            started_ms: 10,
+            done_ms: 20,
+            ok: true,
+            waiting: false,
+            keys: &keys,
+        });
+        let [_, propagates, _] = verdicts(&checker, &Counters::default());
+        assert!(!propagates.passed);
+        assert!(
+            propagates
+                .detail
+                .contains("returned to its caller before its SDK fact"),
+            "{}",
+            propagates.detail
+        );
+    }
+
+    #[test]
+    fn fallback_on_a_failed_primary_operation_fails_isolation() {
+        let checker = FallbackChecker::new(&Scenario::new("t", 60_000), &Roles::default());
+        let counters = Counters {
+            primary_ops_failed: 2,
+            ..Counters::default()
+        };
+        let [isolates, _, _] = verdicts(&checker, &counters);
+        assert!(!isolates.passed);
+        assert_eq!(isolates.detail, "2 primary operations failed");
+        let [isolates, _, _] = verdicts(&checker, &Counters::default());
+        assert!(isolates.passed);
+    }
+}
