@@ -361,6 +361,42 @@ mod tests {
     }
 
     #[test]
+    fn an_error_surfaced_then_lost_with_a_restart_is_no_violation() {
+        let mut scenario = Scenario::new("t", 60_000);
+        scenario.sdk.fallback_on_failure = false;
+        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        let key = MessageKey::Fact(FactId::new("entity:t0/a", 3));
+        checker.observe(&Observation::Settled {
+            at_ms: 10,
+            caller: 1,
+            key: &key,
+            ok: false,
+        });
+        checker.observe(&Observation::Started {
+            at_ms: 20,
+            actor: 1,
+        });
+        let [_, propagates, _] = verdicts(&checker, &Counters::default());
+        assert!(propagates.passed, "{}", propagates.detail);
+        // Without the restart, the same error is a message never delivered.
+        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        checker.observe(&Observation::Settled {
+            at_ms: 10,
+            caller: 1,
+            key: &key,
+            ok: false,
+        });
+        let [_, propagates, _] = verdicts(&checker, &Counters::default());
+        assert!(
+            propagates
+                .detail
+                .contains("was never delivered, lost or kept"),
+            "{}",
+            propagates.detail
+        );
+    }
+
+    #[test]
     fn fallback_on_a_failed_primary_operation_fails_isolation() {
         let checker = FallbackChecker::new(&Scenario::new("t", 60_000), &Roles::default());
         let counters = Counters {
