@@ -195,3 +195,35 @@ impl LivenessChecker {
         verdict(NAME, stuck)
     }
 }
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+    use crate::sim::scenario::{Fault, FaultKind};
+
+    #[test]
+    fn the_deadline_leaves_room_for_a_probe_to_settle() {
+        let mut scenario = Scenario::new("t", 30 * 60_000);
+        assert_eq!(liveness_window_ms(&scenario), None, "no faults, no window");
+        scenario.faults.push(Fault {
+            kind: FaultKind::SystemLedgerDown,
+            at_ms: 60_000,
+            duration_ms: 120_000,
+            target: None,
+        });
+        scenario.sdk.breaker.reset_timeout_jitter_ratio = 0.0;
+        scenario.sdk.breaker.reset_timeout_growth_factor = 1.0;
+        scenario.runtime.service_time_ms = 7;
+        let sdk = &scenario.sdk;
+        let start_ms = 180_000 + sdk.rpc_timeout_ms + sdk.breaker.reset_timeout_ms;
+        // The probe's answer: two worst latencies and the service time, or its timeout.
+        let settle_ms = sdk.rpc_timeout_ms + 2 * scenario.network.latency_max_ms + 7;
+        let emission_ms = sdk
+            .stats_min_interval_ms
+            .max(sdk.tenant_config().flush_retry_delay_ms);
+        assert_eq!(
+            liveness_window_ms(&scenario),
+            Some((start_ms, start_ms + emission_ms + settle_ms))
+        );
+    }
+}
