@@ -694,13 +694,13 @@ fn parse_duration_arg(text: &str) -> Result<u64, String> {
 
 /// The grid `args` ask for; each list defaults to the file's own value.
 fn capacity_grid(args: &CapacityArgs, base: &z0sim::sim::Scenario) -> CapacityGrid {
-    let or_file = |list: &[u64], own: u64| {
+    fn or_file<T: Clone>(list: &[T], own: T) -> Vec<T> {
         if list.is_empty() {
             vec![own]
         } else {
             list.to_vec()
         }
-    };
+    }
     let topology = &base.topology;
     CapacityGrid {
         entities: or_file(
@@ -708,16 +708,8 @@ fn capacity_grid(args: &CapacityArgs, base: &z0sim::sim::Scenario) -> CapacityGr
             u64::from(topology.tenants) * u64::from(topology.entities_per_tenant),
         ),
         stats_intervals_ms: or_file(&args.stats_intervals, base.sdk.stats_min_interval_ms),
-        sample_rates: if args.sample_rates.is_empty() {
-            vec![base.sdk.sample_rate]
-        } else {
-            args.sample_rates.clone()
-        },
-        shards: if args.shards.is_empty() {
-            vec![topology.system_shards]
-        } else {
-            args.shards.clone()
-        },
+        sample_rates: or_file(&args.sample_rates, base.sdk.sample_rate),
+        shards: or_file(&args.shards, topology.system_shards),
     }
 }
 

@@ -59,20 +59,22 @@ impl LoadMeter {
         duration_ms: u64,
         name: impl Fn(ActorIdx) -> String,
     ) -> Option<LoadSummary> {
-        let busiest = self.receivers.iter().max_by_key(|(idx, load)| {
-            let total: u64 = load.per_second.iter().map(|count| u64::from(*count)).sum();
-            let peak = load.per_second.iter().max().copied().unwrap_or(0);
+        let (idx, peak, total) = self
+            .receivers
+            .iter()
+            .map(|(idx, load)| {
+                let peak = load.per_second.iter().max().copied().unwrap_or(0);
+                let total: u64 = load.per_second.iter().map(|count| u64::from(*count)).sum();
+                (*idx, peak, total)
+            })
             // The lowest index wins a complete tie (max_by_key keeps the last maximum).
-            (peak, total, std::cmp::Reverse(**idx))
-        })?;
-        let (idx, load) = busiest;
-        let total: u64 = load.per_second.iter().map(|count| u64::from(*count)).sum();
+            .max_by_key(|(idx, peak, total)| (*peak, *total, std::cmp::Reverse(*idx)))?;
         let seconds = (duration_ms as f64 / 1_000.0).max(1.0);
         Some(LoadSummary {
             receivers: self.receivers.len() as u64,
-            busiest: name(*idx),
+            busiest: name(idx),
             mean_per_sec: (total as f64 / seconds * 100.0).round() / 100.0,
-            peak_per_sec: u64::from(load.per_second.iter().max().copied().unwrap_or(0)),
+            peak_per_sec: u64::from(peak),
             peak_queued: self
                 .receivers
                 .values()

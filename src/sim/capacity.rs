@@ -109,9 +109,7 @@ pub fn scenario_at(
     (entities, interval_ms, sample_rate, shards): (u64, u64, f64, u32),
 ) -> Scenario {
     let mut scenario = base.clone();
-    let tenants = u64::from(scenario.topology.tenants.max(1));
-    scenario.topology.entities_per_tenant =
-        entities.div_ceil(tenants).min(u64::from(u32::MAX)) as u32;
+    scenario.topology.entities_per_tenant = per_tenant(base, entities);
     scenario.topology.system_shards = shards;
     scenario.sdk.stats_min_interval_ms = interval_ms;
     scenario.sdk.sample_rate = sample_rate;
@@ -123,6 +121,12 @@ pub fn scenario_at(
         base.name
     );
     scenario
+}
+
+/// Entities per tenant for a fleet of `entities` over `base`'s tenants (rounded up).
+fn per_tenant(base: &Scenario, entities: u64) -> u32 {
+    let tenants = u64::from(base.topology.tenants.max(1));
+    entities.div_ceil(tenants).min(u64::from(u32::MAX)) as u32
 }
 
 /// Runs every point of `grid` on `base` with `seed`, on at most `jobs` workers.
@@ -145,9 +149,7 @@ pub fn capacity(
         .zip(reports)
         .map(
             |(&(entities, stats_interval_ms, sample_rate, shards), report)| CapacityPoint {
-                entities: scenario_at(base, (entities, stats_interval_ms, sample_rate, shards))
-                    .topology
-                    .entities_per_tenant as u64
+                entities: u64::from(per_tenant(base, entities))
                     * u64::from(base.topology.tenants.max(1)),
                 stats_interval_ms,
                 sample_rate,
