@@ -355,10 +355,8 @@ fn the_system_ledger_answers_the_z0_queries_for_what_an_entity_emitted() {
             .on_sdk_fact(60_003, &mut storage, sent.sdk_fact().clone())
             .expect("valid");
     }
-    let subtypes: Vec<&str> = SystemLedger::get_sdk_facts(&storage, "a")
-        .iter()
-        .map(|fact| fact.subtype.as_str())
-        .collect();
+    let stored = SystemLedger::get_sdk_facts(&storage, "a");
+    let subtypes: Vec<&str> = stored.iter().map(|fact| fact.subtype.as_str()).collect();
     assert_eq!(
         subtypes,
         vec!["schema_init", "cache_stats", "cache_stats", "fact_appended"]

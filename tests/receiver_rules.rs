@@ -290,7 +290,10 @@ fn the_system_ledger_stores_a_valid_sdk_fact() {
 
     assert_eq!(result, Ok(Accepted::Stored));
     assert!(storage.contains(&fact.id));
-    assert_eq!(SystemLedger::get_sdk_facts(&storage, "a"), vec![&fact]);
+    assert_eq!(
+        SystemLedger::get_sdk_facts(&storage, "a"),
+        vec![fact.clone()]
+    );
     assert_eq!(
         SystemLedger::get_stats(&storage),
         SystemStats {
@@ -438,10 +441,10 @@ fn get_sdk_facts_and_get_cache_stats_return_only_that_entitys_facts_in_arrival_o
 
     assert_eq!(
         SystemLedger::get_sdk_facts(&storage, "a"),
-        vec![&a9, &a3, &a5]
+        vec![a9.clone(), a3.clone(), a5.clone()]
     );
-    assert_eq!(SystemLedger::get_sdk_facts(&storage, "b"), vec![&b1]);
-    assert_eq!(SystemLedger::get_sdk_facts(&storage, "c"), vec![&c2]);
+    assert_eq!(SystemLedger::get_sdk_facts(&storage, "b"), vec![b1.clone()]);
+    assert_eq!(SystemLedger::get_sdk_facts(&storage, "c"), vec![c2.clone()]);
     assert!(SystemLedger::get_sdk_facts(&storage, "nobody").is_empty());
 
     let hits: Vec<u64> = SystemLedger::get_cache_stats(&storage, "a")

@@ -8,6 +8,7 @@ pub mod client;
 pub mod effect;
 pub mod entity;
 pub mod fact_log;
+pub mod fact_store;
 pub mod period;
 pub mod platform;
 pub mod stats;

@@ -1,68 +1,12 @@
 //! `SystemLedger` (id `system`): validates SDK facts, de-duplicates them by fact id and stores
 //! them; answers `getSdkFacts`, `getCacheStats` and `getStats` from storage.
 
+pub use super::fact_store::{StoredSdkFact, SystemStorage};
 use crate::model::validate::validate_sdk_fact;
-use crate::model::{CacheStatsData, Fact, FactError, FactId, Limits, Name, SdkData};
+use crate::model::{CacheStatsData, Fact, FactError, Limits, SdkData};
 use crate::planted::{self, Plant};
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
-
-/// A stored SDK fact with its validated data (parsed once, on receipt).
-#[derive(Clone, Debug, PartialEq)]
-pub struct StoredSdkFact {
-    /// The fact as received.
-    pub fact: Fact,
-    /// Its validated data.
-    pub data: SdkData,
-}
-
-/// The SystemLedger's durable storage.
-///
-/// Facts are kept in arrival order; the id and entity indexes are lookup-only hash maps with a
-/// fixed hasher (deterministic, and never iterated into output).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct SystemStorage {
-    facts: Vec<StoredSdkFact>,
-    by_id: FxHashMap<FactId, usize>,
-    by_entity: FxHashMap<Name, Vec<usize>>,
-    tenants: BTreeSet<Name>,
-}
-
-impl SystemStorage {
-    /// Every stored fact, in arrival order.
-    pub fn facts(&self) -> impl Iterator<Item = &StoredSdkFact> + '_ {
-        self.facts.iter()
-    }
-
-    /// Whether a fact with this id is stored.
-    pub fn contains(&self, id: &FactId) -> bool {
-        self.by_id.contains_key(id)
-    }
-
-    /// The fact stored last, if any.
-    pub fn last(&self) -> Option<&StoredSdkFact> {
-        self.facts.last()
-    }
-
-    /// Stores a validated fact not stored before (the caller de-duplicated it).
-    pub fn store(&mut self, fact: Fact, data: SdkData) {
-        debug_assert!(!self.contains(&fact.id), "{} stored twice", fact.id);
-        let position = self.facts.len();
-        if !self.tenants.contains(&fact.tenant_id) {
-            self.tenants.insert(fact.tenant_id.clone());
-        }
-        match self.by_entity.get_mut(&fact.entity_id) {
-            Some(positions) => positions.push(position),
-            None => {
-                self.by_entity
-                    .insert(fact.entity_id.clone(), vec![position]);
-            }
-        }
-        self.by_id.insert(fact.id.clone(), position);
-        self.facts.push(StoredSdkFact { fact, data });
-    }
-}
+use std::collections::BTreeMap;
 
 /// `getStats()`: platform-wide counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,27 +106,31 @@ impl SystemLedger {
             if let Some((previous, previous_data)) =
                 self.deferred_write.replace((fact.clone(), data))
             {
-                storage.store(previous, previous_data);
+                storage.store(&previous, previous_data);
             }
         } else {
-            storage.store(fact.clone(), data);
+            storage.store(fact, data);
         }
         self.counters.stored += 1;
         Ok(Accepted::Stored)
     }
 
     /// `getSdkFacts(entity_id)`: every stored SDK fact about the entity, in arrival order.
-    pub fn get_sdk_facts<'s>(storage: &'s SystemStorage, entity_id: &str) -> Vec<&'s Fact> {
-        Self::entity_facts(storage, entity_id)
-            .map(|stored| &stored.fact)
+    pub fn get_sdk_facts(storage: &SystemStorage, entity_id: &str) -> Vec<Fact> {
+        storage
+            .entity_facts(entity_id)
+            .into_iter()
+            .map(|stored| stored.fact)
             .collect()
     }
 
     /// `getCacheStats(entity_id)`: the entity's cache stats periods, in arrival order.
     pub fn get_cache_stats(storage: &SystemStorage, entity_id: &str) -> Vec<CacheStatsData> {
-        Self::entity_facts(storage, entity_id)
-            .filter_map(|stored| match &stored.data {
-                SdkData::CacheStats(stats) => Some(stats.clone()),
+        storage
+            .entity_facts(entity_id)
+            .into_iter()
+            .filter_map(|stored| match stored.data {
+                SdkData::CacheStats(stats) => Some(stats),
                 _ => None,
             })
             .collect()
@@ -191,27 +139,9 @@ impl SystemLedger {
     /// `getStats()`: tenant_count, entity_count, sdk_facts_count.
     pub fn get_stats(storage: &SystemStorage) -> SystemStats {
         SystemStats {
-            tenant_count: storage.tenants.len() as u64,
-            entity_count: storage.by_entity.len() as u64,
-            sdk_facts_count: storage.facts.len() as u64,
+            tenant_count: storage.tenant_count() as u64,
+            entity_count: storage.entity_count() as u64,
+            sdk_facts_count: storage.len() as u64,
         }
-    }
-
-    fn entity_facts<'s>(
-        storage: &'s SystemStorage,
-        entity_id: &str,
-    ) -> impl Iterator<Item = &'s StoredSdkFact> + 's {
-        let mut positions: Vec<usize> = storage
-            .by_entity
-            .get(entity_id)
-            .cloned()
-            .unwrap_or_default();
-        if planted::active(Plant::ReadsNewestFirst) {
-            // The planted mistake: newest first, where the API promises arrival order.
-            positions.reverse();
-        }
-        positions
-            .into_iter()
-            .filter_map(|position| storage.facts.get(position))
     }
 }

@@ -28,8 +28,9 @@ use crate::model::{
     TenantConfig, TenantStatsPayload, ALARM_MAX_RETRIES,
 };
 use crate::planted::{self, Plant};
+use rustc_hash::FxHashSet;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 /// How a tenant ledger is wired and tuned.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,8 +64,9 @@ pub struct OpenAggregate {
     pub facts_count: u64,
     /// Sum of fact_appended counts.
     pub facts_appended: u64,
-    /// Distinct entities seen.
-    pub entities: BTreeSet<Name>,
+    /// Distinct entities seen. Only counted, never iterated: a fixed-hasher set (a tenant of
+    /// 100,000 entities made the ordered set's string comparisons a visible cost).
+    pub entities: FxHashSet<Name>,
 }
 
 /// What survives a restart.
@@ -264,7 +266,7 @@ impl TenantSystemLedger {
             }
             SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => {}
         }
-        storage.facts.store(fact.clone(), data);
+        storage.facts.store(fact, data);
         self.counters.received.stored += 1;
         self.ensure_alarm(now_ms, storage, effects, false);
         Ok(Accepted::Stored)

@@ -5,8 +5,9 @@
 //! from its own seeded streams (Poisson arrivals: exponential gaps) and the runtime applies them
 //! lazily, in order and each at its exact time, whenever something happens to the actor (a
 //! message, a timer, a kill) or when an operation with an effect is due (the one that closes a
-//! stats period, or an append that bubbles). Looking ahead keeps what it drew for later, so the
-//! operations themselves are identical whether or not anyone looked, and each is drawn once.
+//! stats period, or an append that bubbles). Looking ahead does not consume anything, so the
+//! operations themselves are identical whether or not anyone looked (a look-ahead draws on a
+//! copy of the random stream).
 //!
 //! Each kind of operation comes from a stream of its own, so changing one rate does not
 //! reshuffle the others. At one instant, cache gets come first, then appends, flushes and
@@ -15,7 +16,6 @@
 use crate::runtime::seed::{derive_seed, purpose};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use std::collections::VecDeque;
 
 /// Rates of one entity's workload.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -51,9 +51,11 @@ pub enum LocalOp {
     ToggleTracking,
 }
 
-/// A Poisson process of event times (ms), with a mark drawn per event. Events drawn while
-/// looking ahead are kept and handed out in order later, so each is drawn once and the sequence
-/// is the same whether or not anyone looked.
+/// A Poisson process of event times (ms), with a mark drawn per event. Looking ahead draws on
+/// a copy of the random stream, so the sequence is the same whether or not anyone looked; the
+/// last answer is kept, since the runtime asks again for the same time until it comes. (It used
+/// to keep the events drawn while looking ahead, about a minute of cache gets per entity: a
+/// million entities' worth was gigabytes. Each look-ahead now draws its events a second time.)
 #[derive(Clone, Debug)]
 pub(crate) struct Arrivals {
     rng: SmallRng,
@@ -61,8 +63,10 @@ pub(crate) struct Arrivals {
     /// Time of the last event drawn (the clock of the random stream), ms.
     drawn_at_ms: f64,
     mark_probability: f64,
-    /// The next event and those drawn after it while looking ahead, in order; never empty.
-    ahead: VecDeque<(u64, bool)>,
+    /// The next event: its time, ms, and its mark.
+    next: (u64, bool),
+    /// The last look-ahead: `(asked_ms, found_ms)`, the first event at or after `asked_ms`.
+    looked: Option<(u64, u64)>,
 }
 
 impl Arrivals {
@@ -71,53 +75,76 @@ impl Arrivals {
         if !(per_ms > 0.0 && per_ms.is_finite()) {
             return None;
         }
-        let mut arrivals = Self {
-            rng: SmallRng::seed_from_u64(seed),
-            mean_gap_ms: 1.0 / per_ms,
-            drawn_at_ms: from_ms as f64,
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let mean_gap_ms = 1.0 / per_ms;
+        let mut drawn_at_ms = from_ms as f64;
+        let next = draw(&mut rng, &mut drawn_at_ms, mean_gap_ms, mark_probability);
+        Some(Self {
+            rng,
+            mean_gap_ms,
+            drawn_at_ms,
             mark_probability,
-            ahead: VecDeque::new(),
-        };
-        arrivals.draw();
-        Some(arrivals)
+            next,
+            looked: None,
+        })
     }
 
     pub(crate) fn peek(&self) -> (u64, bool) {
-        debug_assert!(!self.ahead.is_empty(), "the next event is always drawn");
-        self.ahead.front().copied().unwrap_or((u64::MAX, false))
+        self.next
     }
 
     /// Moves on to the next event.
     pub(crate) fn advance(&mut self) {
-        self.ahead.pop_front();
-        if self.ahead.is_empty() {
-            self.draw();
-        }
+        self.next = draw(
+            &mut self.rng,
+            &mut self.drawn_at_ms,
+            self.mean_gap_ms,
+            self.mark_probability,
+        );
     }
 
-    /// Draws one more event onto the end of `ahead`; returns its time, ms.
-    fn draw(&mut self) -> u64 {
-        // 1 - U is in (0, 1], so the logarithm is finite.
-        let unit: f64 = 1.0 - self.rng.gen::<f64>();
-        self.drawn_at_ms += -unit.ln() * self.mean_gap_ms;
-        let mark = self.rng.gen::<f64>() < self.mark_probability;
-        let at_ms = self.drawn_at_ms as u64;
-        self.ahead.push_back((at_ms, mark));
-        at_ms
-    }
-
-    /// Time of the first event at or after `at_ms` (draws ahead as far as needed).
+    /// Time of the first event at or after `at_ms` (draws ahead on a copy as far as needed).
     fn first_at_or_after(&mut self, at_ms: u64) -> u64 {
-        if let Some(found) = self.ahead.iter().find(|(event_ms, _)| *event_ms >= at_ms) {
-            return found.0;
+        if self.next.0 >= at_ms {
+            return self.next.0;
         }
-        loop {
-            let event_ms = self.draw();
-            if event_ms >= at_ms {
-                return event_ms;
+        // Events come in order: the first at or after `asked_ms` is also the first at or after
+        // any later time up to it (and the events before it are not consumed yet, or `next`
+        // would be past it and have answered above).
+        if let Some((asked_ms, found_ms)) = self.looked {
+            if (asked_ms..=found_ms).contains(&at_ms) {
+                return found_ms;
             }
         }
+        let (mut rng, mut drawn_at_ms) = (self.rng.clone(), self.drawn_at_ms);
+        let found_ms = loop {
+            let (event_ms, _) = draw(
+                &mut rng,
+                &mut drawn_at_ms,
+                self.mean_gap_ms,
+                self.mark_probability,
+            );
+            if event_ms >= at_ms {
+                break event_ms;
+            }
+        };
+        self.looked = Some((at_ms, found_ms));
+        found_ms
     }
+}
+
+/// Draws the event after the one at `drawn_at_ms` (which it moves on): its time, ms, and mark.
+fn draw(
+    rng: &mut SmallRng,
+    drawn_at_ms: &mut f64,
+    mean_gap_ms: f64,
+    mark_probability: f64,
+) -> (u64, bool) {
+    // 1 - U is in (0, 1], so the logarithm is finite.
+    let unit: f64 = 1.0 - rng.gen::<f64>();
+    *drawn_at_ms += -unit.ln() * mean_gap_ms;
+    let mark = rng.gen::<f64>() < mark_probability;
+    (*drawn_at_ms as u64, mark)
 }
 
 /// The operation stream of one entity.

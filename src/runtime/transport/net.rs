@@ -34,7 +34,7 @@ use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 /// Nanoseconds per millisecond.
 pub const NS_PER_MS: u64 = 1_000_000;
@@ -119,9 +119,23 @@ impl Scheduled {
     }
 }
 
+/// The timeouts of the calls with one timeout, in the order they fall due: calls start at a
+/// clock that never runs backwards, so with one timeout each new deadline is the latest, and a
+/// queue holds them in order without a heap. Most timeouts come up after their call settled
+/// (they are then ignored): kept out of the heap, they do not make every other event's
+/// scheduling dearer. A run has one or two timeouts (`rpc_timeout`, the consumer's limit).
+#[derive(Debug)]
+struct TimeoutQueue {
+    timeout_ns: u64,
+    /// `(at_ns, order, wire_id)`, ascending.
+    due: VecDeque<(u64, u64, u64)>,
+}
+
 /// The network: messages in flight, calls waiting for their outcome, link states.
 pub struct DirectNet {
     scheduled: BinaryHeap<Reverse<Scheduled>>,
+    /// The calls' timeouts, one queue per timeout (see [`TimeoutQueue`]).
+    timeouts: Vec<TimeoutQueue>,
     /// The scheduled events, by slot; a slot is reused once its event is popped.
     events: Vec<Option<NetEvent>>,
     free_slots: Vec<usize>,
@@ -165,6 +179,7 @@ impl DirectNet {
             .saturating_mul(NS_PER_MS);
         Self {
             scheduled: BinaryHeap::new(),
+            timeouts: Vec::new(),
             events: Vec::new(),
             free_slots: Vec::new(),
             clock_ns: 0,
@@ -216,7 +231,25 @@ impl DirectNet {
 
     /// When the next event is due, ns.
     pub fn next_at_ns(&self) -> Option<u64> {
-        self.scheduled.peek().map(|Reverse(next)| next.at_ns)
+        self.next_due().map(|(at_ns, _, _)| at_ns)
+    }
+
+    /// The next event's `(at_ns, order)` and where it waits: `None` in the heap, `Some(i)`
+    /// at the front of timeout queue `i`.
+    fn next_due(&self) -> Option<(u64, u64, Option<usize>)> {
+        let heap = self
+            .scheduled
+            .peek()
+            .map(|Reverse(next)| (next.at_ns, next.order, None));
+        let timeouts = self
+            .timeouts
+            .iter()
+            .enumerate()
+            .filter_map(|(index, queue)| {
+                let &(at_ns, order, _) = queue.due.front()?;
+                Some((at_ns, order, Some(index)))
+            });
+        heap.into_iter().chain(timeouts).min()
     }
 
     /// Moves the clock on to `at_ns` (never back) and returns it: an event scheduled for a time
@@ -229,8 +262,13 @@ impl DirectNet {
 
     /// The next event scheduled before `until_ns`, with its time, if any.
     pub fn pop_next_before(&mut self, until_ns: u64) -> Option<(u64, NetEvent)> {
-        if self.next_at_ns()? >= until_ns {
+        let (at_ns, _, queue) = self.next_due()?;
+        if at_ns >= until_ns {
             return None;
+        }
+        if let Some(index) = queue {
+            let (at_ns, _, wire_id) = self.timeouts[index].due.pop_front()?;
+            return Some((at_ns, NetEvent::Timeout { wire_id }));
         }
         let Reverse(due) = self.scheduled.pop()?;
         self.free_slots.push(due.slot);
@@ -246,10 +284,7 @@ impl DirectNet {
         self.next_wire_id += 1;
         let wire_id = self.next_wire_id;
         let timeout_ns = call.timeout_ms.saturating_mul(NS_PER_MS);
-        self.schedule(
-            now_ns.saturating_add(timeout_ns),
-            NetEvent::Timeout { wire_id },
-        );
+        self.schedule_timeout(now_ns, timeout_ns, wire_id);
         // The body travels; the rest of the call stays to route the outcome.
         let body = std::mem::replace(&mut call.body, Body::travelling());
         let (caller, target) = (call.caller, call.target);
@@ -334,6 +369,42 @@ impl DirectNet {
         };
         self.schedule(now_ns.saturating_add(latency_ns), event);
         true
+    }
+
+    /// Schedules the timeout of call `wire_id`, started at `now_ns`, in its timeout's queue
+    /// (in the heap, should its deadline ever come before the queue's last).
+    fn schedule_timeout(&mut self, now_ns: u64, timeout_ns: u64, wire_id: u64) {
+        let at_ns = now_ns.saturating_add(timeout_ns);
+        let index = match self
+            .timeouts
+            .iter()
+            .position(|queue| queue.timeout_ns == timeout_ns)
+        {
+            Some(index) => index,
+            None => {
+                self.timeouts.push(TimeoutQueue {
+                    timeout_ns,
+                    due: VecDeque::new(),
+                });
+                self.timeouts.len() - 1
+            }
+        };
+        let queue = &mut self.timeouts[index];
+        if queue
+            .due
+            .back()
+            .is_some_and(|&(last_ns, _, _)| last_ns > at_ns)
+        {
+            self.schedule(at_ns, NetEvent::Timeout { wire_id });
+            return;
+        }
+        self.next_seq += 1;
+        let order = Scheduled::order(1, self.next_seq);
+        debug_assert_eq!(
+            order,
+            Scheduled::order(NetEvent::Timeout { wire_id }.rank(), self.next_seq)
+        );
+        queue.due.push_back((at_ns, order, wire_id));
     }
 
     fn schedule(&mut self, at_ns: u64, event: NetEvent) {
@@ -555,14 +626,14 @@ mod tests {
             vec![(NS_PER_MS, 8, 0, 1), (3 * NS_PER_MS, 7, 2, 3)],
             "{events:?}"
         );
-        // The request (1 to 2 ms) comes between them (its timeout last); the slots of popped
-        // events are reused.
+        // The request (1 to 2 ms) comes between them (its timeout last, from its own queue);
+        // the slots of popped events are reused.
         assert!(
             matches!(events[1].1, NetEvent::Request { .. }),
             "{events:?}"
         );
         net.schedule_timer(0, 9, 0);
-        assert_eq!(net.events.len(), 4);
+        assert_eq!(net.events.len(), 3);
         assert!(matches!(
             pop_due(&mut net, 0),
             Some(NetEvent::Timer { actor: 9, .. })
@@ -595,5 +666,43 @@ mod tests {
         };
         assert_eq!(schedule(5), schedule(5));
         assert_ne!(schedule(5), schedule(6));
+    }
+
+    #[test]
+    fn timeouts_of_different_lengths_and_out_of_order_deadlines_come_up_in_time_order() {
+        let mut net = DirectNet::new(1, 1, 1, 0.0);
+        let timed = |timeout_ms| Call {
+            timeout_ms,
+            ..call(0, None)
+        };
+        // Two lengths (two queues), and a call started "earlier" than the one before it (a
+        // deadline before its queue's last: it waits in the heap instead).
+        net.start_call(10 * NS_PER_MS, timed(5), 0);
+        net.start_call(10 * NS_PER_MS, timed(2), 0);
+        net.start_call(4 * NS_PER_MS, timed(5), 0);
+        net.start_call(11 * NS_PER_MS, timed(5), 0);
+        net.schedule_timer(13, 3, 0);
+        let timeline: Vec<(u64, &str)> = drain(&mut net)
+            .into_iter()
+            .map(|(at_ns, event)| {
+                let what = match event {
+                    NetEvent::Timeout { .. } => "timeout",
+                    NetEvent::Timer { .. } => "timer",
+                    _ => "reply",
+                };
+                (at_ns / NS_PER_MS, what)
+            })
+            .filter(|(_, what)| *what != "reply")
+            .collect();
+        assert_eq!(
+            timeline,
+            vec![
+                (9, "timeout"),
+                (12, "timeout"),
+                (13, "timer"),
+                (15, "timeout"),
+                (16, "timeout"),
+            ]
+        );
     }
 }

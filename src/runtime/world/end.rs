@@ -6,7 +6,7 @@ use super::entity::observations_in;
 use super::GroundTruth;
 use crate::ledgers::entity::{rollup_child_fact_id, ROLLUP_SUBTYPE};
 use crate::ledgers::{BreakerState, EntityLedger, MessageKey, PlatformTotals, SystemStorage};
-use crate::model::{FactId, SdkData};
+use crate::model::FactId;
 use crate::runtime::queue::{Queue, Removal};
 use crate::runtime::recorder::Recorder;
 use crate::runtime::spec::ActorIdx;
@@ -96,18 +96,6 @@ pub struct EndOfRun {
     pub observations_stored: u64,
 }
 
-/// Observations in the SDK facts `storage` holds.
-fn observations_stored(storage: &SystemStorage) -> u64 {
-    storage
-        .facts()
-        .map(|stored| match &stored.data {
-            SdkData::CacheStats(stats) => stats.hits.saturating_add(stats.misses),
-            SdkData::FactAppended(appended) => appended.count,
-            SdkData::SchemaInit(_) | SdkData::HydrationDone(_) => 0,
-        })
-        .fold(0, u64::saturating_add)
-}
-
 /// Collects the end state of `actors`, moving their storage out (the run is over); counts the
 /// SDK facts the running entities emitted.
 pub(super) fn end_of_run(
@@ -125,9 +113,9 @@ pub(super) fn end_of_run(
             ActorKind::Entity(entity) => entity_end(idx, entity, &mut end, recorder),
             ActorKind::System(system) => {
                 end.system_facts
-                    .insert(actor.id.to_string(), system.storage.facts().count() as u64);
+                    .insert(actor.id.to_string(), system.storage.len() as u64);
                 let storage = std::mem::take(&mut system.storage);
-                end.observations_stored += observations_stored(&storage);
+                end.observations_stored += storage.observations();
                 end.stored_facts.insert(idx, storage);
             }
             ActorKind::Tenant(tenant) => {
@@ -154,7 +142,7 @@ pub(super) fn end_of_run(
                     }
                 }
                 let facts = std::mem::take(&mut tenant.storage.facts);
-                end.observations_stored += observations_stored(&facts);
+                end.observations_stored += facts.observations();
                 end.stored_facts.insert(idx, facts);
             }
             ActorKind::Platform(platform) => {
