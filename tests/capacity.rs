@@ -128,8 +128,8 @@ fn bad_grids_are_refused_with_the_reason() {
             "--sample-rates: 2 is not in [0, 1]",
         ),
         (
-            vec!["--entities", "1000,300000"],
-            "more than the 200000 entity ledgers",
+            vec!["--entities", "1000,2000000"],
+            "more than the 1000000 entity ledgers",
         ),
         (vec!["--shards", "0"], "--shards: 0 is not from 1 to"),
         (vec!["--stats-intervals", "5"], "unit"),

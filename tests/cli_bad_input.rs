@@ -427,7 +427,7 @@ fn too_many_entities_in_total_is_rejected_with_the_limit() {
         At::Key("topology.entities_per_tenant"),
         &[
             "tenants * entities_per_tenant = 2000000 entities",
-            "at most 200000 in total",
+            "at most 1000000 in total",
         ],
     );
 }
@@ -438,7 +438,7 @@ fn too_many_entities_for_one_tenant_is_rejected_with_the_limit() {
         "too-many-entities-one-tenant",
         &minimal_with("[topology]\nentities_per_tenant = 1000001\n"),
         At::Key("topology.entities_per_tenant"),
-        &["200000", "got 1000001"],
+        &["1000000", "got 1000001"],
     );
 }
 

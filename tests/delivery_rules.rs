@@ -383,3 +383,32 @@ fn a_fact_delivered_twice_is_stored_once() {
     ledger.on_sdk_fact(1, &mut storage, fact).expect("valid");
     assert_eq!(SystemLedger::get_stats(&storage).sdk_facts_count, 1);
 }
+
+/// Every emission ends delivered or dropped (fire and forget), or delivered after resends
+/// (awaited), and the client's counters say which: a miscounted delivery is caught here.
+#[test]
+fn the_counters_account_for_every_emission() {
+    let deliver = |client: &mut ParentClient, now_ms: u64, seq: u64, ok: bool| {
+        let mut effects = Vec::new();
+        client.emit(now_ms, fact(seq), &mut effects);
+        for sent in sends(&effects) {
+            let outcome = if ok { Ok(()) } else { Err(FailureKind::Error) };
+            client.on_result(now_ms, sent.call_id, outcome, &mut Vec::new());
+        }
+    };
+    let mut forgetful = client(FIRE_AND_FORGET, 10);
+    for seq in 0..5 {
+        deliver(&mut forgetful, seq, seq, seq != 2);
+    }
+    let counters = *forgetful.counters();
+    assert_eq!(
+        (
+            counters.emitted,
+            counters.attempts,
+            counters.delivered,
+            counters.dropped_delivery_failed
+        ),
+        (5, 5, 4, 1),
+        "{counters:?}"
+    );
+}

@@ -1115,7 +1115,7 @@ fn entities_per_tenant_must_be_at_least_1() {
         assert_key_error(
             &with(&format!("[topology]\nentities_per_tenant = {bad}\n")),
             "topology.entities_per_tenant",
-            &["must be between 1 and 200000"],
+            &["must be between 1 and 1000000"],
         );
     }
 }
@@ -1125,10 +1125,10 @@ fn the_total_number_of_entities_is_limited() {
     assert_key_error(
         &with("[topology]\ntenants = 1000\nentities_per_tenant = 1001\n"),
         "topology.entities_per_tenant",
-        &["1001000 entities", "at most 200000"],
+        &["1001000 entities", "at most 1000000"],
     );
     parse_ok(&with(
-        "[topology]\ntenants = 200\nentities_per_tenant = 1000\n",
+        "[topology]\ntenants = 1000\nentities_per_tenant = 1000\n",
     ));
 }
 

@@ -141,11 +141,6 @@ impl ParentClient {
         &self.counters
     }
 
-    /// Calls sent and not yet settled.
-    pub fn in_flight_count(&self) -> usize {
-        self.in_flight.len()
-    }
-
     /// Undelivered messages held in memory (awaited mode), oldest first: what a restart loses.
     pub fn backlog(&self) -> impl Iterator<Item = &Message> + '_ {
         self.backlog.iter().map(|entry| &entry.message)

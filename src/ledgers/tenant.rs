@@ -194,11 +194,10 @@ impl TenantSystemLedger {
         &self.client
     }
 
-    /// The aligned period containing `now_ms`: `(start, end)`.
-    pub fn period_of(&self, now_ms: u64) -> (u64, u64) {
+    /// The start of the aligned period containing `now_ms`, ms.
+    pub fn period_start_of(&self, now_ms: u64) -> u64 {
         let interval_ms = self.config.tenant.aggregation_interval_ms;
-        let start_ms = now_ms - now_ms % interval_ms;
-        (start_ms, start_ms + interval_ms)
+        now_ms - now_ms % interval_ms
     }
 
     /// Receives an SDK fact: validated, own tenant only, de-duplicated, added to the open
@@ -241,7 +240,7 @@ impl TenantSystemLedger {
             return Ok(Accepted::Duplicate);
         }
         self.roll(now_ms, storage);
-        let (period_start_ms, _) = self.period_of(now_ms);
+        let period_start_ms = self.period_start_of(now_ms);
         let open = storage.open.get_or_insert_with(|| OpenAggregate {
             period_start_ms,
             ..OpenAggregate::default()

@@ -6,6 +6,7 @@ pub mod capacity_output;
 pub mod docs;
 pub mod export;
 pub mod invariants;
+pub mod memory;
 pub mod oracle;
 pub mod report;
 pub mod run;

@@ -30,7 +30,13 @@ pub struct InvariantResult {
 }
 
 /// The report's wall-clock fields: they differ between two runs of one file and seed.
-pub const WALL_CLOCK_FIELDS: [&str; 3] = ["wall_ms", "events_per_sec", "speedup"];
+pub const WALL_CLOCK_FIELDS: [&str; 5] = [
+    "wall_ms",
+    "events_per_sec",
+    "speedup",
+    "peak_memory_bytes",
+    "bytes_per_entity",
+];
 
 /// The version of the JSON report's schema (`docs/report.md`): raised when a field changes
 /// meaning or goes away; fields are only ever added within a version.
@@ -59,6 +65,11 @@ pub struct Report {
     pub events_per_sec: u64,
     /// Simulated time per wall time.
     pub speedup: f64,
+    /// The process's peak resident memory when the run ended, bytes (0 where unknown; see
+    /// [`crate::sim::memory`]).
+    pub peak_memory_bytes: u64,
+    /// `peak_memory_bytes` per entity ledger of the scenario (0 without entities).
+    pub bytes_per_entity: u64,
     /// FNV-1a over the ordered events, hex.
     pub trace_hash: String,
     /// Checks, in a fixed order.
@@ -121,8 +132,9 @@ impl Report {
         self.to_json_with(true)
     }
 
-    /// The report as one JSON object; without `timing`, the wall-clock fields (`wall_ms`,
-    /// `events_per_sec`, `speedup`) are left out, so one file and seed print the same bytes.
+    /// The report as one JSON object; without `timing`, the wall-clock fields
+    /// ([`WALL_CLOCK_FIELDS`]: wall time, speed, memory) are left out, so one file and seed
+    /// print the same bytes.
     pub fn to_json_with(&self, timing: bool) -> String {
         let value = serde_json::to_value(self).map(|mut value| {
             if let (false, Some(object)) = (timing, value.as_object_mut()) {
@@ -144,6 +156,8 @@ impl Report {
         stable.wall_ms = 0;
         stable.events_per_sec = 0;
         stable.speedup = 0.0;
+        stable.peak_memory_bytes = 0;
+        stable.bytes_per_entity = 0;
         stable.to_json()
     }
 
@@ -186,6 +200,14 @@ impl Report {
                 text,
                 "  simulated {simulated}, {} events, {} local ops, trace {}",
                 self.events, self.local_ops, self.trace_hash
+            );
+        }
+        if timing && self.peak_memory_bytes > 0 {
+            let _ = writeln!(
+                text,
+                "  memory: {} peak resident, {} per entity",
+                human_bytes(self.peak_memory_bytes),
+                human_bytes(self.bytes_per_entity)
             );
         }
         if self.end.observations_generated > 0 {
@@ -296,5 +318,44 @@ impl Report {
                 let _ = writeln!(text, "         {line}");
             }
         }
+    }
+}
+
+/// Bytes as `512 B`, `13.2 KB`, `1.32 GB` (powers of 1,000, three significant digits).
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1_000 {
+        return format!("{bytes} B");
+    }
+    let mut amount = bytes as f64 / 1_000.0;
+    let mut unit = 0;
+    while amount >= 999.5 && unit + 1 < UNITS.len() {
+        amount /= 1_000.0;
+        unit += 1;
+    }
+    let decimals = if amount >= 99.95 {
+        0
+    } else if amount >= 9.995 {
+        1
+    } else {
+        2
+    };
+    format!("{amount:.decimals$} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn bytes_read_with_three_significant_digits() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_000), "1.00 KB");
+        assert_eq!(human_bytes(13_216), "13.2 KB");
+        assert_eq!(human_bytes(999_499), "999 KB");
+        assert_eq!(human_bytes(999_500), "1.00 MB");
+        assert_eq!(human_bytes(1_321_376_000), "1.32 GB");
+        assert_eq!(human_bytes(u64::MAX), "18446744 TB");
     }
 }

@@ -86,6 +86,7 @@ pub fn run_witnessed(
         .recorder
         .load
         .summary(output.sim_time_ms, |idx| names[idx].clone());
+    measure_memory(&mut report, scenario);
     let Some(log) = log else {
         return Ok((report, None));
     };
@@ -104,6 +105,13 @@ pub fn run_witnessed(
         fault_picks: output.recorder.fault_picks.clone(),
     };
     Ok((report, Some(witnessed)))
+}
+
+/// The peak memory so far, and per entity ledger of `scenario`.
+fn measure_memory(report: &mut Report, scenario: &Scenario) {
+    report.peak_memory_bytes = crate::sim::memory::peak_resident_bytes();
+    let entities = crate::sim::shrink::Size::of(scenario).entities;
+    report.bytes_per_entity = report.peak_memory_bytes.checked_div(entities).unwrap_or(0);
 }
 
 /// The oracle the run hands back, and the event log if it was kept.
@@ -171,6 +179,8 @@ fn report(
         local_ops: recorder.local_ops,
         events_per_sec: recorder.events * 1_000 / wall_ms,
         speedup: output.sim_time_ms as f64 / wall_ms as f64,
+        peak_memory_bytes: 0,
+        bytes_per_entity: 0,
         trace_hash: format!("{:016x}", recorder.trace.value()),
         invariants,
         reached: judgement.reached,

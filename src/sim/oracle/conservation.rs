@@ -2,9 +2,9 @@
 //! tracking generated lands in exactly one of: delivered (stored by the receiver), dropped
 //! (with reason), lost with a restart, or still buffered at the end.
 
+use super::fact_keys::{FactKey, FactKeys};
 use super::verdict;
 use crate::ledgers::MessageKey;
-use crate::model::FactId;
 use crate::runtime::observe::Observation;
 use crate::runtime::world::EndOfRun;
 use crate::runtime::{ActorIdx, Roles};
@@ -28,16 +28,40 @@ enum Fate {
     Delivered,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// One fact: its entity, its observations, its fate (16 bytes: a million entities' facts are
+/// kept for the whole run).
+#[derive(Clone, Copy, Debug)]
 struct FactLedger {
-    entity: Option<ActorIdx>,
     observations: u64,
+    /// The entity that emitted it, or [`NO_ENTITY`] while unknown.
+    entity: u32,
     fate: Fate,
+}
+
+/// No entity known yet.
+const NO_ENTITY: u32 = u32::MAX;
+
+impl Default for FactLedger {
+    fn default() -> Self {
+        Self {
+            observations: 0,
+            entity: NO_ENTITY,
+            fate: Fate::default(),
+        }
+    }
 }
 
 impl FactLedger {
     fn settle(&mut self, fate: Fate) {
         self.fate = self.fate.max(fate);
+    }
+
+    fn set_entity(&mut self, entity: ActorIdx) {
+        self.entity = u32::try_from(entity).expect("fewer than 2^32 actors");
+    }
+
+    fn entity(&self) -> Option<ActorIdx> {
+        (self.entity != NO_ENTITY).then_some(self.entity as ActorIdx)
     }
 }
 
@@ -46,9 +70,9 @@ impl FactLedger {
 /// maps keep the verdict deterministic.
 pub(super) struct ConservationChecker {
     roles: Roles,
-    facts: FxHashMap<FactId, FactLedger>,
+    facts: FxHashMap<FactKey, FactLedger>,
     /// Per entity, its facts on the network without an outcome yet.
-    in_flight: FxHashMap<ActorIdx, FxHashSet<FactId>>,
+    in_flight: FxHashMap<ActorIdx, FxHashSet<FactKey>>,
     lost_open: BTreeMap<ActorIdx, u64>,
     /// Per entity, the part of `lost_open` lost to idle evictions (named in a violation).
     lost_open_idle: BTreeMap<ActorIdx, u64>,
@@ -65,7 +89,7 @@ impl ConservationChecker {
         }
     }
 
-    pub(super) fn observe(&mut self, observation: &Observation<'_>) {
+    pub(super) fn observe(&mut self, observation: &Observation<'_>, keys: &mut FactKeys) {
         match *observation {
             Observation::Attempt {
                 caller,
@@ -74,18 +98,20 @@ impl ConservationChecker {
                 observations,
                 ..
             } if self.roles.is_observability(caller, target) => {
-                let fact = self.facts.entry(id.clone()).or_default();
-                fact.entity = Some(caller);
+                let key = keys.key(id);
+                let fact = self.facts.entry(key).or_default();
+                fact.set_entity(caller);
                 fact.observations = observations;
-                self.in_flight.entry(caller).or_default().insert(id.clone());
+                self.in_flight.entry(caller).or_default().insert(key);
             }
             Observation::Outcome {
                 caller,
                 key: MessageKey::Fact(id),
                 ..
             } => {
-                if let Some(pending) = self.in_flight.get_mut(&caller) {
-                    pending.remove(id);
+                if let (Some(pending), Some(key)) = (self.in_flight.get_mut(&caller), keys.find(id))
+                {
+                    pending.remove(&key);
                 }
             }
             Observation::Dropped {
@@ -95,8 +121,8 @@ impl ConservationChecker {
                 observations,
                 ..
             } if self.roles.is_observability(caller, target) => {
-                let fact = self.facts.entry(id.clone()).or_default();
-                fact.entity = Some(caller);
+                let fact = self.facts.entry(keys.key(id)).or_default();
+                fact.set_entity(caller);
                 if let Some(observations) = observations {
                     fact.observations = observations;
                 }
@@ -112,11 +138,11 @@ impl ConservationChecker {
                 if idle {
                     *self.lost_open_idle.entry(actor).or_default() += open_observations;
                 }
-                self.killed(actor, open_observations, backlog);
+                self.killed(actor, open_observations, backlog, keys);
             }
             Observation::Stored { fact, .. } => {
                 self.facts
-                    .entry(fact.id.clone())
+                    .entry(keys.key(&fact.id))
                     .or_default()
                     .settle(Fate::Delivered);
             }
@@ -124,37 +150,43 @@ impl ConservationChecker {
         }
     }
 
-    fn killed(&mut self, actor: ActorIdx, open_observations: u64, backlog: &[(MessageKey, u64)]) {
+    fn killed(
+        &mut self,
+        actor: ActorIdx,
+        open_observations: u64,
+        backlog: &[(MessageKey, u64)],
+        keys: &mut FactKeys,
+    ) {
         *self.lost_open.entry(actor).or_default() += open_observations;
         for (key, observations) in backlog {
             if let MessageKey::Fact(id) = key {
-                let fact = self.facts.entry(id.clone()).or_default();
-                fact.entity = Some(actor);
+                let fact = self.facts.entry(keys.key(id)).or_default();
+                fact.set_entity(actor);
                 fact.observations = *observations;
                 fact.settle(Fate::Lost);
             }
         }
-        for id in self.in_flight.remove(&actor).unwrap_or_default() {
-            self.facts.entry(id).or_default().settle(Fate::Lost);
+        for key in self.in_flight.remove(&actor).unwrap_or_default() {
+            self.facts.entry(key).or_default().settle(Fate::Lost);
         }
     }
 
-    pub(super) fn conserved(&mut self, end: &EndOfRun) -> InvariantResult {
-        for id in std::mem::take(&mut self.in_flight).into_values().flatten() {
-            self.facts.entry(id).or_default().settle(Fate::Buffered);
+    pub(super) fn conserved(&mut self, end: &EndOfRun, keys: &mut FactKeys) -> InvariantResult {
+        for key in std::mem::take(&mut self.in_flight).into_values().flatten() {
+            self.facts.entry(key).or_default().settle(Fate::Buffered);
         }
         for (entity, key, observations) in &end.buffered_keys {
             if let MessageKey::Fact(id) = key {
-                let fact = self.facts.entry(id.clone()).or_default();
+                let fact = self.facts.entry(keys.key(id)).or_default();
                 // A fact that never left its client is known from here only.
-                fact.entity = Some(*entity);
+                fact.set_entity(*entity);
                 fact.observations = fact.observations.max(*observations);
                 fact.settle(Fate::Buffered);
             }
         }
         let mut accounted: BTreeMap<ActorIdx, u64> = BTreeMap::new();
         for fact in self.facts.values() {
-            let Some(entity) = fact.entity else {
+            let Some(entity) = fact.entity() else {
                 continue;
             };
             if fact.fate == Fate::Unaccounted {

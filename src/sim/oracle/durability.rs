@@ -4,6 +4,7 @@
 //! every restart) and `rollup_consistent` (parents roll up exactly the child facts they
 //! accepted).
 
+use super::fact_keys::{FactKey, FactKeys};
 use super::{verdict, FirstViolation};
 use crate::model::FactId;
 use crate::runtime::observe::Observation;
@@ -18,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub(super) struct DurabilityChecker {
     /// Every SDK fact a receiver acknowledged as stored. Only looked up and counted, never
     /// iterated into output, so a fixed-hasher set is deterministic.
-    stored: FxHashSet<(ActorIdx, FactId)>,
+    /// (The receiver is a u32: with the compact fact key, 16 bytes an entry.)
+    stored: FxHashSet<(u32, FactKey)>,
     /// Every (tenant, flush id) the platform counted.
     flushes: BTreeSet<(String, String)>,
     duplicate: FirstViolation,
@@ -28,14 +30,15 @@ pub(super) struct DurabilityChecker {
 }
 
 impl DurabilityChecker {
-    pub(super) fn observe(&mut self, observation: &Observation<'_>) {
+    pub(super) fn observe(&mut self, observation: &Observation<'_>, keys: &mut FactKeys) {
         match *observation {
             Observation::Stored {
                 at_ms,
                 receiver,
                 fact,
             } => {
-                let first = self.stored.insert((receiver, fact.id.clone()));
+                let receiver_number = u32::try_from(receiver).expect("fewer than 2^32 actors");
+                let first = self.stored.insert((receiver_number, keys.key(&fact.id)));
                 self.duplicate.note((!first).then(|| {
                     format!(
                         "at {at_ms} ms receiver #{receiver} stored {} a second time",
@@ -78,13 +81,13 @@ impl DurabilityChecker {
     }
 
     /// Acknowledged SDK facts missing from their receiver's storage at the end.
-    pub(super) fn missing_at_end(&self, end: &EndOfRun) -> u64 {
+    pub(super) fn missing_at_end(&self, end: &EndOfRun, keys: &FactKeys) -> u64 {
         self.stored
             .iter()
-            .filter(|(receiver, id)| {
+            .filter(|(receiver, key)| {
                 end.stored_facts
-                    .get(receiver)
-                    .is_none_or(|stored| !stored.contains(id))
+                    .get(&(*receiver as ActorIdx))
+                    .is_none_or(|stored| !stored.contains(&keys.id(*key)))
             })
             .count() as u64
     }

@@ -31,7 +31,10 @@ pub(super) struct FallbackChecker {
 struct Propagation {
     /// Messages whose error surfaced, with their caller and when (first error).
     errored: BTreeMap<MessageKey, (ActorIdx, u64)>,
-    /// When each SDK fact was first stored. Lookup only.
+    /// When each awaited SDK fact was first stored. Lookup only. Only awaited facts are
+    /// looked up (an operation waits for its awaited emissions, errors surface for awaited
+    /// messages), and an awaited fact is attempted before it can be stored; a fleet of
+    /// fire-and-forget facts keeps nothing here.
     stored_at_ms: FxHashMap<FactId, u64>,
     /// Flush ids the platform stored. Lookup only.
     flushes_stored: FxHashSet<String>,
@@ -215,8 +218,13 @@ impl Propagation {
             Observation::Outcome { key, ok: true, .. } if self.awaited_keys.contains(key) => {
                 self.acknowledged.insert(key.clone());
             }
-            Observation::Stored { at_ms, fact, .. } => {
-                self.stored_at_ms.entry(fact.id.clone()).or_insert(at_ms);
+            Observation::Stored { at_ms, fact, .. }
+                if !self.stored_at_ms.contains_key(&fact.id)
+                    && self
+                        .awaited_keys
+                        .contains(&MessageKey::Fact(fact.id.clone())) =>
+            {
+                self.stored_at_ms.insert(fact.id.clone(), at_ms);
             }
             Observation::PayloadStored { payload, .. } => {
                 self.flushes_stored.insert(payload.flush_id.clone());

@@ -26,6 +26,7 @@ mod breaker;
 mod conservation;
 mod durability;
 mod expect;
+mod fact_keys;
 mod fallback;
 mod hostile;
 mod liveness;
@@ -90,6 +91,8 @@ pub struct Oracle {
     hostile: hostile::HostileChecker,
     reached: reached::ReachedChecker,
     recovery: recovery::RecoveryTimes,
+    /// The SDK facts' compact keys, shared by the checkers that keep facts.
+    fact_keys: fact_keys::FactKeys,
     /// Actor names by index, for the violations' words.
     names: Vec<String>,
 }
@@ -111,6 +114,7 @@ impl Oracle {
             hostile: hostile::HostileChecker::default(),
             reached: reached::ReachedChecker::default(),
             recovery: recovery::RecoveryTimes::new(scenario, roles),
+            fact_keys: fact_keys::FactKeys::default(),
             names: Vec::new(),
         }
     }
@@ -124,7 +128,7 @@ impl Oracle {
     /// Judges the run, in a fixed order: the invariants, `receiver_storage_durable`, the
     /// `[expect]` checks.
     pub fn judge(mut self, run: &RunEnd<'_>) -> Judgement {
-        let durability_violations = self.durability.missing_at_end(run.end);
+        let durability_violations = self.durability.missing_at_end(run.end, &self.fact_keys);
         let mut invariants = Vec::with_capacity(24);
         invariants.push(self.breaker.transitions_legal());
         invariants.push(self.threshold.opens_on_threshold());
@@ -132,7 +136,7 @@ impl Oracle {
         invariants.push(self.liveness.recovers());
         invariants.extend(self.fallback.verdicts(run));
         invariants.push(self.stats.interval_respected());
-        invariants.push(self.conservation.conserved(run.end));
+        invariants.push(self.conservation.conserved(run.end, &mut self.fact_keys));
         invariants.push(self.durability.no_duplicate_facts());
         invariants.extend(self.tenant.verdicts(run.end));
         invariants.push(self.durability.primary_facts_durable(run.end));
@@ -176,9 +180,9 @@ impl Observer for Oracle {
         self.liveness.observe(observation);
         self.fallback.observe(observation);
         self.stats.observe(observation);
-        self.conservation.observe(observation);
+        self.conservation.observe(observation, &mut self.fact_keys);
         self.tenant.observe(observation);
-        self.durability.observe(observation);
+        self.durability.observe(observation, &mut self.fact_keys);
         self.reads.observe(observation);
         self.hostile.observe(observation);
         self.reached.observe(observation);

@@ -2,7 +2,7 @@
 //! (`src/reference/breaker.rs`), fed the same admissions and the same network outcomes, opens;
 //! and admits only what the reference admits.
 
-use super::{clients_of, not_applicable, verdict, ClientKey, FirstViolation};
+use super::{not_applicable, verdict, ClientKey, FirstViolation};
 use crate::ledgers::{BreakerState, DropReason, MessageKey};
 use crate::model::BreakerConfig;
 use crate::reference::breaker::{BreakerState as ReferenceState, ReferenceBreaker, ReferenceCall};
@@ -11,16 +11,16 @@ use crate::runtime::ActorIdx;
 use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use rustc_hash::FxHashMap;
-use std::collections::{BTreeMap, VecDeque};
 
 const NAME: &str = "breaker_opens_on_threshold";
 
 /// One client's reference breaker within one incarnation of its caller.
 struct ReferenceClient {
     breaker: ReferenceBreaker,
-    /// Admitted calls by message, oldest first (a message is re-sent only after its outcome).
-    /// Lookup only (never iterated), so a fixed-hasher map keeps the verdict deterministic.
-    calls: FxHashMap<MessageKey, VecDeque<ReferenceCall>>,
+    /// Admitted calls without an outcome yet, in admission order, with their message: the
+    /// first of a message is its oldest (a message is re-sent only after its outcome). A
+    /// client has a few at a time, so a list beats a map of queues.
+    calls: Vec<(MessageKey, ReferenceCall)>,
     /// When the implementation opened.
     opened_ms: Vec<u64>,
 }
@@ -28,7 +28,10 @@ struct ReferenceClient {
 /// Every client beside its reference breaker (`None`: the reference does not apply).
 pub(super) struct ThresholdChecker {
     config: Option<BreakerConfig>,
-    clients: BTreeMap<ClientKey, ReferenceClient>,
+    /// By caller, then target (a restart ends all of a caller's clients). Hashed: a fleet
+    /// has a million of them, looked up on every attempt; read in key order only for the
+    /// verdict.
+    clients: FxHashMap<ActorIdx, Vec<(Option<ActorIdx>, ReferenceClient)>>,
     violation: FirstViolation,
 }
 
@@ -40,18 +43,30 @@ impl ThresholdChecker {
             config.reset_timeout_jitter_ratio <= 0.0 && config.reset_timeout_growth_factor <= 1.0;
         Self {
             config: modelled.then_some(config),
-            clients: BTreeMap::new(),
+            clients: FxHashMap::default(),
             violation: FirstViolation::default(),
         }
     }
 
     fn client(&mut self, key: ClientKey) -> &mut ReferenceClient {
         let config = self.config.as_ref().expect("judged only when modelled");
-        self.clients.entry(key).or_insert_with(|| ReferenceClient {
-            breaker: ReferenceBreaker::new(config),
-            calls: FxHashMap::default(),
-            opened_ms: Vec::new(),
-        })
+        let (caller, target) = key;
+        let clients = self.clients.entry(caller).or_default();
+        let position = match clients.iter().position(|(known, _)| *known == target) {
+            Some(position) => position,
+            None => {
+                clients.push((
+                    target,
+                    ReferenceClient {
+                        breaker: ReferenceBreaker::new(config),
+                        calls: Vec::new(),
+                        opened_ms: Vec::new(),
+                    },
+                ));
+                clients.len() - 1
+            }
+        };
+        &mut clients[position].1
     }
 
     pub(super) fn observe(&mut self, observation: &Observation<'_>) {
@@ -70,7 +85,7 @@ impl ThresholdChecker {
                 let client = self.client((caller, target));
                 match client.breaker.request(at_ms) {
                     Some(call) => {
-                        client.calls.entry(key.clone()).or_default().push_back(call);
+                        client.calls.push((key.clone(), call));
                         None
                     }
                     None => Some(format!(
@@ -121,35 +136,32 @@ impl ThresholdChecker {
         self.violation.note(violation);
     }
 
-    /// A restart ends the clients of `actor`: their openings are compared now.
+    /// A restart ends the clients of `actor`: their openings are compared now, by target.
     fn restarted(&mut self, actor: ActorIdx) -> Option<String> {
-        let ended = clients_of(
-            self.clients.range((actor, None)..).map(|(key, _)| key),
-            actor,
-        );
-        ended.into_iter().find_map(|key| {
-            self.clients
-                .remove(&key)
-                .and_then(|client| compare_opens(key, &client))
-        })
+        let mut ended = self.clients.remove(&actor).unwrap_or_default();
+        ended.sort_by_key(|(target, _)| *target);
+        ended
+            .iter()
+            .find_map(|(target, client)| compare_opens((actor, *target), client))
     }
 
     /// The outcome of `client`'s call carrying `key` (a message is re-sent only after its
     /// outcome, so calls of one message complete oldest first).
     fn outcome(&mut self, at_ms: u64, client: ClientKey, key: &MessageKey, ok: bool) {
-        let Some(client) = self.clients.get_mut(&client) else {
+        let (caller, target) = client;
+        let Some(client) = self
+            .clients
+            .get_mut(&caller)
+            .and_then(|clients| clients.iter_mut().find(|(known, _)| *known == target))
+            .map(|(_, client)| client)
+        else {
             return;
         };
-        let Some(calls) = client.calls.get_mut(key) else {
+        let Some(position) = client.calls.iter().position(|(sent, _)| sent == key) else {
             return;
         };
-        let call = calls.pop_front();
-        if calls.is_empty() {
-            client.calls.remove(key);
-        }
-        if let Some(call) = call {
-            client.breaker.complete(at_ms, call, ok);
-        }
+        let (_, call) = client.calls.remove(position);
+        client.breaker.complete(at_ms, call, ok);
     }
 
     pub(super) fn opens_on_threshold(&self) -> InvariantResult {
@@ -157,9 +169,19 @@ impl ThresholdChecker {
             return not_applicable(NAME, "the reference breaker models no jitter and no growth");
         }
         let violation = self.violation.0.clone().or_else(|| {
-            self.clients
+            let mut clients: Vec<(ClientKey, &ReferenceClient)> = self
+                .clients
                 .iter()
-                .find_map(|(key, client)| compare_opens(*key, client))
+                .flat_map(|(caller, clients)| {
+                    clients
+                        .iter()
+                        .map(|(target, client)| ((*caller, *target), client))
+                })
+                .collect();
+            clients.sort_by_key(|(key, _)| *key);
+            clients
+                .into_iter()
+                .find_map(|(key, client)| compare_opens(key, client))
         });
         verdict(NAME, violation)
     }
