@@ -333,10 +333,30 @@ fn each_overload_trigger_answers_overloaded_and_is_counted_by_name() {
         calm.counters.overloaded_answers, 0,
         "the defaults hold this load"
     );
-    for (setting, counted) in triggers {
+    let names = [
+        "overloaded_too_many_queued",
+        "overloaded_too_much_data",
+        "overloaded_queued_too_long",
+        "overloaded_rate_window",
+    ];
+    assert!(
+        !calm
+            .reached
+            .iter()
+            .any(|item| item.starts_with("overloaded")),
+        "{:?}",
+        calm.reached
+    );
+    for ((setting, counted), name) in triggers.into_iter().zip(names) {
         let overloaded = report(&scenario(&format!("{BUSY_LEDGER}{setting}\n")), 1);
         let counters = &overloaded.counters;
         assert!(counted(counters) > 0, "{setting}: {counters:?}");
+        // The report's `reached` names the trigger.
+        assert!(
+            overloaded.reached.iter().any(|item| item == name),
+            "{setting}: {:?}",
+            overloaded.reached
+        );
         assert_eq!(
             counted(counters),
             counters.overloaded_answers,
@@ -370,4 +390,41 @@ fn recovery_is_not_judged_where_the_workload_exceeds_the_receivers_capacity_and_
     );
     assert!(report.to_text().contains("skip breaker_recovers"));
     assert!(report.to_json().contains("\"skipped\": true"));
+}
+
+/// A platform outage longer than the queue's message retention: payloads expire, and the
+/// report counts them and lists `queue_expired` among what the run reached.
+#[test]
+fn payloads_past_the_queue_retention_expire_and_are_counted() {
+    let outage = scenario(
+        r#"
+name = "queue-expiry"
+duration = "8m"
+[topology]
+mode = "multi_tenant"
+tenants = 2
+entities_per_tenant = 3
+platform_sink = "queue"
+[queue]
+message_retention = "1m"
+max_retries = 100
+retry_delay = "30s"
+[[faults]]
+kind = "system_ledger_down"
+target = "platform"
+at = "1m"
+duration = "5m"
+"#,
+    );
+    let expired = report(&outage, 1);
+    assert!(
+        expired.counters.queue_messages_expired > 0,
+        "{}",
+        expired.to_text()
+    );
+    assert!(
+        expired.reached.iter().any(|item| item == "queue_expired"),
+        "{:?}",
+        expired.reached
+    );
 }

@@ -207,3 +207,17 @@ fn mismatch(answered: u64, stored: u64, same: bool, what: &str) -> Option<String
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Digest;
+
+    /// The digest is FNV-1a over each word's little-endian bytes (a known answer): a weaker
+    /// mix would let two different answers collide.
+    #[test]
+    fn the_digest_is_fnv_1a() {
+        let mut digest = Digest::default();
+        digest.mix(0x0102_0304_0506_0708);
+        assert_eq!(digest.0, 0x0c6d_4496_e178_59d5);
+    }
+}

@@ -51,7 +51,11 @@ impl ThresholdChecker {
     fn client(&mut self, key: ClientKey) -> &mut ReferenceClient {
         let config = self.config.as_ref().expect("judged only when modelled");
         let (caller, target) = key;
-        let clients = self.clients.entry(caller).or_default();
+        // Most callers have one client: room for one (a default list makes room for four).
+        let clients = self
+            .clients
+            .entry(caller)
+            .or_insert_with(|| Vec::with_capacity(1));
         let position = match clients.iter().position(|(known, _)| *known == target) {
             Some(position) => position,
             None => {
