@@ -117,7 +117,9 @@ pub struct EntityLedger {
     cache: CachedStateManager,
     appended: Option<AppendedCounter>,
     observability: Option<ParentClient>,
-    parent: Option<ParentClient>,
+    /// Boxed: most entities have no parent, and an inline client is a few hundred bytes of
+    /// every entity in memory.
+    parent: Option<Box<ParentClient>>,
     /// Child fact ids already rolled up; rebuilt from the stored rollups on hydration.
     rolled_up: BTreeSet<FactId>,
     /// Only with the `append_write_deferred` plant: an acknowledged append not yet written.
@@ -140,12 +142,12 @@ impl EntityLedger {
             let mode = DeliveryMode::FireAndForget {
                 warn_on_fallback: config.bootstrap.warn_on_fallback,
             };
-            ParentClient::new(
+            Box::new(ParentClient::new(
                 target,
                 mode,
                 config.breaker,
                 config.jitter_seed ^ PARENT_CLIENT_JITTER_SALT,
-            )
+            ))
         });
         let mut cache = CachedStateManager::new();
         let mut appended = None;
@@ -211,7 +213,7 @@ impl EntityLedger {
 
     /// The client to the parent entity, if any.
     pub fn parent_client(&self) -> Option<&ParentClient> {
-        self.parent.as_ref()
+        self.parent.as_deref()
     }
 
     /// One cache get (a hit or a miss). If it closes a stats period, that period is emitted.
@@ -318,7 +320,7 @@ impl EntityLedger {
         {
             self.emit_appended(now_ms, storage, closed, effects);
         }
-        if let (Some(parent), Some(fact)) = (self.parent.as_mut(), bubbled) {
+        if let (Some(parent), Some(fact)) = (self.parent.as_deref_mut(), bubbled) {
             let child = self.config.actor.clone();
             parent.emit(now_ms, Message::ChildFact { child, fact }, effects);
         }
@@ -372,7 +374,7 @@ impl EntityLedger {
         outcome: DeliveryOutcome,
         effects: &mut Vec<Effect>,
     ) {
-        for client in [self.observability.as_mut(), self.parent.as_mut()]
+        for client in [self.observability.as_mut(), self.parent.as_deref_mut()]
             .into_iter()
             .flatten()
         {

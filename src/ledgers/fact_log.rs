@@ -260,6 +260,23 @@ mod tests {
         assert_eq!(log.with_subtype("deleted").count(), 0);
     }
 
+    /// The point of the log: facts of one envelope are kept compact, each name once; only
+    /// another envelope's fact is kept whole.
+    #[test]
+    fn facts_of_one_envelope_are_kept_compact() {
+        let mut log = FactLog::new();
+        for seq in 0..10 {
+            log.push(domain("a", seq, "updated", serde_json::Value::Null));
+        }
+        log.push(domain("b", 10, "updated", serde_json::Value::Null));
+        let whole = log
+            .entries
+            .iter()
+            .filter(|entry| matches!(entry, Entry::Whole(_)))
+            .count();
+        assert_eq!((whole, log.names.len()), (1, 2), "{:?}", log.names);
+    }
+
     #[test]
     fn an_entry_stays_small() {
         // 360,000 entries an hour in bench-fleet: every byte is 360 kB of fresh memory.

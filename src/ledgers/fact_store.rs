@@ -455,6 +455,24 @@ mod tests {
         proptest::collection::vec((0..3u8, 0..4u8, 0..2u8, 0..2u8, 0..4u8, 0..1_000u64), 0..60)
     }
 
+    /// What many facts share is kept once: one emitter's facts about one entity share one
+    /// source, and another type or tenant under the same entity id makes one more.
+    #[test]
+    fn facts_of_one_source_share_it() {
+        let mut storage = SystemStorage::default();
+        for seq in 0..10 {
+            let (fact, data) = fact((1, 2, 0, 0, 0, 100 + seq), seq);
+            storage.store(&fact, data);
+        }
+        assert_eq!(storage.sources.len(), 1);
+        let (other_tenant, data) = fact((1, 2, 0, 1, 0, 500), 99);
+        storage.store(&other_tenant, data);
+        let (again, data) = fact((1, 2, 0, 0, 0, 600), 100);
+        storage.store(&again, data);
+        assert_eq!(storage.sources.len(), 2);
+        assert_eq!(storage.entity_facts("e2").len(), 12);
+    }
+
     proptest! {
         /// What is read back is what was stored: every fact in order, each entity's facts in
         /// order, every id and no other, the counts and the observations.
