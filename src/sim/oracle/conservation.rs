@@ -11,6 +11,7 @@ use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Where an SDK fact ended, by ground truth; the first that applies wins.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,7 +70,8 @@ impl FactLedger {
 /// maps by fact are only looked up and summed (a sum does not depend on order), so fixed-hasher
 /// maps keep the verdict deterministic.
 pub(super) struct ConservationChecker {
-    roles: Roles,
+    /// Shared by the checkers (a million entities' roles are worth one copy).
+    roles: Arc<Roles>,
     facts: FxHashMap<FactKey, FactLedger>,
     /// Per entity, its facts on the network without an outcome yet.
     in_flight: FxHashMap<ActorIdx, FxHashSet<FactKey>>,
@@ -79,7 +81,7 @@ pub(super) struct ConservationChecker {
 }
 
 impl ConservationChecker {
-    pub(super) fn new(roles: &Roles) -> Self {
+    pub(super) fn new(roles: &Arc<Roles>) -> Self {
         Self {
             roles: roles.clone(),
             facts: FxHashMap::default(),

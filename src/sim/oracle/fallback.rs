@@ -12,12 +12,14 @@ use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 /// The three fallback invariants.
 pub(super) struct FallbackChecker {
     fallback_on_failure: bool,
     warn_on_fallback: bool,
-    roles: Roles,
+    /// Shared by the checkers (a million entities' roles are worth one copy).
+    roles: Arc<Roles>,
     /// Fallback on: an operation that waited for, or failed from, observability.
     isolation: FirstViolation,
     /// Every awaited client.
@@ -50,7 +52,7 @@ struct Propagation {
 }
 
 impl FallbackChecker {
-    pub(super) fn new(scenario: &Scenario, roles: &Roles) -> Self {
+    pub(super) fn new(scenario: &Scenario, roles: &Arc<Roles>) -> Self {
         Self {
             fallback_on_failure: scenario.sdk.fallback_on_failure,
             warn_on_fallback: scenario.sdk.warn_on_fallback,
@@ -346,7 +348,7 @@ mod tests {
     fn fallback_off_an_operation_that_returns_before_its_fact_is_stored_fails_propagation() {
         let mut scenario = Scenario::new("t", 60_000);
         scenario.sdk.fallback_on_failure = false;
-        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
         let keys = [MessageKey::Fact(FactId::new("entity:t0/a", 3))];
         checker.observe(&Observation::PrimaryOp {
             entity: 1,
@@ -372,7 +374,7 @@ mod tests {
     fn an_error_surfaced_then_lost_with_a_restart_is_no_violation() {
         let mut scenario = Scenario::new("t", 60_000);
         scenario.sdk.fallback_on_failure = false;
-        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
         let key = MessageKey::Fact(FactId::new("entity:t0/a", 3));
         checker.observe(&Observation::Settled {
             at_ms: 10,
@@ -387,7 +389,7 @@ mod tests {
         let [_, propagates, _] = verdicts(&checker, &Counters::default());
         assert!(propagates.passed, "{}", propagates.detail);
         // Without the restart, the same error is a message never delivered.
-        let mut checker = FallbackChecker::new(&scenario, &Roles::default());
+        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
         checker.observe(&Observation::Settled {
             at_ms: 10,
             caller: 1,
@@ -406,7 +408,7 @@ mod tests {
 
     #[test]
     fn fallback_on_a_failed_primary_operation_fails_isolation() {
-        let checker = FallbackChecker::new(&Scenario::new("t", 60_000), &Roles::default());
+        let checker = FallbackChecker::new(&Scenario::new("t", 60_000), &Arc::default());
         let counters = Counters {
             primary_ops_failed: 2,
             ..Counters::default()

@@ -100,6 +100,8 @@ pub struct Oracle {
 impl Oracle {
     /// The checkers of a run of `scenario` whose actors have these `roles`.
     pub fn new(scenario: &Scenario, roles: &Roles) -> Self {
+        let shared = std::sync::Arc::new(roles.clone());
+        let roles = &shared;
         Self {
             scenario: scenario.clone(),
             breaker: breaker::BreakerChecker::new(scenario),

@@ -10,6 +10,7 @@ use crate::runtime::reader::{Answer, Query};
 use crate::runtime::{ActorIdx, Roles};
 use crate::sim::report::InvariantResult;
 use rustc_hash::{FxHashMap, FxHashSet};
+use std::sync::Arc;
 
 /// A running FNV-1a digest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +62,8 @@ struct LedgerModel {
 
 /// Every ledger's model, and the first wrong answer.
 pub(super) struct ReadsChecker {
-    roles: Roles,
+    /// Shared by the checkers (a million entities' roles are worth one copy).
+    roles: Arc<Roles>,
     /// Lookup only.
     ledgers: FxHashMap<ActorIdx, LedgerModel>,
     reads: u64,
@@ -69,7 +71,7 @@ pub(super) struct ReadsChecker {
 }
 
 impl ReadsChecker {
-    pub(super) fn new(roles: &Roles) -> Self {
+    pub(super) fn new(roles: &Arc<Roles>) -> Self {
         Self {
             roles: roles.clone(),
             ledgers: FxHashMap::default(),

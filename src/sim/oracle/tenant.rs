@@ -14,6 +14,7 @@ use crate::sim::report::InvariantResult;
 use crate::sim::scenario::Scenario;
 use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 const PAYLOADS_CONSERVED: &str = "tenant_payloads_conserved";
 
@@ -53,7 +54,8 @@ impl PeriodTruth {
 
 /// The tenant invariants (none applies without tenant ledgers).
 pub(super) struct TenantChecker {
-    roles: Roles,
+    /// Shared by the checkers (a million entities' roles are worth one copy).
+    roles: Arc<Roles>,
     interval_ms: u64,
     /// Per (tenant, period start): what its ledger stored.
     truth: BTreeMap<(Name, u64), PeriodTruth>,
@@ -77,7 +79,7 @@ struct Cadence {
 }
 
 impl TenantChecker {
-    pub(super) fn new(scenario: &Scenario, roles: &Roles) -> Self {
+    pub(super) fn new(scenario: &Scenario, roles: &Arc<Roles>) -> Self {
         Self {
             roles: roles.clone(),
             interval_ms: scenario.sdk.tenant_aggregation_interval_ms,
