@@ -325,7 +325,7 @@ fn restarts(witnessed: &z0sim::sim::run::Witnessed) -> Vec<(String, u64)> {
     use z0sim::sim::witness::events::What;
     let mut started = std::collections::BTreeSet::new();
     let mut restarts = Vec::new();
-    for event in &witnessed.log.events {
+    for event in witnessed.log.events() {
         if event.what == What::Started && !started.insert(event.actor) {
             restarts.push((witnessed.names[event.actor].clone(), event.at_ms));
         }

@@ -22,8 +22,7 @@ pub fn explain(
     let until_ms = focus.until_ms.unwrap_or(end_ms);
     let mut lines = fault_lines(scenario, until_ms);
     let events: Vec<&Event> = log
-        .events
-        .iter()
+        .events()
         .filter(|event| event.at_ms <= until_ms)
         .filter(|event| focus.actors.binary_search(&event.actor).is_ok())
         .filter(|event| worth_explaining(&event.what))

@@ -64,8 +64,7 @@ pub fn render(scenario: &Scenario, report: &Report, witnessed: &Witnessed) -> St
         "#6a5acd",
         witnessed
             .log
-            .events
-            .iter()
+            .events()
             .filter_map(|event| matches!(event.what, What::StatsFlushed(_)).then_some(event.at_ms)),
     );
     page.tenant_lanes(witnessed);
@@ -77,7 +76,7 @@ pub fn render(scenario: &Scenario, report: &Report, witnessed: &Witnessed) -> St
         has_tenants,
         "payloads at the platform",
         "#2e8b57",
-        witnessed.log.events.iter().filter_map(|event| {
+        witnessed.log.events().filter_map(|event| {
             matches!(event.what, What::PayloadStored { .. }).then_some(event.at_ms)
         }),
     );
@@ -221,7 +220,7 @@ impl Page {
 
     fn receiver_lanes(&mut self, witnessed: &Witnessed) {
         let mut stored: BTreeMap<ActorIdx, u64> = BTreeMap::new();
-        for event in &witnessed.log.events {
+        for event in witnessed.log.events() {
             if event.what == What::Stored {
                 *stored.entry(event.actor).or_default() += 1;
             }
@@ -234,8 +233,7 @@ impl Page {
             let name = format!("facts stored by {}", name(witnessed, receiver));
             let times = witnessed
                 .log
-                .events
-                .iter()
+                .events()
                 .filter(|event| event.actor == receiver && event.what == What::Stored)
                 .map(|event| event.at_ms);
             self.counted_lane(&name, "#4682b4", times);
@@ -247,16 +245,12 @@ impl Page {
             ("drops: breaker open", "#d2691e", true),
             ("drops: delivery failed", "#b22222", false),
         ] {
-            let times = witnessed
-                .log
-                .events
-                .iter()
-                .filter_map(|event| match event.what {
-                    What::Dropped(_, reason) => (matches!(reason, DropReason::BreakerOpen)
-                        == breaker)
-                        .then_some(event.at_ms),
-                    _ => None,
-                });
+            let times = witnessed.log.events().filter_map(|event| match event.what {
+                What::Dropped(_, reason) => {
+                    (matches!(reason, DropReason::BreakerOpen) == breaker).then_some(event.at_ms)
+                }
+                _ => None,
+            });
             self.counted_lane(name, colour, times);
         }
     }
@@ -327,11 +321,7 @@ impl Page {
         for tenant in tenants {
             let lane = format!("{} alarm and flushes", name(witnessed, tenant));
             self.label(&lane, LANE_HEIGHT);
-            let events = witnessed
-                .log
-                .events
-                .iter()
-                .filter(|event| event.actor == tenant);
+            let events = witnessed.log.events().filter(|event| event.actor == tenant);
             let mut alarm_since: Option<u64> = None;
             for event in events {
                 self.tenant_event(event, &lane, &mut alarm_since);
@@ -464,7 +454,7 @@ impl Page {
 fn breaker_segments(witnessed: &Witnessed) -> BTreeMap<Client, Vec<(u64, u64, BreakerState)>> {
     let mut current: BTreeMap<Client, (u64, BreakerState)> = BTreeMap::new();
     let mut segments: BTreeMap<Client, Vec<(u64, u64, BreakerState)>> = BTreeMap::new();
-    for event in &witnessed.log.events {
+    for event in witnessed.log.events() {
         match event.what {
             What::Transition { to, .. } => {
                 let client = (event.actor, event.other);
