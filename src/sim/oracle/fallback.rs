@@ -419,4 +419,94 @@ mod tests {
         let [isolates, _, _] = verdicts(&checker, &Counters::default());
         assert!(isolates.passed);
     }
+
+    /// Fallback on: an operation that returned later than it started waited for an
+    /// observability delivery; one that returned at once without an error did not.
+    #[test]
+    fn fallback_on_an_operation_that_waited_fails_isolation() {
+        let scenario = Scenario::new("t", 60_000);
+        let op = |started_ms, done_ms| Observation::PrimaryOp {
+            entity: 3,
+            kind: OpKind::Append,
+            started_ms,
+            done_ms,
+            ok: true,
+            waiting: false,
+            keys: &[],
+        };
+        let mut prompt = FallbackChecker::new(&scenario, &Arc::default());
+        prompt.observe(&op(1_000, 1_000));
+        let [isolates, _, _] = verdicts(&prompt, &Counters::default());
+        assert!(isolates.passed, "{}", isolates.detail);
+        let mut waited = FallbackChecker::new(&scenario, &Arc::default());
+        waited.observe(&op(1_000, 1_250));
+        let [isolates, _, _] = verdicts(&waited, &Counters::default());
+        assert!(!isolates.passed);
+        assert!(
+            isolates
+                .detail
+                .contains("returned to its caller 250 ms later"),
+            "{}",
+            isolates.detail
+        );
+    }
+
+    /// Fallback off, an awaited message sent and answered: `(attempt, outcome)` observations.
+    fn delivery(key: &MessageKey, ok: bool) -> [Observation<'_>; 2] {
+        [
+            Observation::Attempt {
+                at_ms: 10,
+                caller: 1,
+                target: Some(0),
+                key,
+                awaited: true,
+                observations: 0,
+            },
+            Observation::Outcome {
+                at_ms: 15,
+                caller: 1,
+                target: Some(0),
+                key,
+                ok,
+            },
+        ]
+    }
+
+    fn fallback_off() -> FallbackChecker {
+        let mut scenario = Scenario::new("t", 60_000);
+        scenario.sdk.fallback_on_failure = false;
+        FallbackChecker::new(&scenario, &Arc::default())
+    }
+
+    /// A failed delivery of an awaited message must surface as an error to a caller.
+    #[test]
+    fn fallback_off_a_failed_delivery_no_error_reached_fails_propagation() {
+        let key = MessageKey::Fact(FactId::new("entity:t0/a", 3));
+        let mut silent = fallback_off();
+        for observation in delivery(&key, false) {
+            silent.observe(&observation);
+        }
+        let [_, propagates, _] = verdicts(&silent, &Counters::default());
+        assert!(
+            propagates.detail.contains("no error reached a caller"),
+            "{}",
+            propagates.detail
+        );
+        let mut surfaced = fallback_off();
+        for observation in delivery(&key, false) {
+            surfaced.observe(&observation);
+        }
+        surfaced.observe(&Observation::Settled {
+            at_ms: 15,
+            caller: 1,
+            key: &key,
+            ok: false,
+        });
+        // Then delivered on a resend and acknowledged: neither silent nor lost.
+        for observation in delivery(&key, true) {
+            surfaced.observe(&observation);
+        }
+        let [_, propagates, _] = verdicts(&surfaced, &Counters::default());
+        assert!(propagates.passed, "{}", propagates.detail);
+    }
 }

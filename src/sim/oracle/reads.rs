@@ -222,4 +222,18 @@ mod tests {
         digest.mix(0x0102_0304_0506_0708);
         assert_eq!(digest.0, 0x0c6d_4496_e178_59d5);
     }
+
+    /// A fact id is mixed in whole: its emitter's name and its sequence number.
+    #[test]
+    fn different_fact_ids_give_different_digests() {
+        let digest_of = |actor: &str, seq| {
+            let mut digest = Digest::default();
+            digest.mix_id(&crate::model::FactId::new(actor, seq));
+            digest.0
+        };
+        let one = digest_of("entity:t0/a", 1);
+        assert_ne!(one, Digest::default().0);
+        assert_ne!(one, digest_of("entity:t0/b", 1));
+        assert_ne!(one, digest_of("entity:t0/a", 2));
+    }
 }
