@@ -450,18 +450,24 @@ impl Page {
 }
 
 /// Each client's breaker states as segments `(from_ms, to_ms, state)`, from its transitions;
-/// a restart of its actor starts it CLOSED again.
+/// a restart of its actor starts it CLOSED again. A client's lane starts when its actor first
+/// started (an entity that arrives late, `[workload] start_spread`, has no breaker before).
 fn breaker_segments(witnessed: &Witnessed) -> BTreeMap<Client, Vec<(u64, u64, BreakerState)>> {
     let mut current: BTreeMap<Client, (u64, BreakerState)> = BTreeMap::new();
     let mut segments: BTreeMap<Client, Vec<(u64, u64, BreakerState)>> = BTreeMap::new();
+    let mut first_started: BTreeMap<ActorIdx, u64> = BTreeMap::new();
     for event in witnessed.log.events() {
+        if event.what == What::Started {
+            first_started.entry(event.actor).or_insert(event.at_ms);
+        }
         match event.what {
             What::Transition { to, .. } => {
                 let client = (event.actor, event.other);
+                let started_ms = first_started.get(&event.actor).copied().unwrap_or(0);
                 let (since_ms, state) = current
                     .get(&client)
                     .copied()
-                    .unwrap_or((0, BreakerState::Closed));
+                    .unwrap_or((started_ms, BreakerState::Closed));
                 segments
                     .entry(client)
                     .or_default()
@@ -515,3 +521,48 @@ h1{font-size:18px;margin:0 0 4px}p{margin:0 0 8px;font-size:13px}\
 .tick{font-size:10px;text-anchor:middle;fill:#555}.grid{stroke:#eee}.rule{stroke:#ddd}\
 .window{fill:#f4a6a6;opacity:0.15}\
 .violation{stroke:#d00;stroke-width:2}.violation-label{font-size:11px;fill:#d00}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::observe::Observation;
+    use crate::sim::witness::events::EventLog;
+
+    /// An entity that arrives at 5 s: its breaker lane starts there, not at 0.
+    #[test]
+    fn a_breaker_lane_starts_when_its_actor_first_started() {
+        let mut log = EventLog::new(None);
+        log.record(&Observation::Started {
+            at_ms: 5_000,
+            actor: 1,
+        });
+        for (at_ms, from, to) in [
+            (8_000, BreakerState::Closed, BreakerState::Open),
+            (9_000, BreakerState::Open, BreakerState::HalfOpen),
+        ] {
+            log.record(&Observation::Transition {
+                at_ms,
+                caller: 1,
+                target: Some(0),
+                from,
+                to,
+            });
+        }
+        let witnessed = Witnessed {
+            log,
+            names: vec!["system".to_owned(), "entity:t0/a".to_owned()],
+            focus: Vec::new(),
+            end_ms: 10_000,
+            fault_picks: Vec::new(),
+        };
+        let segments = breaker_segments(&witnessed);
+        assert_eq!(
+            segments.get(&(1, Some(0))),
+            Some(&vec![
+                (5_000, 8_000, BreakerState::Closed),
+                (8_000, 9_000, BreakerState::Open),
+                (9_000, 10_000, BreakerState::HalfOpen),
+            ])
+        );
+    }
+}
