@@ -42,6 +42,7 @@ use crate::model::{
 use crate::planted::{self, Plant};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Subtype of the fact a parent appends for each child fact it rolls up.
 pub const ROLLUP_SUBTYPE: &str = "child_rollup";
@@ -113,7 +114,8 @@ pub enum ChildFactOutcome {
 /// An entity ledger (one Durable Object).
 #[derive(Clone, Debug)]
 pub struct EntityLedger {
-    config: EntityConfig,
+    /// Shared (the runtime keeps the same config to construct the entity again).
+    config: Arc<EntityConfig>,
     cache: CachedStateManager,
     appended: Option<AppendedCounter>,
     observability: Option<ParentClient>,
@@ -123,17 +125,19 @@ pub struct EntityLedger {
     /// Child fact ids already rolled up; rebuilt from the stored rollups on hydration.
     rolled_up: BTreeSet<FactId>,
     /// Only with the `append_write_deferred` plant: an acknowledged append not yet written.
-    deferred_write: Option<Fact>,
+    /// (Boxed: only the plant uses it, and every entity would carry a whole fact's room.)
+    deferred_write: Option<Box<Fact>>,
 }
 
 impl EntityLedger {
     /// Runs the constructor, schema init and hydration against `storage`.
     pub fn start(
-        config: EntityConfig,
+        config: impl Into<Arc<EntityConfig>>,
         now_ms: u64,
         storage: &mut EntityStorage,
         effects: &mut Vec<Effect>,
     ) -> (Self, StartReport) {
+        let config: Arc<EntityConfig> = config.into();
         let observability = config.observability_target.clone().map(|target| {
             let mode = DeliveryMode::from_bootstrap(&config.bootstrap);
             ParentClient::new(target, mode, config.breaker, config.jitter_seed)
@@ -307,8 +311,8 @@ impl EntityLedger {
         let bubbled = self.parent.is_some().then(|| parts.to_fact());
         if planted::active(Plant::AppendWriteDeferred) {
             // The planted mistake: the previous append is written now, this one later.
-            if let Some(previous) = self.deferred_write.replace(parts.to_fact()) {
-                storage.facts.push(previous);
+            if let Some(previous) = self.deferred_write.replace(Box::new(parts.to_fact())) {
+                storage.facts.push(*previous);
             }
         } else {
             storage.facts.push_parts(&parts);

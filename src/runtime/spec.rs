@@ -45,8 +45,9 @@ pub type ActorIdx = usize;
 pub enum ActorInit {
     /// An EntityLedger with its workload.
     Entity {
-        /// Wiring and tuning.
-        config: EntityConfig,
+        /// Wiring and tuning: one copy, shared with the actor and each of its ledgers (a
+        /// million entities' configs are a few hundred megabytes each copy).
+        config: std::sync::Arc<EntityConfig>,
         /// Its local operations.
         workload: WorkloadSpec,
         /// Index among entities (selects its random streams).

@@ -233,7 +233,7 @@ fn add_entities(
                     id: config.actor.clone(),
                     group: "entities".into(),
                     init: ActorInit::Entity {
-                        config,
+                        config: std::sync::Arc::new(config),
                         workload,
                         entity_index,
                     },

@@ -84,7 +84,8 @@ pub(super) struct ReaderActor {
 
 /// An EntityLedger.
 pub(super) struct EntityActor {
-    pub config: EntityConfig,
+    /// Shared with the spec and the live ledger.
+    pub config: std::sync::Arc<EntityConfig>,
     pub storage: EntityStorage,
     pub ledger: Option<Box<EntityLedger>>,
     /// Its local operations (they go on whether or not the entity runs).
