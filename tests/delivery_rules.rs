@@ -411,4 +411,15 @@ fn the_counters_account_for_every_emission() {
         (5, 5, 4, 1),
         "{counters:?}"
     );
+    // Awaited: one at a time, each delivered before the next is sent.
+    let mut awaited = client(DeliveryMode::Awaited, 10);
+    for seq in 0..3 {
+        deliver(&mut awaited, seq, seq, true);
+    }
+    let counters = *awaited.counters();
+    assert_eq!(
+        (counters.emitted, counters.attempts, counters.delivered),
+        (3, 3, 3),
+        "{counters:?}"
+    );
 }
