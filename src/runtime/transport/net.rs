@@ -399,11 +399,7 @@ impl DirectNet {
             return;
         }
         self.next_seq += 1;
-        let order = Scheduled::order(1, self.next_seq);
-        debug_assert_eq!(
-            order,
-            Scheduled::order(NetEvent::Timeout { wire_id }.rank(), self.next_seq)
-        );
+        let order = Scheduled::order(NetEvent::Timeout { wire_id }.rank(), self.next_seq);
         queue.due.push_back((at_ns, order, wire_id));
     }
 

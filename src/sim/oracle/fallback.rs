@@ -346,9 +346,7 @@ mod tests {
 
     #[test]
     fn fallback_off_an_operation_that_returns_before_its_fact_is_stored_fails_propagation() {
-        let mut scenario = Scenario::new("t", 60_000);
-        scenario.sdk.fallback_on_failure = false;
-        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
+        let mut checker = fallback_off();
         let keys = [MessageKey::Fact(FactId::new("entity:t0/a", 3))];
         checker.observe(&Observation::PrimaryOp {
             entity: 1,
@@ -372,9 +370,7 @@ mod tests {
 
     #[test]
     fn an_error_surfaced_then_lost_with_a_restart_is_no_violation() {
-        let mut scenario = Scenario::new("t", 60_000);
-        scenario.sdk.fallback_on_failure = false;
-        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
+        let mut checker = fallback_off();
         let key = MessageKey::Fact(FactId::new("entity:t0/a", 3));
         checker.observe(&Observation::Settled {
             at_ms: 10,
@@ -389,7 +385,7 @@ mod tests {
         let [_, propagates, _] = verdicts(&checker, &Counters::default());
         assert!(propagates.passed, "{}", propagates.detail);
         // Without the restart, the same error is a message never delivered.
-        let mut checker = FallbackChecker::new(&scenario, &Arc::default());
+        let mut checker = fallback_off();
         checker.observe(&Observation::Settled {
             at_ms: 10,
             caller: 1,
