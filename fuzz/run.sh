@@ -25,8 +25,22 @@ export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg madsim"
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --locked
 fi
-cargo fuzz build -s none
 targets=$(cargo fuzz list)
+
+# Build options per target. fault_schedule is built without comparison tracing, in a target
+# directory of its own (the option changes every crate's flags, so sharing one directory would
+# rebuild the others): its input is decoded by `arbitrary` with modular arithmetic, so there are
+# no magic values for comparison tracing to solve, and the tracing cost a fifth of each
+# execution. The others keep cargo fuzz's defaults (scenario_parse relies on it for keywords).
+build_options() {
+  case $1 in
+    fault_schedule) echo "--no-trace-compares --target-dir target/fault_schedule" ;;
+  esac
+}
+for target in $targets; do
+  # shellcheck disable=SC2046 # the options are single words
+  cargo fuzz build -s none $(build_options "$target") "$target"
+done
 
 work=$(mktemp -d)
 failed=()
@@ -59,19 +73,26 @@ for target in $targets; do
       # until coverage stops growing, which it never does within a minute: no fault would
       # last more than 1 ms. One process is enough: runs free their memory (the resident set
       # stays under 60 MB over 60 s, far from libFuzzer's 2 GB limit), so no -fork.
-      options+=(-max_len=128 -len_control=0)
+      # -entropic=0: libFuzzer's default entropic schedule keeps a frequency per feature, and a
+      # run here touches about 35,000 of them: that bookkeeping was about half of each execution.
+      # With the plain schedule the target runs about twice as fast and reaches as many edges in
+      # the same time (8,543 against 8,221 in 15 s from the committed seeds).
+      options+=(-max_len=128 -len_control=0 -entropic=0)
       ;;
   esac
   log="$work/$target.log"
   # Every committed input (regressions included) first, then fuzzing for the time given.
-  if ! cargo fuzz run -s none "$target" "${inputs[@]}" -- -runs=0 -timeout=30 >"$log" 2>&1; then
+  # shellcheck disable=SC2046
+  if ! cargo fuzz run -s none $(build_options "$target") "$target" "${inputs[@]}" -- \
+    -runs=0 -timeout=30 >"$log" 2>&1; then
     echo "FAILED $target: a committed input crashed"
     crash_summary "$log"
     failed+=("$target")
     continue
   fi
   fuzz_log="$work/$target.fuzz.log"
-  if cargo fuzz run -s none "$target" "corpus/$target" "${inputs[@]}" -- \
+  # shellcheck disable=SC2046
+  if cargo fuzz run -s none $(build_options "$target") "$target" "corpus/$target" "${inputs[@]}" -- \
     -max_total_time="$seconds" "${options[@]}" >"$fuzz_log" 2>&1; then
     summary=$(grep -E '^#[0-9]+:?[[:space:]]+(DONE|cov:)' "$fuzz_log" | tail -n 1)
     echo "ok     $target: ${summary:-no summary from libFuzzer}"
