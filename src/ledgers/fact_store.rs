@@ -3,7 +3,8 @@
 //!
 //! A receiver stores every SDK fact of its fleet, so this is most of a large run's memory
 //! (README, "Speed"). A stored fact keeps only what cannot be derived: its emitter's sequence
-//! number, its timestamp and its numbers. What many facts share (emitter, entity id, entity
+//! number, its timestamp and its numbers, each in 32 bits when it fits (36 bytes a fact; a fact
+//! with a bigger number keeps its numbers in a side table). What many facts share (emitter, entity id, entity
 //! type, tenant) is kept once, as a *source*; a schema_init's table list goes to a side table.
 //! A fact read back ([`SystemStorage::facts`], [`SystemStorage::entity_facts`]) is rebuilt from
 //! these parts. It is equal to the fact that was stored: the receiver validated it first, and
@@ -80,15 +81,138 @@ enum CompactData {
     },
 }
 
-/// One stored fact.
-#[derive(Clone, Debug)]
-struct CompactFact {
+/// A fact's numbers, each in 32 bits: what nearly every fact fits (times under about 49 days,
+/// counts and sequence numbers under 4 billion). A fact with a bigger number is [`Self::Wide`].
+#[derive(Clone, Copy, Debug)]
+enum NarrowData {
+    CacheStats {
+        period_start_ms: u32,
+        period_end_ms: u32,
+        hits: u32,
+        misses: u32,
+    },
+    FactAppended {
+        period_start_ms: u32,
+        period_end_ms: u32,
+        count: u32,
+        last_seq: u32,
+    },
+    SchemaInit {
+        index: u32,
+    },
+    HydrationDone {
+        facts_replayed: u32,
+        duration_ms: u32,
+        source: HydrationSource,
+    },
+    /// Some number of the fact does not fit: its numbers (sequence number and timestamp too)
+    /// are in [`SystemStorage::wides`] at this position.
+    Wide { index: u32 },
+}
+
+/// The numbers of a fact that did not fit [`NarrowData`].
+#[derive(Clone, Copy, Debug)]
+struct WideNumbers {
     seq: u64,
     timestamp_ms: u64,
+    data: CompactData,
+}
+
+/// One stored fact: 36 bytes.
+#[derive(Clone, Debug)]
+struct CompactFact {
+    /// Unused (0) when `data` is `Wide`.
+    seq: u32,
+    /// Unused (0) when `data` is `Wide`.
+    timestamp_ms: u32,
     source: u32,
     /// The position of the next fact about the same entity id, or NONE.
     next_of_entity: u32,
-    data: CompactData,
+    data: NarrowData,
+}
+
+/// The 32-bit form of `value`, if it fits.
+fn narrow(value: u64) -> Option<u32> {
+    u32::try_from(value).ok()
+}
+
+impl NarrowData {
+    /// The narrow form of `data`, if every number fits.
+    fn of(data: CompactData) -> Option<Self> {
+        Some(match data {
+            CompactData::CacheStats {
+                period_start_ms,
+                period_end_ms,
+                hits,
+                misses,
+            } => Self::CacheStats {
+                period_start_ms: narrow(period_start_ms)?,
+                period_end_ms: narrow(period_end_ms)?,
+                hits: narrow(hits)?,
+                misses: narrow(misses)?,
+            },
+            CompactData::FactAppended {
+                period_start_ms,
+                period_end_ms,
+                count,
+                last_seq,
+            } => Self::FactAppended {
+                period_start_ms: narrow(period_start_ms)?,
+                period_end_ms: narrow(period_end_ms)?,
+                count: narrow(count)?,
+                last_seq: narrow(last_seq)?,
+            },
+            CompactData::SchemaInit { index } => Self::SchemaInit { index },
+            CompactData::HydrationDone {
+                facts_replayed,
+                duration_ms,
+                source,
+            } => Self::HydrationDone {
+                facts_replayed: narrow(facts_replayed)?,
+                duration_ms: narrow(duration_ms)?,
+                source,
+            },
+        })
+    }
+
+    /// The full form; `None` for `Wide`.
+    fn widen(self) -> Option<CompactData> {
+        Some(match self {
+            Self::CacheStats {
+                period_start_ms,
+                period_end_ms,
+                hits,
+                misses,
+            } => CompactData::CacheStats {
+                period_start_ms: period_start_ms.into(),
+                period_end_ms: period_end_ms.into(),
+                hits: hits.into(),
+                misses: misses.into(),
+            },
+            Self::FactAppended {
+                period_start_ms,
+                period_end_ms,
+                count,
+                last_seq,
+            } => CompactData::FactAppended {
+                period_start_ms: period_start_ms.into(),
+                period_end_ms: period_end_ms.into(),
+                count: count.into(),
+                last_seq: last_seq.into(),
+            },
+            Self::SchemaInit { index } => CompactData::SchemaInit { index },
+            Self::HydrationDone {
+                facts_replayed,
+                duration_ms,
+                source,
+            } => CompactData::HydrationDone {
+                facts_replayed: facts_replayed.into(),
+                duration_ms: duration_ms.into(),
+                source,
+            },
+            Self::Wide { .. } => return None,
+        })
+    }
 }
 
 /// An entity id's facts: the first and the last, and its first source.
@@ -105,6 +229,8 @@ pub struct SystemStorage {
     facts: Vec<CompactFact>,
     sources: Vec<Source>,
     schema_inits: Vec<(Vec<String>, u64)>,
+    /// The numbers of the facts whose numbers did not fit 32 bits (few or none).
+    wides: Vec<WideNumbers>,
     by_id: HashTable<u32>,
     by_entity: FxHashMap<Name, EntityFacts>,
     tenants: BTreeSet<Name>,
@@ -128,6 +254,20 @@ fn id_hash(emitter: &str, seq: u64) -> u64 {
 /// A position as the indexes keep it. Storage of 4 billion facts is beyond any run's memory.
 fn position_of(index: usize) -> u32 {
     u32::try_from(index).expect("fewer than 2^32 stored facts")
+}
+
+/// A stored fact's numbers in full (`wides`: the storage's [`SystemStorage::wides`]).
+fn numbers_of(compact: &CompactFact, wides: &[WideNumbers]) -> WideNumbers {
+    match compact.data {
+        NarrowData::Wide { index } => wides[index as usize],
+        narrow => WideNumbers {
+            seq: compact.seq.into(),
+            timestamp_ms: compact.timestamp_ms.into(),
+            data: narrow
+                .widen()
+                .unwrap_or_else(|| unreachable!("only a wide fact has no full form")),
+        },
+    }
 }
 
 impl SystemStorage {
@@ -173,7 +313,7 @@ impl SystemStorage {
     pub fn observations(&self) -> u64 {
         self.facts
             .iter()
-            .map(|compact| match compact.data {
+            .map(|compact| match self.numbers(compact).data {
                 CompactData::CacheStats { hits, misses, .. } => hits.saturating_add(misses),
                 CompactData::FactAppended { count, .. } => count,
                 CompactData::SchemaInit { .. } | CompactData::HydrationDone { .. } => 0,
@@ -196,17 +336,15 @@ impl SystemStorage {
         }
         let source = self.link_entity(fact, position);
         let data = self.compact_data(data);
-        self.facts.push(CompactFact {
-            seq: fact.id.seq,
-            timestamp_ms: fact.timestamp_ms,
-            source,
-            next_of_entity: NONE,
-            data,
-        });
-        let (facts, sources) = (&self.facts, &self.sources);
+        let compact = self.narrow_fact(fact.id.seq, fact.timestamp_ms, source, data);
+        self.facts.push(compact);
+        let (facts, sources, wides) = (&self.facts, &self.sources, &self.wides);
         let rehash = |&position: &u32| {
             let compact = &facts[position as usize];
-            id_hash(&sources[compact.source as usize].emitter, compact.seq)
+            id_hash(
+                &sources[compact.source as usize].emitter,
+                numbers_of(compact, wides).seq,
+            )
         };
         self.by_id
             .insert_unique(id_hash(&fact.id.actor, fact.id.seq), position, rehash);
@@ -315,25 +453,67 @@ impl SystemStorage {
         }
     }
 
+    /// A stored fact of these numbers: narrow if they all fit, otherwise with its numbers in
+    /// [`Self::wides`].
+    fn narrow_fact(
+        &mut self,
+        seq: u64,
+        timestamp_ms: u64,
+        source: u32,
+        data: CompactData,
+    ) -> CompactFact {
+        if let (Some(seq), Some(timestamp_ms), Some(data)) =
+            (narrow(seq), narrow(timestamp_ms), NarrowData::of(data))
+        {
+            return CompactFact {
+                seq,
+                timestamp_ms,
+                source,
+                next_of_entity: NONE,
+                data,
+            };
+        }
+        let index = position_of(self.wides.len());
+        self.wides.push(WideNumbers {
+            seq,
+            timestamp_ms,
+            data,
+        });
+        CompactFact {
+            seq: 0,
+            timestamp_ms: 0,
+            source,
+            next_of_entity: NONE,
+            data: NarrowData::Wide { index },
+        }
+    }
+
+    /// A stored fact's numbers in full.
+    fn numbers(&self, compact: &CompactFact) -> WideNumbers {
+        numbers_of(compact, &self.wides)
+    }
+
     fn has_id(&self, position: u32, id: &FactId) -> bool {
         let compact = &self.facts[position as usize];
-        compact.seq == id.seq && self.sources[compact.source as usize].emitter == id.actor
+        self.sources[compact.source as usize].emitter == id.actor
+            && self.numbers(compact).seq == id.seq
     }
 
     fn rebuild(&self, compact: &CompactFact) -> StoredSdkFact {
         let source = &self.sources[compact.source as usize];
-        let data = self.rebuild_data(compact.data, source);
+        let numbers = self.numbers(compact);
+        let data = self.rebuild_data(numbers.data, source);
         let fact = Fact {
             id: FactId {
                 actor: source.emitter.clone(),
-                seq: compact.seq,
+                seq: numbers.seq,
             },
             fact_type: SdkSubtype::fact_type_name(),
             subtype: data.subtype().name(),
             entity_id: source.entity_id.clone(),
             entity_type: source.entity_type.clone(),
             tenant_id: source.tenant_id.clone(),
-            timestamp_ms: compact.timestamp_ms,
+            timestamp_ms: numbers.timestamp_ms,
             data: FactData::from(data.clone()),
         };
         StoredSdkFact { fact, data }
@@ -451,8 +631,19 @@ mod tests {
         (fact, data)
     }
 
+    /// Numbers mostly small, sometimes past 32 bits (so that facts are stored wide too).
     fn draws() -> impl Strategy<Value = Vec<(u8, u8, u8, u8, u8, u64)>> {
-        proptest::collection::vec((0..3u8, 0..4u8, 0..2u8, 0..2u8, 0..4u8, 0..1_000u64), 0..60)
+        let number = prop_oneof![
+            6 => 0..1_000u64,
+            1 => (1u64 << 32) - 70_000..(1u64 << 32) + 1_000,
+        ];
+        proptest::collection::vec((0..3u8, 0..4u8, 0..2u8, 0..2u8, 0..4u8, number), 0..60)
+    }
+
+    #[test]
+    fn a_stored_fact_stays_small() {
+        // Every SDK fact of a fleet is stored: at 1,000,000 entities, every byte is about 30 MB.
+        assert!(std::mem::size_of::<CompactFact>() <= 36);
     }
 
     /// What many facts share is kept once: one emitter's facts about one entity share one
@@ -481,7 +672,9 @@ mod tests {
             let mut storage = SystemStorage::default();
             let mut stored: Vec<StoredSdkFact> = Vec::new();
             for (seq, draw) in draws.into_iter().enumerate() {
-                let (fact, data) = fact(draw, seq as u64 % 17);
+                // A wide sequence number now and then, beside the small ones.
+                let seq = if draw.5 % 5 == 4 { 1 << 33 } else { 0 } + seq as u64 % 17;
+                let (fact, data) = fact(draw, seq);
                 if storage.contains(&fact.id) {
                     continue;
                 }
@@ -503,8 +696,11 @@ mod tests {
                     .collect();
                 prop_assert_eq!(storage.entity_facts(entity), expected);
             }
+            for stored in &stored {
+                prop_assert!(storage.contains(&stored.fact.id), "{}", stored.fact.id);
+            }
             for emitter in 0..4 {
-                for seq in 0..18 {
+                for seq in (0..18).chain((1 << 33)..(1 << 33) + 18) {
                     let id = FactId::new(format!("actor-{emitter}").as_str(), seq);
                     let present = stored.iter().any(|s| s.fact.id == id);
                     prop_assert_eq!(storage.contains(&id), present, "{}", id);
