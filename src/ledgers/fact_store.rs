@@ -107,7 +107,9 @@ enum NarrowData {
     },
     /// Some number of the fact does not fit: its numbers (sequence number and timestamp too)
     /// are in [`SystemStorage::wides`] at this position.
-    Wide { index: u32 },
+    Wide {
+        index: u32,
+    },
 }
 
 /// The numbers of a fact that did not fit [`NarrowData`].

@@ -2,7 +2,7 @@
 //! tracking generated lands in exactly one of: delivered (stored by the receiver), dropped
 //! (with reason), lost with a restart, or still buffered at the end.
 
-use super::fact_keys::{FactKey, FactKeys};
+use super::fact_keys::{FactKey, FactKeys, KeySet};
 use super::verdict;
 use crate::ledgers::MessageKey;
 use crate::runtime::observe::Observation;
@@ -69,10 +69,22 @@ impl FactLedger {
 /// Every SDK fact's observations and fate, and the open periods lost with restarts. The
 /// maps by fact are only looked up and summed (a sum does not depend on order), so fixed-hasher
 /// maps keep the verdict deterministic.
+///
+/// Streaming: a fact stored by its receiver whose entity is known has its final fate
+/// (delivered is the last in [`Fate`]'s order, so nothing after it changes the fate), and its
+/// observations are its own, the same in every event about it. So it is counted for its
+/// entity at once and kept only as a bit in `delivered`; later events about it (a resend after
+/// a lost acknowledgement, its loss from a backlog) are ignored, which is what the fate's
+/// order would make of them. Only facts without that final fate stay in `facts`.
 pub(super) struct ConservationChecker {
     /// Shared by the checkers (a million entities' roles are worth one copy).
     roles: Arc<Roles>,
+    /// The facts not yet counted.
     facts: FxHashMap<FactKey, FactLedger>,
+    /// The facts delivered and counted, by emitter number.
+    delivered: KeySet<u32>,
+    /// Per entity, the observations of its delivered facts.
+    delivered_observations: FxHashMap<ActorIdx, u64>,
     /// Per entity, its facts on the network without an outcome yet.
     in_flight: FxHashMap<ActorIdx, FxHashSet<FactKey>>,
     lost_open: BTreeMap<ActorIdx, u64>,
@@ -85,6 +97,8 @@ impl ConservationChecker {
         Self {
             roles: roles.clone(),
             facts: FxHashMap::default(),
+            delivered: KeySet::default(),
+            delivered_observations: FxHashMap::default(),
             in_flight: FxHashMap::default(),
             lost_open: BTreeMap::new(),
             lost_open_idle: BTreeMap::new(),
@@ -101,6 +115,9 @@ impl ConservationChecker {
                 ..
             } if self.roles.is_observability(caller, target) => {
                 let key = keys.key(id);
+                if self.is_delivered(key) {
+                    return;
+                }
                 let fact = self.facts.entry(key).or_default();
                 fact.set_entity(caller);
                 fact.observations = observations;
@@ -123,7 +140,11 @@ impl ConservationChecker {
                 observations,
                 ..
             } if self.roles.is_observability(caller, target) => {
-                let fact = self.facts.entry(keys.key(id)).or_default();
+                let key = keys.key(id);
+                if self.is_delivered(key) {
+                    return;
+                }
+                let fact = self.facts.entry(key).or_default();
                 fact.set_entity(caller);
                 if let Some(observations) = observations {
                     fact.observations = observations;
@@ -142,13 +163,35 @@ impl ConservationChecker {
                 }
                 self.killed(actor, open_observations, backlog, keys);
             }
-            Observation::Stored { fact, .. } => {
-                self.facts
-                    .entry(keys.key(&fact.id))
-                    .or_default()
-                    .settle(Fate::Delivered);
-            }
+            Observation::Stored { fact, .. } => self.stored(keys.key(&fact.id)),
             _ => {}
+        }
+    }
+
+    fn is_delivered(&self, key: FactKey) -> bool {
+        self.delivered.contains(key.emitter(), key.seq())
+    }
+
+    /// A receiver stored the fact of `key`: counted at once if its entity is known (see the
+    /// type's documentation), else kept with its fate until the end.
+    fn stored(&mut self, key: FactKey) {
+        if self.is_delivered(key) {
+            return;
+        }
+        let fact = self.facts.entry(key).or_default();
+        fact.settle(Fate::Delivered);
+        let Some(entity) = fact.entity() else {
+            return;
+        };
+        *self.delivered_observations.entry(entity).or_default() += fact.observations;
+        self.facts.remove(&key);
+        self.delivered.insert(key.emitter(), key.seq());
+    }
+
+    /// The fact of `key` met `fate` (unless it was delivered and counted already).
+    fn settle(&mut self, key: FactKey, fate: Fate) {
+        if !self.is_delivered(key) {
+            self.facts.entry(key).or_default().settle(fate);
         }
     }
 
@@ -162,31 +205,42 @@ impl ConservationChecker {
         *self.lost_open.entry(actor).or_default() += open_observations;
         for (key, observations) in backlog {
             if let MessageKey::Fact(id) = key {
-                let fact = self.facts.entry(keys.key(id)).or_default();
+                let key = keys.key(id);
+                if self.is_delivered(key) {
+                    continue;
+                }
+                let fact = self.facts.entry(key).or_default();
                 fact.set_entity(actor);
                 fact.observations = *observations;
                 fact.settle(Fate::Lost);
             }
         }
         for key in self.in_flight.remove(&actor).unwrap_or_default() {
-            self.facts.entry(key).or_default().settle(Fate::Lost);
+            self.settle(key, Fate::Lost);
         }
     }
 
     pub(super) fn conserved(&mut self, end: &EndOfRun, keys: &mut FactKeys) -> InvariantResult {
         for key in std::mem::take(&mut self.in_flight).into_values().flatten() {
-            self.facts.entry(key).or_default().settle(Fate::Buffered);
+            self.settle(key, Fate::Buffered);
         }
         for (entity, key, observations) in &end.buffered_keys {
             if let MessageKey::Fact(id) = key {
-                let fact = self.facts.entry(keys.key(id)).or_default();
+                let key = keys.key(id);
+                if self.is_delivered(key) {
+                    continue;
+                }
+                let fact = self.facts.entry(key).or_default();
                 // A fact that never left its client is known from here only.
                 fact.set_entity(*entity);
                 fact.observations = fact.observations.max(*observations);
                 fact.settle(Fate::Buffered);
             }
         }
-        let mut accounted: BTreeMap<ActorIdx, u64> = BTreeMap::new();
+        let mut accounted: BTreeMap<ActorIdx, u64> =
+            std::mem::take(&mut self.delivered_observations)
+                .into_iter()
+                .collect();
         for fact in self.facts.values() {
             let Some(entity) = fact.entity() else {
                 continue;

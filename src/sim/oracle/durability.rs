@@ -4,23 +4,22 @@
 //! every restart) and `rollup_consistent` (parents roll up exactly the child facts they
 //! accepted).
 
-use super::fact_keys::{FactKey, FactKeys};
+use super::fact_keys::{FactKey, FactKeys, KeySet};
 use super::{verdict, FirstViolation};
 use crate::model::FactId;
 use crate::runtime::observe::Observation;
 use crate::runtime::world::EndOfRun;
 use crate::runtime::ActorIdx;
 use crate::sim::report::InvariantResult;
-use rustc_hash::FxHashSet;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What receivers stored and acknowledged, what entities replayed, what parents accepted.
 #[derive(Default)]
 pub(super) struct DurabilityChecker {
-    /// Every SDK fact a receiver acknowledged as stored. Only looked up and counted, never
-    /// iterated into output, so a fixed-hasher set is deterministic.
-    /// (The receiver is a u32: with the compact fact key, 16 bytes an entry.)
-    stored: FxHashSet<(u32, FactKey)>,
+    /// Every SDK fact a receiver acknowledged as stored, by receiver and emitter number (a
+    /// few bytes a fact). Only looked up and counted, never iterated into output, so a
+    /// fixed-hasher set is deterministic.
+    stored: KeySet<(u32, u32)>,
     /// Every (tenant, flush id) the platform counted.
     flushes: BTreeSet<(String, String)>,
     duplicate: FirstViolation,
@@ -38,7 +37,10 @@ impl DurabilityChecker {
                 fact,
             } => {
                 let receiver_number = u32::try_from(receiver).expect("fewer than 2^32 actors");
-                let first = self.stored.insert((receiver_number, keys.key(&fact.id)));
+                let key = keys.key(&fact.id);
+                let first = self
+                    .stored
+                    .insert((receiver_number, key.emitter()), key.seq());
                 self.duplicate.note((!first).then(|| {
                     format!(
                         "at {at_ms} ms receiver #{receiver} stored {} a second time",
@@ -84,10 +86,10 @@ impl DurabilityChecker {
     pub(super) fn missing_at_end(&self, end: &EndOfRun, keys: &FactKeys) -> u64 {
         self.stored
             .iter()
-            .filter(|(receiver, key)| {
+            .filter(|&((receiver, emitter), seq)| {
                 end.stored_facts
-                    .get(&(*receiver as ActorIdx))
-                    .is_none_or(|stored| !stored.contains(&keys.id(*key)))
+                    .get(&(receiver as ActorIdx))
+                    .is_none_or(|stored| !stored.contains(&keys.id(FactKey::new(emitter, seq))))
             })
             .count() as u64
     }
