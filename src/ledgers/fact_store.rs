@@ -3,9 +3,10 @@
 //!
 //! A receiver stores every SDK fact of its fleet, so this is most of a large run's memory
 //! (README, "Speed"). A stored fact keeps only what cannot be derived: its emitter's sequence
-//! number, its timestamp and its numbers, each in 32 bits when it fits (36 bytes a fact; a fact
-//! with a bigger number keeps its numbers in a side table). What many facts share (emitter, entity id, entity
-//! type, tenant) is kept once, as a *source*; a schema_init's table list goes to a side table.
+//! number, its timestamp and its numbers, each in 32 bits when it fits (36 bytes a fact; a
+//! fact with a bigger number keeps its numbers in a side table). What many facts share
+//! (emitter, entity id, entity type, tenant) is kept once, as a *source*; a schema_init's table
+//! list goes to a side table.
 //! A fact read back ([`SystemStorage::facts`], [`SystemStorage::entity_facts`]) is rebuilt from
 //! these parts. It is equal to the fact that was stored: the receiver validated it first, and
 //! validation guarantees that its type is `sdk`, that its subtype is its data's, and that its
